@@ -1,0 +1,81 @@
+"""autolog: experiment tracking for scikit-learn and XGBoost with no code to write.
+
+    import autolog
+    autolog.enable()        # every fit from now on is recorded
+
+or run an unmodified script with `autolog run train.py`. Runs go to
+`./autolog-runs` unless `AUTOLOG_TRACKING_URI` or `configure(tracking_uri=...)`
+says otherwise.
+
+Importing autolog imports neither scikit-learn nor XGBoost.
+"""
+
+from __future__ import annotations
+
+from autolog import errors
+from autolog._api import (
+    configure,
+    download_artifacts,
+    flush,
+    get_experiment,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    last_run,
+    list_artifacts,
+    list_experiments,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+)
+from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._runs import ActiveRun, active_run, end_run, start_run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "FileInfo",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "__version__",
+    "active_run",
+    "configure",
+    "download_artifacts",
+    "end_run",
+    "errors",
+    "flush",
+    "get_experiment",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_run",
+    "list_artifacts",
+    "list_experiments",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

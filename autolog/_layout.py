@@ -1,0 +1,332 @@
+"""Runs, metrics and artifacts as immutable objects in an `ObjectStore`.
+
+The layout (keys relative to the store's root)::
+
+    experiments/<exp_id>/meta.json            name, creation time, tags
+    experiment-runs/<exp_id>/<run_id>         empty marker: the run belongs here
+    runs/<run_id>/log/meta.json               id, name, experiment, parent, start time
+    runs/<run_id>/log/batches/<t>-<w>-<n>.json one flush: params, tags, metric points, status
+    runs/<run_id>/log/compact/<seq>.json      the fold of the batches it names
+    runs/<run_id>/artifacts/<path>            artifact files
+
+Nothing is edited in place. A run's state is the fold, in name order, of its
+newest compact and of the batches that compact does not name. Compaction
+writes compact `seq + 1` with create-if-absent, so compacts form one chain even
+when several processes compact at once, and only then deletes the batches and
+older compacts it folded in. A reader that lists a batch or compact which is
+deleted before it reads it starts again from a fresh listing.
+
+Experiment ids are derived from the name (a sha256 prefix), so two processes
+creating the same experiment at once write the same object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autolog._backend import Backend, Batch, RunMeta
+from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._store import ObjectNotFound, ObjectStore
+from autolog._validation import check_id, check_relative_path
+from autolog.errors import (
+    ArtifactNotFoundError,
+    ExperimentNotFoundError,
+    RunNotFoundError,
+    StoreError,
+)
+
+__all__ = ["LayoutBackend", "experiment_id_for"]
+
+_READ_ATTEMPTS = 8
+
+
+def experiment_id_for(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8")
+
+
+@dataclass
+class _RunState:
+    meta: dict[str, Any]
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    status: str = RunStatus.RUNNING.value
+    end_time: int | None = None
+
+    def apply(self, data: dict[str, Any]) -> None:
+        # Params are immutable: the first value written wins.
+        for key, value in data.get("params", {}).items():
+            self.params.setdefault(key, value)
+        self.tags.update(data.get("tags", {}))
+        for key, points in data.get("metrics", {}).items():
+            self.metrics.setdefault(key, []).extend(
+                (float(p[0]), int(p[1]), int(p[2])) for p in points
+            )
+        if data.get("status") is not None:
+            self.status = data["status"]
+            self.end_time = data.get("end_time")
+
+    def to_json(self) -> dict[str, Any]:
+        batch = Batch(self.params, self.tags, self.metrics, self.status, self.end_time)
+        return batch.to_json()
+
+    def latest_metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, points in self.metrics.items():
+            best = points[0]
+            for p in points[1:]:
+                if (p[1], p[2]) >= (best[1], best[2]):
+                    best = p
+            out[key] = best[0]
+        return out
+
+
+@dataclass
+class _Snapshot:
+    state: _RunState
+    compact_seq: int
+    compact_keys: list[str]
+    batch_keys: list[str]
+
+
+class LayoutBackend(Backend):
+    """A backend that keeps everything as immutable objects in an ObjectStore."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.uri = store.uri
+        self._writer_id = uuid.uuid4().hex[:8]
+        self._seq = 0
+        self._last_ns = 0
+        self._experiment_names: dict[str, str] = {}
+
+    # -- experiments -----------------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        exp_id = experiment_id_for(name)
+        meta = {"id": exp_id, "name": name, "created_at": int(time.time() * 1000), "tags": {}}
+        self.store.put_if_absent(f"experiments/{exp_id}/meta.json", _dumps(meta))
+        return self._read_experiment(exp_id)
+
+    def _read_experiment(self, exp_id: str) -> Experiment:
+        try:
+            data = json.loads(self.store.get(f"experiments/{exp_id}/meta.json"))
+        except ObjectNotFound:
+            raise ExperimentNotFoundError(
+                f"no experiment with id {exp_id!r} in {self.uri}; list them with"
+                " `autolog experiments`"
+            ) from None
+        self._experiment_names[exp_id] = data["name"]
+        return Experiment(data["id"], data["name"], data["created_at"], data.get("tags", {}))
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        for exp_id in (experiment_id_for(name_or_id), name_or_id):
+            if len(exp_id) == 16 and all(c in "0123456789abcdef" for c in exp_id):
+                try:
+                    return self._read_experiment(exp_id)
+                except ExperimentNotFoundError:
+                    continue
+        known = ", ".join(repr(e.name) for e in self.list_experiments()) or "none yet"
+        raise ExperimentNotFoundError(
+            f"no experiment named {name_or_id!r} in {self.uri}; known experiments: {known}"
+        )
+
+    def list_experiments(self) -> list[Experiment]:
+        out = []
+        for key in self.store.list("experiments"):
+            if key.endswith("/meta.json"):
+                try:
+                    out.append(self._read_experiment(key.split("/")[1]))
+                except ExperimentNotFoundError:
+                    continue
+        return sorted(out, key=lambda e: (e.created_at, e.name))
+
+    def _experiment_name(self, exp_id: str) -> str:
+        if exp_id not in self._experiment_names:
+            try:
+                self._read_experiment(exp_id)
+            except ExperimentNotFoundError:
+                return exp_id
+        return self._experiment_names[exp_id]
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def create_run(self, meta: RunMeta) -> None:
+        check_id(meta.id)
+        check_id(meta.experiment_id, "experiment id")
+        data = {
+            "id": meta.id,
+            "name": meta.name,
+            "experiment_id": meta.experiment_id,
+            "start_time": meta.start_time,
+            "parent_id": meta.parent_id,
+        }
+        self.store.put(f"runs/{meta.id}/log/meta.json", _dumps(data))
+        self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
+
+    def _batch_name(self) -> str:
+        # Names sort in write order within a process; across processes by clock.
+        now = max(time.time_ns(), self._last_ns + 1)
+        self._last_ns = now
+        self._seq += 1
+        return f"{now:020d}-{self._writer_id}-{os.getpid()}-{self._seq:08d}.json"
+
+    def write_batch(self, run_id: str, batch: Batch) -> None:
+        check_id(run_id)
+        if batch.is_empty():
+            return
+        key = f"runs/{run_id}/log/batches/{self._batch_name()}"
+        self.store.put(key, _dumps(batch.to_json()))
+
+    def _snapshot(self, run_id: str) -> _Snapshot:
+        check_id(run_id)
+        prefix = f"runs/{run_id}/log/"
+        for _ in range(_READ_ATTEMPTS):
+            keys = self.store.list(prefix)
+            if prefix + "meta.json" not in keys:
+                break
+            batch_keys = [k for k in keys if k.startswith(prefix + "batches/")]
+            compact_keys = [k for k in keys if k.startswith(prefix + "compact/")]
+            try:
+                state = _RunState(json.loads(self.store.get(prefix + "meta.json")))
+                included: set[str] = set()
+                seq = 0
+                if compact_keys:
+                    data = json.loads(self.store.get(compact_keys[-1]))
+                    state.apply(data["state"])
+                    included = set(data["batches"])
+                    seq = int(data["seq"])
+                for key in batch_keys:
+                    if key.rsplit("/", 1)[1] not in included:
+                        state.apply(json.loads(self.store.get(key)))
+            except ObjectNotFound:
+                continue  # compacted while we read: list again
+            return _Snapshot(state, seq, compact_keys, batch_keys)
+        else:
+            raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")
+        raise RunNotFoundError(
+            f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
+        )
+
+    def finish_run(self, run_id: str) -> None:
+        self.compact(run_id)
+
+    def compact(self, run_id: str) -> None:
+        """Fold a run's batches into one compact object and delete what it folded in."""
+        prefix = f"runs/{run_id}/log/"
+        for _ in range(_READ_ATTEMPTS):
+            snap = self._snapshot(run_id)
+            if not snap.batch_keys:
+                return
+            seq = snap.compact_seq + 1
+            data = {
+                "seq": seq,
+                "batches": [k.rsplit("/", 1)[1] for k in snap.batch_keys],
+                "state": snap.state.to_json(),
+            }
+            if self.store.put_if_absent(f"{prefix}compact/{seq:010d}.json", _dumps(data)):
+                for key in snap.batch_keys + snap.compact_keys:
+                    self.store.delete(key)
+                return
+
+    def _to_run(self, state: _RunState) -> Run:
+        meta = state.meta
+        return Run(
+            id=meta["id"],
+            name=meta["name"],
+            experiment=self._experiment_name(meta["experiment_id"]),
+            experiment_id=meta["experiment_id"],
+            status=RunStatus(state.status),
+            start_time=meta["start_time"],
+            end_time=state.end_time,
+            parent_id=meta.get("parent_id"),
+            params=dict(state.params),
+            metrics=state.latest_metrics(),
+            tags=dict(state.tags),
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._to_run(self._snapshot(run_id).state)
+
+    def list_runs(self, experiment_ids: list[str] | None = None) -> list[Run]:
+        if experiment_ids is None:
+            keys = self.store.list("experiment-runs")
+        else:
+            keys = [k for e in experiment_ids for k in self.store.list(f"experiment-runs/{e}")]
+        runs = []
+        for key in keys:
+            try:
+                runs.append(self.get_run(key.rsplit("/", 1)[1]))
+            except RunNotFoundError:
+                continue  # marker written before the run's meta; not a run yet
+        return runs
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        points = self._snapshot(run_id).state.metrics.get(key, [])
+        ordered = sorted(points, key=lambda p: (p[1], p[2]))
+        return [Metric(key, v, s, t) for v, s, t in ordered]
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    def _artifact_key(self, run_id: str, path: str) -> str:
+        check_id(run_id)
+        rel = check_relative_path(path)
+        return f"runs/{run_id}/artifacts/{rel}" if rel else f"runs/{run_id}/artifacts"
+
+    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
+        self.store.put(self._artifact_key(run_id, path), data)
+
+    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
+        self.store.put_file(self._artifact_key(run_id, path), local)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        base = self._artifact_key(run_id, path)
+        root = f"runs/{run_id}/artifacts/"
+        if path and self.store.exists(base):
+            return [FileInfo(base[len(root) :], False, self.store.size(base))]
+        entries: dict[str, FileInfo] = {}
+        for key in self.store.list(base):
+            rest = key[len(base) + 1 :]
+            head, sep, _ = rest.partition("/")
+            rel = key[len(root) : len(base) + 1 + len(head)] if path else head
+            if sep:
+                entries.setdefault(rel, FileInfo(rel, True, None))
+            else:
+                entries[rel] = FileInfo(rel, False, self.store.size(key))
+        return sorted(entries.values(), key=lambda f: f.path)
+
+    def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path:
+        base = self._artifact_key(run_id, path)
+        root = f"runs/{run_id}/artifacts/"
+        rel = check_relative_path(path)
+        if rel and self.store.exists(base):
+            target = dst / rel
+            self.store.get_file(base, target)
+            return target
+        keys = self.store.list(base)
+        if not keys:
+            if rel == "":
+                # A run with no artifacts downloads as an empty directory.
+                self._snapshot(run_id)
+                dst.mkdir(parents=True, exist_ok=True)
+                return dst
+            raise ArtifactNotFoundError(
+                f"run {run_id} has no artifact {path!r}; see `autolog artifacts {run_id}`"
+            )
+        for key in keys:
+            self.store.get_file(key, dst / key[len(root) :])
+        return dst / rel if rel else dst
+
+    def close(self) -> None:
+        self.store.close()

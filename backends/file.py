@@ -1,0 +1,155 @@
+"""The local directory store: the default backend, no server needed.
+
+Objects are files under a root directory. Every write goes to a temporary file
+in the target's directory and is then renamed over the target (`os.replace`),
+so a reader or a crash sees a complete object or none. Create-if-absent links
+the temporary file to the target name (`os.link` fails if the name exists),
+which is atomic across processes on local filesystems.
+
+`AUTOLOG_FSYNC=1` also fsyncs each object before the rename, for stores that
+must survive a power loss, not only a process crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from autolog._layout import LayoutBackend
+from autolog._store import ObjectNotFound, ObjectStore
+from autolog.errors import InvalidKeyError, StoreError
+
+__all__ = ["FileBackend", "LocalObjectStore"]
+
+_TMP_SUFFIX = ".autolog-tmp"
+
+
+class LocalObjectStore(ObjectStore):
+    """Objects as files under `root`."""
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool | None = None) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = f"file://{self.root}"
+        self._fsync = os.environ.get("AUTOLOG_FSYNC") == "1" if fsync is None else fsync
+
+    def _path(self, key: str) -> Path:
+        # Keys come from the layout, which validates every user-given part; this
+        # check is the last line of defence against a path leaving the root.
+        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+            raise InvalidKeyError(f"object key {key!r} is not a relative path")
+        if any(part in ("", ".", "..") for part in key.split("/")):
+            raise InvalidKeyError(f"object key {key!r} has an empty, '.' or '..' segment")
+        return self.root / key
+
+    def _write_tmp(self, target: Path, data: bytes | None, src: Path | None = None) -> Path:
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            if src is not None:
+                shutil.copyfile(src, tmp)
+            else:
+                with open(tmp, "wb") as fh:
+                    fh.write(data or b"")
+                    if self._fsync:
+                        fh.flush()
+                        os.fsync(fh.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(f"cannot write {target} in {self.uri}: {exc}") from exc
+        return tmp
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self._path(key)
+        tmp = self._write_tmp(target, data)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(f"cannot write {target}: {exc}") from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        target = self._path(key)
+        tmp = self._write_tmp(target, data)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot create {target}: {exc}") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return True
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+
+    def list(self, prefix: str) -> list[str]:
+        prefix = prefix.strip("/")
+        base = self._path(prefix) if prefix else self.root
+        keys: list[str] = []
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            for name in files:
+                if name.endswith(_TMP_SUFFIX):
+                    continue
+                keys.append(name if rel == "." else f"{rel}/{name}")
+        keys.sort()
+        return keys
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self._path(key).unlink()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        tmp = self._write_tmp(target, None, src=path)
+        os.replace(tmp, target)
+
+    def get_file(self, key: str, path: Path) -> None:
+        src = self._path(key)
+        if not src.is_file():
+            raise ObjectNotFound(f"no object {key!r} in {self.uri}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, path)
+
+
+class FileBackend(LayoutBackend):
+    """The layout of `autolog._layout` in a local directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        super().__init__(LocalObjectStore(root))
+
+
+def from_uri(uri: str) -> FileBackend:
+    """Build the backend for a `file:` URI or a plain path."""
+    if uri.startswith("file://"):
+        path = uri[len("file://") :]
+    elif uri.startswith("file:"):
+        path = uri[len("file:") :]
+    else:
+        path = uri
+    return FileBackend(path or "./autolog-runs")

@@ -1,0 +1,1 @@
+"""Integrations, one module per patched library."""
