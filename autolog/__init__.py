@@ -38,6 +38,7 @@ from autolog._api import (
     set_tags,
     set_tracking_uri,
 )
+from autolog._autolog import disable, enable
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._runs import ActiveRun, active_run, end_run, start_run
 
@@ -53,8 +54,10 @@ __all__ = [
     "__version__",
     "active_run",
     "configure",
+    "disable",
     "download_artifacts",
     "end_run",
+    "enable",
     "errors",
     "flush",
     "get_experiment",

@@ -167,6 +167,7 @@ BackendFactory = Callable[[str], Backend]
 _BUILTIN: dict[str, str] = {
     "file": "autolog.backends.file:from_uri",
     "memory": "autolog.backends.memory:from_uri",
+    "s3": "autolog.backends.s3:from_uri",
 }
 _registered: dict[str, BackendFactory] = {}
 _lock = threading.Lock()

@@ -39,6 +39,7 @@ _GIT_TIMEOUT_S = 5.0
 _MAX_GIT_OUTPUT_BYTES = 1024 * 1024
 _LIBRARY_TAGS = ("numpy", "scikit-learn", "xgboost", "pandas", "scipy")
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # A ":" followed by something other than digits, outside an IPv6 literal's brackets.
 _BAD_PORT_RE = re.compile(r"^(?:\[[^\]]*\]|[^\[\]:]*):(?!\d*$)")
@@ -450,6 +451,9 @@ def _git(
         timer.cancel()
         if proc.stdout is not None:
             proc.stdout.close()
+        if proc.poll() is None:  # only when the read itself failed
+            kill()
+            proc.wait()
     if truncated:
         return out[:limit], True
     if timed_out.is_set():
@@ -484,4 +488,4 @@ def _packages_context() -> _Part:
 def _clean(value: str) -> str:
     # Paths from argv or git may carry undecodable bytes as lone surrogates, which no store can
     # encode as UTF-8.
-    return value.encode("utf-8", "replace").decode("utf-8")
+    return _SURROGATE_RE.sub("\ufffd", value)

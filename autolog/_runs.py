@@ -315,6 +315,7 @@ def start_run(
     parent: ActiveRun | None = None,
     tracking_uri: str | None = None,
     root: bool = False,
+    activate: bool = True,
 ) -> ActiveRun:
     """Start a run and make it the active run of this thread.
 
@@ -327,6 +328,8 @@ def start_run(
         parent: an explicit parent run (used by autologging for child runs).
         tracking_uri: store this run somewhere else than the configured URI.
         root: make it the process-wide root run (`autolog run` does this).
+        activate: push it on this thread's active-run stack (autologging's own runs
+            are not, so that they never capture the user's log calls by accident).
     """
     if name is not None:
         check_name(name, "run name")
@@ -361,7 +364,7 @@ def start_run(
         _live[run.id] = run
     if root:
         _root[:] = [run]
-    else:
+    elif activate:
         _stack.set((*_stack.get(), run))
     from autolog import _lifecycle
 

@@ -81,6 +81,8 @@ _DEFAULT_ORDER = ("start_time DESC", "id")
 
 
 class _Tok(NamedTuple):
+    """One token of a filter or order-by clause."""
+
     kind: str  # word, ident, string, number, op, punct or end
     text: str  # as written, for messages
     pos: int
@@ -89,6 +91,8 @@ class _Tok(NamedTuple):
 
 
 class _Field(NamedTuple):
+    """What a filter or order-by names: how to read it from a run and how it compares."""
+
     kind: str  # number, text (params and tags), string or status
     name: str  # for messages
     get: _Getter
@@ -228,6 +232,7 @@ class _Parser:
         return self.fail(tok, f"expected {what}, got {got}{hint}")
 
     def field(self) -> _Field:
+        """Parse IDENT."""
         tok = self.next()
         if tok.kind == "ident":
             prefix = _PREFIXES.get(tok.prefix.lower())
@@ -251,6 +256,7 @@ class _Parser:
         raise self.expected(tok, "a name such as 'metrics.rmse', 'params.alpha' or 'status'")
 
     def attribute(self, tok: _Tok, raw: str) -> _Field:
+        """Resolve the attribute NAME `raw`, written at `tok`."""
         name = _ATTR_ALIASES.get(raw.lower(), raw.lower())
         if name not in _ATTRS:
             valid = ", ".join([*_ATTRS, *_ATTR_ALIASES])
@@ -264,6 +270,7 @@ class _Parser:
         return _Field(kind, f"attribute {name!r}", _ATTRS[name])
 
     def operator(self, after: _Tok) -> str:
+        """Parse OP, IN, NOT IN, IS NULL or IS NOT NULL; return it upper-cased and spaced."""
         tok = self.next()
         if tok.kind == "op":
             return "=" if tok.text == "==" else tok.text
@@ -284,6 +291,7 @@ class _Parser:
         raise self.expected(tok, f"a comparison operator such as '<' or '=' after {after.text!r}")
 
     def value(self, after: str) -> _Tok:
+        """Parse VALUE, which follows the text `after`."""
         tok = self.next()
         if tok.kind in ("string", "number"):
             return tok
@@ -291,6 +299,7 @@ class _Parser:
         raise self.expected(tok, f"a quoted string or a number after {after!r}", hint)
 
     def clause(self) -> _Pred:
+        """Parse one clause into a predicate."""
         first = self.peek()
         fld = self.field()
         op_tok = self.peek()
@@ -317,6 +326,7 @@ class _Parser:
         return self.build(fld, op, values, self.src[first.pos : last.pos + len(last.text)])
 
     def build(self, fld: _Field, op: str, toks: list[_Tok], clause: str) -> _Pred:
+        """Check the values of `clause` against `fld` and return its predicate."""
         get = fld.get
         if op.startswith("IS"):
             want_null = op == "IS NULL"
@@ -365,9 +375,11 @@ def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
 def _as_float(text: str) -> float | None:
     """Return `text` as a float, or None when it is not a number."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return None
+    # NaN orders against nothing and would scramble a sort, so "nan" counts as text.
+    return None if number != number else number
 
 
 def _ordered(cmp: Callable[[Any, Any], bool], a: str, b: str) -> bool:

@@ -609,6 +609,18 @@ def test_params_sort_as_strings_when_any_value_is_not_a_number() -> None:
     assert order("params.alpha") == ["b2", "a1", "c3"]
 
 
+def test_nan_text_param_does_not_scramble_the_sort() -> None:
+    runs = [
+        make_run("b", params={"x": "b"}),
+        make_run("nan", params={"x": "nan"}),
+        make_run("a", params={"x": "a"}),
+        make_run("two", params={"x": "2"}),
+    ]
+    assert order("params.x", runs) == ["two", "a", "b", "nan"]
+    numbers = [make_run(n, params={"x": n}) for n in ("3", "10", "-1", "inf")]
+    assert order("params.x", numbers) == ["-1", "3", "10", "inf"]
+
+
 def test_multi_key_order() -> None:
     runs = [
         make_run("r1", params={"model": "svm"}, metrics={"acc": 0.8}),
