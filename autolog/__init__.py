@@ -44,6 +44,11 @@ from autolog._runs import ActiveRun, active_run, end_run, start_run
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext autolog` in IPython or Jupyter: enable autologging for the session."""
+    enable()
+
 __all__ = [
     "ActiveRun",
     "Experiment",
