@@ -14,7 +14,7 @@ from typing import Any
 
 from autolog import _runs, _search
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
-from autolog._runs import require_run
+from autolog._runs import _stack, require_run
 from autolog._tracking import tracking
 from autolog._validation import check_id, check_key, check_name, check_relative_path
 from autolog.errors import InvalidValueError, StoreError
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _CAPTURES = ("git", "source", "packages", "system")
+_RUNNING = RunStatus.RUNNING
 
 
 def configure(
@@ -69,7 +70,7 @@ def configure(
     if flush_interval is not None and (
         isinstance(flush_interval, bool)
         or not isinstance(flush_interval, (int, float))
-        or flush_interval <= 0
+        or not 0 < flush_interval < float("inf")
     ):
         raise InvalidValueError(
             f"flush_interval={flush_interval!r}; expected a positive number of seconds"
@@ -101,7 +102,9 @@ def set_tracking_uri(uri: str | Path) -> None:
     """Send new runs to `uri` (a path, `file:`, `memory:`, `s3://...` or `http(s)://...`)."""
     text = str(uri) if isinstance(uri, Path) else uri
     if not isinstance(text, str) or not text.strip():
-        raise InvalidValueError(f"tracking URI {uri!r} is empty; use a path such as './autolog-runs'")
+        raise InvalidValueError(
+            f"tracking URI {uri!r} is not a path or URI; use a path such as './autolog-runs'"
+        )
     tracking.backend(text)  # fails now, with the list of schemes, if nothing handles it
     tracking.settings.tracking_uri = text
 
@@ -144,7 +147,12 @@ def log_metric(
     key: str, value: float, step: int | None = None, timestamp: int | None = None
 ) -> None:
     """Record one point of a metric of the active run (timestamp in epoch milliseconds)."""
-    require_run().log_metric(key, value, step, timestamp)
+    # Called once per point in training loops: the common case skips require_run().
+    stack = _stack.get()
+    if stack and stack[-1].status is _RUNNING:
+        stack[-1].log_metric(key, value, step, timestamp)
+    else:
+        require_run().log_metric(key, value, step, timestamp)
 
 
 def log_metrics(
@@ -185,16 +193,26 @@ def log_text(text: str, artifact_file: str) -> None:
 
 
 def flush(timeout: float | None = None) -> None:
-    """Write everything queued so far; raise StoreError if it could not be written in time."""
-    if not tracking.flush(timeout):
-        raise StoreError(f"autolog could not write everything within {timeout} s")
+    """Write everything queued so far; raise StoreError if it could not be written in time.
+
+    What could not be written stays queued and is retried in the background.
+    """
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
+    ):
+        raise InvalidValueError(f"flush timeout={timeout!r}; expected None or seconds >= 0")
+    ok = tracking.flush(timeout)
+    errors = [e for writer in tracking.all_writers() for e in writer.take_errors()]
+    if not ok:
+        why = f"the store failed: {errors[-1]}" if errors else f"it took over {timeout} s"
+        raise StoreError(
+            f"autolog could not write everything to {get_tracking_uri()}: {why}. The data is"
+            " kept in memory and retried in the background; call flush() again later"
+        ) from (errors[-1] if errors else None)
     from autolog._safety import is_strict
 
-    if is_strict():
-        for writer in tracking.all_writers():
-            errors = writer.take_errors()
-            if errors:
-                raise StoreError(f"a background write failed: {errors[0]}") from errors[0]
+    if errors and is_strict():
+        raise StoreError(f"a background write failed: {errors[0]}") from errors[0]
 
 
 def get_run(run_id: str) -> Run:
@@ -220,7 +238,7 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 
 def search_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str | None = None,  # noqa: A002 - the name users know from MLflow
+    filter: str | None = None,
     order_by: Sequence[str] | str | None = None,
     max_results: int | None = None,
     status: RunStatus | str | None = None,
@@ -238,8 +256,14 @@ def search_runs(
     backend = tracking.backend()
     experiment_ids: list[str] | None = None
     if experiment is not None:
+        if not isinstance(experiment, (str, list, tuple)):
+            raise InvalidValueError(
+                f"experiment={experiment!r}; expected an experiment name or a list of names"
+            )
         names = [experiment] if isinstance(experiment, str) else list(experiment)
-        experiment_ids = [backend.get_experiment(check_name(n, "experiment name")).id for n in names]
+        experiment_ids = [
+            backend.get_experiment(check_name(n, "experiment name")).id for n in names
+        ]
     if status is not None:
         wanted = str(status).upper()
         if wanted not in RunStatus.__members__:

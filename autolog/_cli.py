@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autolog._api import get_run, search_runs, set_tracking_uri
 from autolog._entities import Run
@@ -31,7 +32,18 @@ if TYPE_CHECKING:
 
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
-__all__ = ["COMMAND_MODULES", "Handler", "add_command", "build_parser", "main", "resolve_run"]
+__all__ = [
+    "COMMAND_MODULES",
+    "Handler",
+    "add_command",
+    "build_parser",
+    "main",
+    "note",
+    "positive_int",
+    "resolve_run",
+    "write_json",
+    "write_lines",
+]
 
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
 COMMAND_MODULES: list[str] = ["autolog._cli_runs", "autolog._cli_run"]
@@ -112,6 +124,33 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse `type` for counts such as --max-results: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def write_lines(lines: Sequence[str] | str) -> None:
+    """Print command output (a string or lines) to stdout."""
+    text = lines if isinstance(lines, str) else "\n".join(lines)
+    sys.stdout.write(text + "\n")
+
+
+def write_json(data: Any) -> None:
+    """Print `data` as indented JSON to stdout (NaN stays NaN, as Python's json reads it)."""
+    write_lines(json.dumps(data, indent=2, allow_nan=True))
+
+
+def note(message: str) -> None:
+    """Print a remark that is not the command's output (empty results, truncation) to stderr."""
+    print(message, file=sys.stderr)
 
 
 def resolve_run(ref: str) -> Run:

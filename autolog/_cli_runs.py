@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter
@@ -18,7 +17,7 @@ from autolog._api import (
     list_experiments,
     search_runs,
 )
-from autolog._cli import add_command, resolve_run
+from autolog._cli import add_command, note, positive_int, resolve_run, write_json, write_lines
 from autolog._entities import Run, RunStatus
 from autolog._table import (
     Charset,
@@ -27,6 +26,7 @@ from autolog._table import (
     charset_for,
     format_duration,
     format_number,
+    format_numbers,
     format_size,
     format_time,
     key_value_lines,
@@ -91,7 +91,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--max-results",
         "-n",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help=f"show at most N runs (default {DEFAULT_MAX_RESULTS})",
     )
@@ -121,29 +121,6 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the file list as JSON")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
-def _out(lines: Sequence[str] | str) -> None:
-    text = lines if isinstance(lines, str) else "\n".join(lines)
-    sys.stdout.write(text + "\n")
-
-
-def _note(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _dump(data: Any) -> None:
-    _out(json.dumps(data, indent=2, allow_nan=True))
-
-
 def _store() -> str:
     return tracking.backend().uri
 
@@ -155,7 +132,7 @@ def _experiments(args: argparse.Namespace) -> int:
     experiments = list_experiments()
     counts = Counter(run.experiment_id for run in search_runs())
     if args.json:
-        _dump(
+        write_json(
             [
                 {
                     "id": e.id,
@@ -169,7 +146,7 @@ def _experiments(args: argparse.Namespace) -> int:
         )
         return 0
     if not experiments:
-        _note(f"no experiments in {_store()}")
+        note(f"no experiments in {_store()}")
         return 0
     charset = charset_for(sys.stdout)
     columns = [
@@ -178,7 +155,7 @@ def _experiments(args: argparse.Namespace) -> int:
         Column("CREATED", drop=1, cells=[format_time(e.created_at) for e in experiments]),
         Column("RUNS", align=">", cells=[str(counts[e.id]) for e in experiments]),
     ]
-    _out(render_table(columns, terminal_width(), charset))
+    write_lines(render_table(columns, terminal_width(), charset))
     return 0
 
 
@@ -187,24 +164,36 @@ def _experiments(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     limit = args.max_results or DEFAULT_MAX_RESULTS
+    order_by = _join_directions(args.order_by or [])
     matching = search_runs(
-        experiment=args.experiment, filter=args.filter, order_by=args.order_by, status=args.status
+        experiment=args.experiment, filter=args.filter, order_by=order_by, status=args.status
     )
     runs = matching[:limit]
     if len(matching) > limit and args.max_results is None:
-        _note(f"showing {limit} of {len(matching)} runs; use --max-results N to see more")
+        note(f"showing {limit} of {len(matching)} runs; use --max-results N to see more")
     if args.json:
-        _dump([run.to_dict() for run in runs])
+        write_json([run.to_dict() for run in runs])
         return 0
     if not runs:
         what = "runs match" if args.filter or args.status or args.experiment else "runs"
-        _note(f"no {what} in {_store()}")
+        note(f"no {what} in {_store()}")
         return 0
-    mentioned = " ".join([args.filter or "", *(args.order_by or ())])
+    mentioned = " ".join([args.filter or "", *order_by])
     charset = charset_for(sys.stdout)
     columns = runs_table(runs, mentioned, charset)
-    _out(render_table(columns, terminal_width(), charset))
+    write_lines(render_table(columns, terminal_width(), charset))
     return 0
+
+
+def _join_directions(clauses: Sequence[str]) -> list[str]:
+    """Rejoin `--order-by metrics.rmse desc` (ASC/DESC split off by the shell) to its key."""
+    out: list[str] = []
+    for clause in clauses:
+        if out and clause.strip().upper() in ("ASC", "DESC"):
+            out[-1] = f"{out[-1]} {clause.strip()}"
+        else:
+            out.append(clause)
+    return out
 
 
 def runs_table(
@@ -245,8 +234,8 @@ def runs_table(
     pinned = _mentioned_keys(mentioned)
     params = _pick_keys([r.params for r in rows], pinned["params"])
     metrics = _pick_keys([r.metrics for r in rows], pinned["metrics"])
-    # Drop order on a narrow terminal: the later params and metrics, then START and
-    # DURATION, then the first param, and the first metric last of all.
+    # Drop order on a narrow terminal: columns whose value is the same in every row, the
+    # later params and metrics, START and DURATION, the first param, the first metric last.
     for i, key in enumerate(params):
         columns.append(
             Column(
@@ -255,28 +244,26 @@ def runs_table(
                 soft_min=6,
                 min_width=4,
                 group="params",
-                drop=21 + 2 * i if i else 10,
+                drop=(21 + 2 * i if i else 10) + _same_everywhere([r.params for r in rows], key),
                 cells=[r.params.get(key, "-") for r in rows],
             )
         )
     for i, key in enumerate(metrics):
+        cells = format_numbers([r.metrics.get(key) for r in rows])
+        # Numbers are never cut (the column is dropped instead); only a long header is.
+        value_width = max(len(c) for c in cells)
         columns.append(
             Column(
                 key,
                 align=">",
-                max_width=12,
-                soft_min=6,
-                min_width=4,
+                soft_min=max(value_width, 6),
+                min_width=value_width,
                 group="metrics",
-                drop=20 + 2 * i if i else 9,
-                cells=[_metric_cell(r.metrics.get(key)) for r in rows],
+                drop=(20 + 2 * i if i else 9) + _same_everywhere([r.metrics for r in rows], key),
+                cells=cells,
             )
         )
     return columns
-
-
-def _metric_cell(value: float | None) -> str:
-    return "-" if value is None else format_number(value)
 
 
 def _tree_order(runs: Sequence[Run], charset: Charset) -> list[tuple[Run, str]]:
@@ -321,14 +308,23 @@ def _mentioned_keys(text: str) -> dict[str, list[str]]:
     return found
 
 
+def _varies(values: Sequence[Mapping[str, object]], key: str) -> bool:
+    """Whether the runs that have `key` disagree on its value."""
+    return len({repr(mapping[key]) for mapping in values if key in mapping}) > 1
+
+
+def _same_everywhere(values: Sequence[Mapping[str, object]], key: str) -> int:
+    """A drop-priority bonus (50) for a column that tells rows apart by nothing."""
+    return 50 if len(values) > 1 and not _varies(values, key) else 0
+
+
 def _pick_keys(values: Sequence[Mapping[str, object]], pinned: Sequence[str]) -> list[str]:
     """At most KEY_COLUMNS keys: pinned ones, then those that differ between runs."""
     present = Counter(key for mapping in values for key in mapping)
 
     def rank(key: str) -> tuple[int, int, int, str]:
         pin = pinned.index(key) if key in pinned else len(pinned)
-        varies = len({repr(mapping.get(key)) for mapping in values}) > 1
-        return (pin, 0 if varies else 1, -present[key], key)
+        return (pin, 0 if _varies(values, key) else 1, -present[key], key)
 
     return sorted(present, key=rank)[:KEY_COLUMNS]
 
@@ -347,10 +343,10 @@ def _show(args: argparse.Namespace) -> int:
         data["children"] = [child.id for child in children]
         data["metric_points"] = points
         data["artifacts"] = _flat_files(nodes)
-        _dump(data)
+        write_json(data)
         return 0
     charset = charset_for(sys.stdout)
-    _out(show_lines(run, children, points, nodes, charset))
+    write_lines(show_lines(run, children, points, nodes, charset))
     return 0
 
 
@@ -442,24 +438,25 @@ def _flat_files(nodes: Sequence[TreeNode], base: str = "") -> list[dict[str, Any
 
 def _artifacts(args: argparse.Namespace) -> int:
     run = resolve_run(args.run)
-    path = args.path.strip("/")
-    nodes = _artifact_nodes(run.id, path)
-    if path and not nodes:
+    path = args.path.rstrip("/")
+    infos = list_artifacts(run.id, path)
+    if path and not infos:
         raise ArtifactNotFoundError(
             f"run {run.id} has no artifact {args.path!r}; list them with"
             f" `autolog artifacts {run.id}`"
         )
-    parent, _, leaf = path.rpartition("/")
-    is_file = bool(path) and len(nodes) == 1 and nodes[0].children is None and nodes[0].name == leaf
-    if path and not is_file:
-        # List a folder as the root of its tree, so the output says what was asked for.
-        nodes = [TreeNode(leaf, children=nodes)]
-    base = parent if path else ""
+    if path and len(infos) == 1 and not infos[0].is_dir and infos[0].path == path:
+        nodes = [TreeNode(path, size=infos[0].size)]
+    elif path:
+        # A folder is listed as the root of its tree, so the output says what was asked for.
+        nodes = [TreeNode(path, children=_artifact_nodes(run.id, path))]
+    else:
+        nodes = _artifact_nodes(run.id, "")
     files, size = TreeNode("", children=nodes).total()
     if args.download is not None:
         local = download_artifacts(run.id, path, args.download).resolve()
         if args.json:
-            _dump(
+            write_json(
                 {
                     "run": run.id,
                     "path": path,
@@ -470,15 +467,17 @@ def _artifacts(args: argparse.Namespace) -> int:
             )
         elif files:
             noun = "file" if files == 1 else "files"
-            _out(f"Downloaded {files} {noun} ({format_size(size)}) of run {run.id} to {local}")
+            write_lines(
+                f"Downloaded {files} {noun} ({format_size(size)}) of run {run.id} to {local}"
+            )
         else:
-            _note(f"run {run.id} has no artifacts; created the empty folder {local}")
+            note(f"run {run.id} has no artifacts; created the empty folder {local}")
         return 0
     if args.json:
-        _dump(_flat_files(nodes, base))
+        write_json(_flat_files(nodes))
         return 0
     if not nodes:
-        _note(f"run {run.id} has no artifacts")
+        note(f"run {run.id} has no artifacts")
         return 0
-    _out(render_tree(nodes, charset_for(sys.stdout)))
+    write_lines(render_tree(nodes, charset_for(sys.stdout)))
     return 0

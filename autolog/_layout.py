@@ -55,12 +55,37 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8")
 
 
+def _batch_json(
+    params: dict[str, str],
+    tags: dict[str, str],
+    metrics: dict[str, list[Any]],
+    status: str | None,
+    end_time: int | None,
+) -> dict[str, Any]:
+    # What Batch.to_json returns, without copying every point into a new list: json
+    # writes tuples and lists alike, and a long run has many points.
+    data: dict[str, Any] = {}
+    if params:
+        data["params"] = params
+    if tags:
+        data["tags"] = tags
+    if metrics:
+        data["metrics"] = metrics
+    if status is not None:
+        data["status"] = status
+    if end_time is not None:
+        data["end_time"] = end_time
+    return data
+
+
 @dataclass
 class _RunState:
     meta: dict[str, Any]
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    # Points as stored, (value, step, timestamp) sequences; converted only when one
+    # metric's history is asked for, since a read of a long run folds many of them.
+    metrics: dict[str, list[Any]] = field(default_factory=dict)
     status: str = RunStatus.RUNNING.value
     end_time: int | None = None
 
@@ -70,16 +95,13 @@ class _RunState:
             self.params.setdefault(key, value)
         self.tags.update(data.get("tags", {}))
         for key, points in data.get("metrics", {}).items():
-            self.metrics.setdefault(key, []).extend(
-                (float(p[0]), int(p[1]), int(p[2])) for p in points
-            )
+            self.metrics.setdefault(key, []).extend(points)
         if data.get("status") is not None:
             self.status = data["status"]
             self.end_time = data.get("end_time")
 
     def to_json(self) -> dict[str, Any]:
-        batch = Batch(self.params, self.tags, self.metrics, self.status, self.end_time)
-        return batch.to_json()
+        return _batch_json(self.params, self.tags, self.metrics, self.status, self.end_time)
 
     def latest_metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -88,7 +110,7 @@ class _RunState:
             for p in points[1:]:
                 if (p[1], p[2]) >= (best[1], best[2]):
                     best = p
-            out[key] = best[0]
+            out[key] = float(best[0])
         return out
 
 
@@ -110,6 +132,9 @@ class LayoutBackend(Backend):
         self._seq = 0
         self._last_ns = 0
         self._experiment_names: dict[str, str] = {}
+        # Name of a batch whose write failed, by id(batch): a retry reuses it, so a write
+        # that failed after the store kept it (a timeout) is not stored twice.
+        self._retry_names: dict[int, str] = {}
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -186,8 +211,13 @@ class LayoutBackend(Backend):
         check_id(run_id)
         if batch.is_empty():
             return
-        key = f"runs/{run_id}/log/batches/{self._batch_name()}"
-        self.store.put(key, _dumps(batch.to_json()))
+        name = self._retry_names.pop(id(batch), None) or self._batch_name()
+        data = _batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
+        try:
+            self.store.put(f"runs/{run_id}/log/batches/{name}", _dumps(data))
+        except BaseException:
+            self._retry_names[id(batch)] = name
+            raise
 
     def _snapshot(self, run_id: str) -> _Snapshot:
         check_id(run_id)
@@ -212,6 +242,10 @@ class LayoutBackend(Backend):
                         state.apply(json.loads(self.store.get(key)))
             except ObjectNotFound:
                 continue  # compacted while we read: list again
+            # A listing is not atomic (a directory walk, a paged bucket listing): a compact
+            # written while we listed may have folded in, and deleted, batches we missed.
+            if self.store.list(prefix + "compact")[-1:] != compact_keys[-1:]:
+                continue
             return _Snapshot(state, seq, compact_keys, batch_keys)
         else:
             raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")
@@ -235,9 +269,15 @@ class LayoutBackend(Backend):
                 "batches": [k.rsplit("/", 1)[1] for k in snap.batch_keys],
                 "state": snap.state.to_json(),
             }
-            if self.store.put_if_absent(f"{prefix}compact/{seq:010d}.json", _dumps(data)):
-                for key in snap.batch_keys + snap.compact_keys:
+            key = f"{prefix}compact/{seq:010d}.json"
+            if self.store.put_if_absent(key, _dumps(data)):
+                if self.store.list(prefix + "compact")[-1] != key:
+                    # Our snapshot was stale: compact `seq` had been written, superseded and
+                    # deleted while we folded. A newer compact holds all of it; ours goes.
                     self.store.delete(key)
+                    continue
+                for old in snap.batch_keys + snap.compact_keys:
+                    self.store.delete(old)
                 return
 
     def _to_run(self, state: _RunState) -> Run:
@@ -275,7 +315,7 @@ class LayoutBackend(Backend):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points = self._snapshot(run_id).state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))
-        return [Metric(key, v, s, t) for v, s, t in ordered]
+        return [Metric(key, float(v), int(s), int(t)) for v, s, t in ordered]
 
     # -- artifacts -------------------------------------------------------------------------
 
@@ -295,6 +335,10 @@ class LayoutBackend(Backend):
         root = f"runs/{run_id}/artifacts/"
         if path and self.store.exists(base):
             return [FileInfo(base[len(root) :], False, self.store.size(base))]
+        if not self.store.exists(f"runs/{run_id}/log/meta.json"):
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
+            )
         entries: dict[str, FileInfo] = {}
         for key in self.store.list(base):
             rest = key[len(base) + 1 :]

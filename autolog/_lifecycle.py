@@ -22,6 +22,7 @@ from typing import Any
 
 from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors
+from autolog._writer import exiting
 
 __all__ = ["install_hooks", "shutdown"]
 
@@ -60,11 +61,12 @@ def _install_sigterm() -> None:
 def end_live_runs(status: RunStatus, error: BaseException | None = None) -> None:
     from autolog import _runs
 
-    for run in _runs.live_runs():
-        with capture_internal_errors("ending a run at exit"):
-            if error is not None:
-                _runs.record_error(run, error)
-            run.end(status)
+    with exiting():
+        for run in _runs.live_runs():
+            with capture_internal_errors("ending a run at exit"):
+                if error is not None:
+                    _runs.record_error(run, error)
+                run.end(status)
 
 
 def shutdown(status: RunStatus = RunStatus.FINISHED, timeout: float = EXIT_TIMEOUT) -> None:

@@ -25,7 +25,8 @@ import re
 import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -44,12 +45,15 @@ __all__ = [
     "Integration",
     "current_call",
     "inside_autologged_call",
+    "marked",
     "open_run",
+    "propagate_call",
 ]
 
 logger = logging.getLogger("autolog")
 
 State = TypeVar("State")
+_Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,21 @@ def inside_autologged_call() -> bool:
     return _current.get() is not None
 
 
+@contextmanager
+def marked(call: Call | None = None) -> Iterator[None]:
+    """Run the body as inside the autologged call `call` (default: autolog's own work).
+
+    Patched functions called in the body call straight through: an integration's
+    hooks use it around their own calls into the library (a training metric's
+    `predict`), and worker threads use it to carry their caller's marker.
+    """
+    token = _current.set(call if call is not None else Call("autolog"))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
 def propagate_call(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Return `fn` run with this thread's autologged-call marker (for worker threads)."""
     call = _current.get()
@@ -111,11 +130,21 @@ class CallHooks(Generic[State]):
     `before(instance, args, kwargs)` returns a state, or None to not log this call;
     `after(state, instance, result)` runs when the call returns; `failed(state, exc)`
     when it raises. All three run inside capture_internal_errors().
+
+    Optional, for a library whose training takes callbacks (XGBoost):
+    `arguments(state, args, kwargs)` returns the arguments to call the original with
+    (for example with a callback added); `nested(outer_state, args, kwargs)` does the
+    same when the function runs inside an autologged call of the same integration
+    (XGBoost's sklearn wrapper calling `train`) instead of calling straight through.
+    Both run inside capture_internal_errors(); on an error the call's own arguments
+    are used. Neither may change the user's objects: return new containers.
     """
 
     before: Callable[[Any, tuple[Any, ...], dict[str, Any]], State | None]
     after: Callable[[State, Any, Any], None]
     failed: Callable[[State, BaseException], None] | None = None
+    arguments: Callable[[State, tuple[Any, ...], dict[str, Any]], _Arguments] | None = None
+    nested: Callable[[Any, tuple[Any, ...], dict[str, Any]], _Arguments] | None = None
 
 
 if TYPE_CHECKING:
@@ -153,6 +182,10 @@ class Integration(ABC):
         self._hook_registered = False
         self._pid = os.getpid()
         self._lock = threading.RLock()
+        # Patches of submodules imported after the library (see when_imported).
+        self._deferred: dict[str, Callable[[ModuleType], None]] = {}
+        self._deferred_hooked: set[str] = set()
+        self._deferred_done: set[str] = set()
 
     # -- the public switch -----------------------------------------------------------------
 
@@ -212,6 +245,8 @@ class Integration(ABC):
 
     def _unpatch(self) -> None:
         """Remove every wrapper `_patch` installed, newest first."""
+        self._deferred.clear()
+        self._deferred_done.clear()
         while self._patches:
             patch = self._patches.pop()
             if patch.created:
@@ -222,8 +257,19 @@ class Integration(ABC):
 
     # -- helpers for _patch ----------------------------------------------------------------
 
-    def wrap(self, owner: Any, name: str, hooks: CallHooks[Any]) -> None:
-        """Wrap `owner.name` (a class or module attribute) with `hooks`; record the original."""
+    def wrap(
+        self,
+        owner: Any,
+        name: str,
+        hooks: CallHooks[Any],
+        *,
+        aliases: Iterable[tuple[Any, str]] = (),
+    ) -> None:
+        """Wrap `owner.name` (a class or module attribute) with `hooks`; record the original.
+
+        `aliases` are other (owner, name) places bound to the same object, such as a
+        function a package re-exports; those still bound to it get the same wrapper.
+        """
         created = name not in vars(owner)
         original = vars(owner)[name] if not created else getattr(owner, name)
         if isinstance(original, AutologWrapper):
@@ -231,6 +277,49 @@ class Integration(ABC):
         wrapper = AutologWrapper(original, self._wrapper(hooks))
         self._patches.append(_Patch(owner, name, original, created))
         setattr(owner, name, wrapper)
+        for alias_owner, alias in aliases:
+            if vars(alias_owner).get(alias) is original:
+                self._patches.append(_Patch(alias_owner, alias, original, False))
+                setattr(alias_owner, alias, wrapper)
+
+    def wrap_with(self, owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+        """Wrap `owner.name` with a wrapt wrapper function of the integration's own.
+
+        For patches that are not autologged calls (a hook on class creation, a worker
+        pool carrying the caller's marker); recorded and restored like `wrap()`.
+        """
+        created = name not in vars(owner)
+        original = vars(owner)[name] if not created else getattr(owner, name)
+        if isinstance(original, AutologWrapper):
+            return
+        self._patches.append(_Patch(owner, name, original, created))
+        setattr(owner, name, AutologWrapper(original, wrapper))
+
+    def when_imported(self, module: str, patch: Callable[[ModuleType], None]) -> None:
+        """Call `patch(module)` once `module` is imported (now if it is), while enabled.
+
+        For submodules the library does not import itself (`sklearn.metrics`), so
+        that enabling imports nothing. Call it from `_patch`; what `patch` wraps is
+        undone by `disable()`, and the next `enable()` patches again.
+        """
+        self._deferred[module] = patch
+        if module not in self._deferred_hooked:
+            # wrapt's hooks cannot be removed: one per module, gated by _deferred.
+            self._deferred_hooked.add(module)
+            wrapt.register_post_import_hook(
+                lambda mod: self._on_deferred_import(module, mod), module
+            )
+        elif module in sys.modules:
+            self._on_deferred_import(module, sys.modules[module])
+
+    def _on_deferred_import(self, name: str, module: ModuleType) -> None:
+        with self._lock:
+            patch = self._deferred.get(name)
+            if not self.enabled or patch is None or name in self._deferred_done:
+                return
+            self._deferred_done.add(name)
+            with capture_internal_errors(f"patching {name}"):
+                patch(module)
 
     def is_patched(self, owner: Any, name: str) -> bool:
         return isinstance(vars(owner).get(name), AutologWrapper)
@@ -244,17 +333,22 @@ class Integration(ABC):
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
         ) -> Any:
-            if (
-                not integration.enabled
-                or _current.get() is not None
-                or os.getpid() != integration._pid
-            ):
+            outer = _current.get()
+            if not integration.enabled or os.getpid() != integration._pid:
+                return wrapped(*args, **kwargs)
+            if outer is not None:
+                if hooks.nested is not None and outer.integration == integration.name:
+                    with capture_internal_errors(f"{integration.name}: nested {wrapped.__name__}"):
+                        args, kwargs = hooks.nested(outer.state, args, kwargs)
                 return wrapped(*args, **kwargs)
             call = Call(integration.name)
             with capture_internal_errors(f"{integration.name}: before {wrapped.__name__}"):
                 call.state = hooks.before(instance, args, kwargs)
             if call.state is None:
                 return wrapped(*args, **kwargs)
+            if hooks.arguments is not None:
+                with capture_internal_errors(f"{integration.name}: {wrapped.__name__} arguments"):
+                    args, kwargs = hooks.arguments(call.state, args, kwargs)
             token = _current.set(call)
             try:
                 result = wrapped(*args, **kwargs)

@@ -236,17 +236,27 @@ class ModelState:
         items: list[tuple[int, str, ModelEvent]] = [(self.first_created_ns, "", first)]
         for v, r in self.records.items():
             ev = ModelEvent(
-                self.name, "version_created", int(r["created_at"]), r.get("creator"), v,
+                self.name,
+                "version_created",
+                int(r["created_at"]),
+                r.get("creator"),
+                v,
                 new_value=r["source"],
-            )  # fmt: skip
+            )
             items.append((int(r["created_ns"]), f"v{v:010d}", ev))
         for e in self.events:
             old, new = e.get("from"), e.get("to")
             ev = ModelEvent(
-                self.name, e["type"], int(e["time"]), e.get("user"), e.get("version"),
-                e.get("key"), None if old is None else str(old), None if new is None else str(new),
+                self.name,
+                e["type"],
+                int(e["time"]),
+                e.get("user"),
+                e.get("version"),
+                e.get("key"),
+                None if old is None else str(old),
+                None if new is None else str(new),
                 e.get("comment"),
-            )  # fmt: skip
+            )
             items.append((int(e["ns"]), e["id"], ev))
         items.sort(key=lambda item: (item[0], item[1]))
         return [item[2] for item in items]

@@ -330,8 +330,10 @@ class RegistryStore:
                 "created_ns": ns,
                 "creator": user,
             }
-            if self.store.put_if_absent(_version_key(prefix, n), _dumps(data)):
-                state.add_record(data)
+            encoded = _dumps(data)
+            if self.store.put_if_absent(_version_key(prefix, n), encoded):
+                # Read back what was written, so the result equals what a reader folds.
+                state.add_record(json.loads(encoded))
                 return state.to_version(n)
             tried = n
         raise StoreError(

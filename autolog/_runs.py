@@ -26,6 +26,7 @@ from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors
 from autolog._tracking import tracking
 from autolog._validation import (
+    _checked_keys,
     check_id,
     check_key,
     check_metric_value,
@@ -52,19 +53,22 @@ _live: dict[str, ActiveRun] = {}
 _live_lock = threading.Lock()
 _last_finished: list[str] = []
 
-_ADJECTIVES = (
+_ADJECTIVES = (  # noqa: SIM905 - a word list reads better as one string
     "amber brave calm clever crisp daring eager fancy gentle glad honest jolly keen "
     "lively lucky merry noble proud quick quiet rapid silent smart steady swift tidy "
     "vivid warm wise zesty bold bright"
 ).split()
-_NOUNS = (
+_NOUNS = (  # noqa: SIM905 - as above
     "otter falcon maple river comet badger cedar heron lynx orchid panda quartz raven "
     "salmon tiger walrus willow yak zebra fox owl pine wren moose koala ibis gecko"
 ).split()
 
 
+_time_ns = time.time_ns
+
+
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return _time_ns() // 1_000_000
 
 
 def _generate_name() -> str:
@@ -146,11 +150,19 @@ class ActiveRun:
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
         """Record one point of a metric. `timestamp` is milliseconds since the epoch."""
-        check_key(key)
-        number = check_metric_value(key, value)
-        step_ = check_step(key, step) if step is not None else 0
-        ts = check_timestamp(key, timestamp) if timestamp is not None else None
-        self._writer.submit((METRIC, self.id, key, number, step_, ts or _now_ms()))
+        # The hot path of every training loop: the common types skip the full checks.
+        if key.__class__ is not str or key not in _checked_keys:
+            check_key(key)
+        number = value if value.__class__ is float else check_metric_value(key, value)
+        if step is None:
+            step = 0
+        elif step.__class__ is not int:
+            step = check_step(key, step)
+        if timestamp is None:
+            timestamp = _time_ns() // 1_000_000
+        elif timestamp.__class__ is not int:
+            timestamp = check_timestamp(key, timestamp)
+        self._writer.submit((METRIC, self.id, key, number, step, timestamp))
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
@@ -162,7 +174,9 @@ class ActiveRun:
             )
         checked = [(check_key(k), check_metric_value(k, v)) for k, v in metrics.items()]
         step_ = check_step("metrics", step)
-        ts = check_timestamp("metrics", timestamp) or _now_ms()
+        ts = check_timestamp("metrics", timestamp)
+        if ts is None:
+            ts = _now_ms()
         for key, number in checked:
             self._writer.submit((METRIC, self.id, key, number, step_, ts))
 
@@ -194,7 +208,9 @@ class ActiveRun:
         try:
             text = json.dumps(data, indent=2, default=str, allow_nan=True)
         except (TypeError, ValueError) as exc:
-            raise InvalidValueError(f"log_dict cannot serialize {type(data).__name__}: {exc}") from None
+            raise InvalidValueError(
+                f"log_dict cannot serialize {type(data).__name__}: {exc}"
+            ) from None
         self.log_bytes(text.encode("utf-8"), artifact_file)
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
@@ -253,6 +269,8 @@ class ActiveRun:
         if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
             self.end(RunStatus.FINISHED)
             return
+        if self.status is not RunStatus.RUNNING:
+            return  # already ended (by the SIGTERM handler, say): nothing more to record
         with capture_internal_errors("recording a run's error"):
             record_error(self, exc)
         self.end(RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED)
@@ -302,7 +320,13 @@ def active_run() -> ActiveRun | None:
     """The innermost active run of this thread, else the process's root run, else None."""
     stack = _stack.get()
     if stack:
-        return stack[-1]
+        if stack[-1].status is RunStatus.RUNNING:
+            return stack[-1]
+        # Ended from another thread (or at SIGTERM), so still on this thread's stack.
+        stack = tuple(r for r in stack if r.status is RunStatus.RUNNING)
+        _stack.set(stack)
+        if stack:
+            return stack[-1]
     return _root[0] if _root else None
 
 
@@ -410,7 +434,9 @@ def resume_run(run_id: str, tracking_uri: str | None = None) -> ActiveRun:
     writer = tracking.writer(tracking_uri)
     writer.flush()
     stored = writer.backend.get_run(run_id)
-    meta = RunMeta(stored.id, stored.name, stored.experiment_id, stored.start_time, stored.parent_id)
+    meta = RunMeta(
+        stored.id, stored.name, stored.experiment_id, stored.start_time, stored.parent_id
+    )
     run = ActiveRun(meta, stored.experiment, writer)
     run._params.update(stored.params)
     run.status = stored.status

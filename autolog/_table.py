@@ -24,6 +24,7 @@ __all__ = [
     "charset_for",
     "format_duration",
     "format_number",
+    "format_numbers",
     "format_size",
     "format_time",
     "key_value_lines",
@@ -105,6 +106,29 @@ def format_number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits - 1}e}"
 
 
+def format_numbers(
+    values: Sequence[float | None], digits: int = 4, missing: str = "-"
+) -> list[str]:
+    """Metric values of one column with a shared number of decimals, so the points line up.
+
+    Each value keeps at least `digits` significant digits; a column that would get too
+    wide that way (values of very different sizes) falls back to `format_number` per value.
+    """
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or any(v != 0 and not 1e-4 <= abs(v) < 1e9 for v in finite):
+        return [missing if v is None else format_number(v, digits) for v in values]
+    if all(v == int(v) for v in finite):
+        decimals = 0
+    else:
+        decimals = max(
+            max(0, digits - 1 - math.floor(math.log10(abs(v)))) if v else 0 for v in finite
+        )
+    texts = [missing if v is None else f"{v:.{decimals}f}" for v in values]
+    if decimals > 6 or max(len(t) for t in texts) > 12:
+        return [missing if v is None else format_number(v, digits) for v in values]
+    return texts
+
+
 def format_duration(seconds: float | None) -> str:
     """`1.2s`, `3m04s`, `2h05m`, `3d04h`; `running` for None."""
     if seconds is None:
@@ -175,16 +199,46 @@ class Column:
         return min(hard, self.natural())
 
 
-def _shrink(widths: list[int], floors: list[int], excess: int) -> int:
-    """Take up to `excess` characters from the widest columns above their floors."""
-    while excess > 0:
+def _shrink(columns: Sequence[Column], widths: list[int], soft: bool, width: int) -> bool:
+    """Narrow the widest columns above their floors until the table fits; True if it does."""
+    floors = [c.floor(soft) for c in columns]
+    while _total(columns, widths) > width:
         room = [i for i, w in enumerate(widths) if w > floors[i]]
         if not room:
-            break
+            return False
         widest = max(room, key=lambda i: (widths[i], i))
         widths[widest] -= 1
-        excess -= 1
-    return excess
+    return True
+
+
+def _total(columns: Sequence[Column], widths: list[int]) -> int:
+    """The width of the table, with room for the group labels."""
+    padded = list(widths)
+    _pad_groups(columns, padded)
+    return sum(padded) + len(SEPARATOR) * (len(columns) - 1)
+
+
+def _group_runs(columns: Sequence[Column]) -> list[tuple[int, int]]:
+    """(first, last) indexes of each run of neighbouring columns with the same group."""
+    runs: list[tuple[int, int]] = []
+    for i, col in enumerate(columns):
+        if runs and columns[runs[-1][0]].group == col.group:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _pad_groups(columns: Sequence[Column], widths: list[int]) -> int:
+    """Widen each group's last column so its label fits above it; return the width added."""
+    added = 0
+    for first, last in _group_runs(columns):
+        span = sum(widths[first : last + 1]) + len(SEPARATOR) * (last - first)
+        need = len(columns[first].group) - span
+        if need > 0:
+            widths[last] += need
+            added += need
+    return added
 
 
 def _fit(columns: list[Column], width: int | None) -> tuple[list[Column], list[int]]:
@@ -192,18 +246,18 @@ def _fit(columns: list[Column], width: int | None) -> tuple[list[Column], list[i
     kept = list(columns)
     while True:
         widths = [c.natural() for c in kept]
-        if width is None:
-            return kept, widths
-        excess = sum(widths) + len(SEPARATOR) * (len(kept) - 1) - width
-        excess = _shrink(widths, [c.floor(soft=True) for c in kept], excess)
-        if excess <= 0:
-            return kept, widths
+        if width is None or _shrink(kept, widths, True, width):
+            break
         droppable = [c for c in kept if c.drop is not None]
         if not droppable:
-            _shrink(widths, [c.floor(soft=False) for c in kept], excess)
-            return kept, widths
+            # Group labels that still do not fit are cut rather than widening the table.
+            if not _shrink(kept, widths, False, width):
+                return kept, widths
+            break
         victim = max(droppable, key=lambda c: (c.drop or 0, kept.index(c)))
         kept.remove(victim)
+    _pad_groups(kept, widths)
+    return kept, widths
 
 
 def render_table(
@@ -223,14 +277,9 @@ def render_table(
     lines: list[str] = []
     if any(c.group for c in kept):
         parts: list[str] = []
-        i = 0
-        while i < len(kept):
-            j = i
-            while j + 1 < len(kept) and kept[j + 1].group == kept[i].group:
-                j += 1
-            span = sum(widths[i : j + 1]) + len(SEPARATOR) * (j - i)
-            parts.append(truncate(kept[i].group, span, charset).ljust(span))
-            i = j + 1
+        for first, last in _group_runs(kept):
+            span = sum(widths[first : last + 1]) + len(SEPARATOR) * (last - first)
+            parts.append(truncate(kept[first].group, span, charset).ljust(span))
         lines.append(SEPARATOR.join(parts).rstrip())
     lines.append(
         SEPARATOR.join(cell(c.header, c, w) for c, w in zip(kept, widths, strict=True)).rstrip()
@@ -267,33 +316,33 @@ class TreeNode:
 def render_tree(
     nodes: Sequence[TreeNode], charset: Charset = UNICODE, indent: str = ""
 ) -> list[str]:
-    """Lines of a tree: names with branch lines, sizes aligned in a right-hand column.
+    """Lines of a tree: names with branch lines, then sizes in an aligned column.
 
-    Directories show as `name/` with the count and total size of the files below them.
+    A directory shows as `name/` with the total size of the files below it and their count.
     """
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str, str]] = []
 
     def walk(items: Sequence[TreeNode], prefix: str, top: bool) -> None:
         for i, node in enumerate(items):
             last = i == len(items) - 1
             branch = "" if top else (charset.elbow if last else charset.tee)
             if node.children is None:
-                rows.append((prefix + branch + node.name, format_size(node.size)))
+                rows.append((prefix + branch + node.name, format_size(node.size), ""))
                 continue
             files, size = node.total()
-            label = f"{files} file{'s' if files != 1 else ''}, {format_size(size)}"
-            rows.append((prefix + branch + node.name + "/", label))
+            count = f"({files} file{'s' if files != 1 else ''})"
+            rows.append((prefix + branch + node.name + "/", format_size(size), count))
             below = "" if top else (charset.blank if last else charset.pipe)
             walk(node.children, prefix + below, False)
 
     walk(nodes, "", True)
     if not rows:
         return []
-    name_width = max(len(name) for name, _ in rows)
-    size_width = max(len(size) for _, size in rows)
+    name_width = max(len(name) for name, _, _ in rows)
+    size_width = max(len(size) for _, size, _ in rows)
     return [
-        f"{indent}{name.ljust(name_width)}{SEPARATOR}{size.rjust(size_width)}".rstrip()
-        for name, size in rows
+        f"{indent}{name.ljust(name_width)}{SEPARATOR}{size.rjust(size_width)}{SEPARATOR}{count}".rstrip()
+        for name, size, count in rows
     ]
 
 

@@ -85,11 +85,19 @@ class Tracking:
             with self._lock:
                 writer = self._writers.get(uri)
                 if writer is None:
-                    writer = Writer(
-                        backend_for_uri(uri),
-                        flush_interval=self.settings.resolved_flush_interval(),
-                        sync=self.settings.resolved_sync(),
-                    )
+                    backend = backend_for_uri(uri)
+                    # A run hands its backend's URI to child runs: the same store must get
+                    # the same writer, not a second one with its own thread.
+                    writer = self._writers.get(backend.uri)
+                    if writer is None:
+                        writer = Writer(
+                            backend,
+                            flush_interval=self.settings.resolved_flush_interval(),
+                            sync=self.settings.resolved_sync(),
+                        )
+                        self._writers[backend.uri] = writer
+                    else:
+                        backend.close()
                     self._writers[uri] = writer
         return writer
 
@@ -109,7 +117,7 @@ class Tracking:
 
     def all_writers(self) -> list[Writer]:
         with self._lock:
-            return list(self._writers.values())
+            return list({id(w): w for w in self._writers.values()}.values())
 
     def flush(self, timeout: float | None = None) -> bool:
         return all(w.flush(timeout) for w in self.all_writers())
@@ -117,7 +125,7 @@ class Tracking:
     def reset(self) -> None:
         """Close every writer and forget settings (tests use this between cases)."""
         with self._lock:
-            for writer in self._writers.values():
+            for writer in self.all_writers():
                 writer.close()
                 writer.backend.close()
             self._writers.clear()

@@ -20,8 +20,9 @@ MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 256
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "loss\n" through.
+_KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+\Z")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _checked_keys: set[str] = set()
 
@@ -64,8 +65,16 @@ def sanitize_key(key: str) -> str:
 
 def check_metric_value(key: str, value: object) -> float:
     """Return `value` as a float, or raise InvalidValueError naming the key."""
+    if type(value) is float:
+        return value
     if isinstance(value, bool):
         return float(value)
+    # float() would parse these, but a metric logged as text is a caller's mistake.
+    if isinstance(value, (str, bytes, bytearray)):
+        raise InvalidValueError(
+            f"metric {key!r} got {value!r} ({type(value).__name__}); expected a number:"
+            " convert it with float() if it is one"
+        )
     try:
         result = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -79,6 +88,8 @@ def check_step(key: str, step: object) -> int:
     """Return `step` as an int (numpy integers included), or raise InvalidValueError."""
     if step is None:
         return 0
+    if type(step) is int:
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidValueError(
             f"metric {key!r} got step {step!r} ({type(step).__name__}); expected an int"
@@ -90,13 +101,17 @@ def check_timestamp(key: str, timestamp: object) -> int | None:
     """Return `timestamp` (milliseconds since the epoch) as an int, or raise."""
     if timestamp is None:
         return None
+    if type(timestamp) is int:
+        return timestamp
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
         raise InvalidValueError(
             f"metric {key!r} got timestamp {timestamp!r}; expected milliseconds since the epoch"
             " as an int"
         )
     if isinstance(timestamp, float) and not math.isfinite(timestamp):
-        raise InvalidValueError(f"metric {key!r} got timestamp {timestamp!r}; expected a finite int")
+        raise InvalidValueError(
+            f"metric {key!r} got timestamp {timestamp!r}; expected a finite int"
+        )
     return int(timestamp)
 
 
@@ -152,13 +167,17 @@ def check_id(value: object, kind: str = "run id") -> str:
     return value
 
 
-def check_relative_path(path: object, kind: str = "artifact path", *, allow_empty: bool = True) -> str:
+def check_relative_path(
+    path: object, kind: str = "artifact path", *, allow_empty: bool = True
+) -> str:
     """Return `path` normalized to a relative POSIX path that cannot leave its root.
 
     Raises InvalidKeyError for absolute paths, `..` segments, backslashes, NUL and
     percent-encoded forms of those.
     """
     if path is None:
+        if not allow_empty:
+            raise InvalidKeyError(f"{kind} None is not a path; use a relative path such as 'a.txt'")
         path = ""
     if not isinstance(path, str):
         raise InvalidKeyError(f"{kind} {path!r} is a {type(path).__name__}; expected a str")
@@ -168,7 +187,9 @@ def check_relative_path(path: object, kind: str = "artifact path", *, allow_empt
     if "\\" in path:
         raise InvalidKeyError(f"{kind} {path!r} contains a backslash; use '/' as the separator")
     if _ENCODED_RE.search(path):
-        raise InvalidKeyError(f"{kind} {path!r} contains a percent-encoded '.', '/', '\\' or NUL; {fix}")
+        raise InvalidKeyError(
+            f"{kind} {path!r} contains a percent-encoded '.', '/', '\\' or NUL; {fix}"
+        )
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         raise InvalidKeyError(f"{kind} {path!r} is absolute; {fix}")
     parts = [p for p in path.split("/") if p not in ("", ".")]

@@ -15,11 +15,13 @@ who want every call durable when it returns.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +36,36 @@ logger = logging.getLogger("autolog")
 CREATE, PARAM, TAG, METRIC, ARTIFACT, STATUS, CALL, FLUSH = range(8)
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+_MAX_KEPT_ERRORS = 100
+# While the process ends, log calls (a run's final status, its error) must not wait for
+# room: the writer is about to be drained, and a store that is down would hang the exit.
+_exiting: list[bool] = []
+
+
+@contextlib.contextmanager
+def exiting() -> Iterator[None]:
+    """Within the block, a full queue does not block the logging thread."""
+    _exiting.append(True)
+    try:
+        yield
+    finally:
+        _exiting.pop()
 
 
 @dataclass
 class _RunQueue:
+    # A batch item is ("batch", Batch, [records in it]); any other item is one record.
     items: collections.deque[tuple[Any, ...]] = field(default_factory=collections.deque)
     batch: Batch | None = None
-    flushes: int = 0
+    batch_records: list[int] = field(default_factory=lambda: [0])
+
+
+def _records_in(item: tuple[Any, ...]) -> int:
+    kind = item[0]
+    if kind == "batch":
+        count: int = item[2][0]
+        return count
+    return 0 if kind == "finish" else 1
 
 
 class Writer:
@@ -62,6 +87,10 @@ class Writer:
         self.compact_every = compact_every
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._runs: dict[str, _RunQueue] = {}
+        # Records taken off the queue and not yet written (held for retry while a store
+        # is down); they count against max_pending so that memory stays bounded.
+        self._held = 0
+        self._flushes: dict[str, int] = {}
         self._wake = threading.Event()
         self._drained = threading.Condition()
         self._process_lock = threading.Lock()
@@ -75,13 +104,14 @@ class Writer:
 
     def submit(self, record: tuple[Any, ...]) -> None:
         """Queue one record; in sync mode, write it before returning."""
-        self._queue.append(record)
+        queue = self._queue
+        queue.append(record)
         if self.sync:
             self._cycle()
             return
         if self._thread is None:
             self._start()
-        if len(self._queue) >= self.max_pending:
+        if len(queue) + self._held >= self.max_pending:
             self._wait_for_room()
 
     def _start(self) -> None:
@@ -94,25 +124,32 @@ class Writer:
 
     def _wait_for_room(self) -> None:
         with self._drained:
-            while len(self._queue) >= self.max_pending and not self._closed:
+            while (
+                len(self._queue) + self._held >= self.max_pending
+                and not self._closed
+                and not _exiting
+                and threading.current_thread() is not self._thread
+            ):
                 self._wake.set()
                 self._drained.wait(timeout=1.0)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Write everything queued so far; return False if it did not finish in `timeout`."""
+        """Write everything queued so far; return False if some of it could not be written.
+
+        False means the store failed (the data is kept and retried) or `timeout` passed.
+        """
         if self.sync or self._thread is None:
             self._cycle()
             return not self.pending()
         done = threading.Event()
-        self._queue.append((FLUSH, "", done))
+        result: list[bool] = []
+        self._queue.append((FLUSH, "", done, result))
         self._wake.set()
-        return done.wait(timeout)
+        return done.wait(timeout) and all(result)
 
     def pending(self) -> int:
         """Records queued or held for retry."""
-        return len(self._queue) + sum(
-            len(q.items) + (q.batch is not None) for q in self._runs.values()
-        )
+        return len(self._queue) + self._held
 
     def take_errors(self) -> list[BaseException]:
         errors, self._errors = self._errors, []
@@ -126,7 +163,7 @@ class Writer:
             self._wake.clear()
             try:
                 self._cycle()
-            except Exception:  # noqa: BLE001 - the writer thread must outlive any bug
+            except Exception:
                 logger.exception("autolog's writer failed; it keeps running")
         self._thread = None
 
@@ -134,30 +171,41 @@ class Writer:
         with self._process_lock:
             flushes = self._drain()
             self._write_all()
+            # Anything still held failed to write: a flush waiting on it has not succeeded.
+            ok = not self._runs
         with self._drained:
             self._drained.notify_all()
-        for event in flushes:
+        for event, result in flushes:
+            result.append(ok)
             event.set()
 
-    def _drain(self) -> list[threading.Event]:
-        flushes: list[threading.Event] = []
+    def _drain(self) -> list[tuple[threading.Event, list[bool]]]:
+        flushes: list[tuple[threading.Event, list[bool]]] = []
         queue, runs = self._queue, self._runs
+        popleft = queue.popleft
+        taken = 0
         while queue:
-            record = queue.popleft()
+            record = popleft()
             op, run_id = record[0], record[1]
             if op == FLUSH:
-                flushes.append(record[2])
+                flushes.append((record[2], record[3]))
                 continue
+            taken += 1
             rq = runs.get(run_id)
             if rq is None:
                 rq = runs[run_id] = _RunQueue()
             if op in (PARAM, TAG, METRIC) or (op == STATUS and rq.batch is not None):
-                if rq.batch is None:
-                    rq.batch = Batch()
-                    rq.items.append(("batch", rq.batch))
                 batch = rq.batch
+                if batch is None:
+                    batch = rq.batch = Batch()
+                    rq.batch_records = [0]
+                    rq.items.append(("batch", batch, rq.batch_records))
+                rq.batch_records[0] += 1
                 if op == METRIC:
-                    batch.metrics.setdefault(record[2], []).append(record[3:6])
+                    points = batch.metrics.get(record[2])
+                    if points is None:
+                        points = batch.metrics[record[2]] = []
+                    points.append(record[3:6])
                 elif op == PARAM:
                     batch.params.setdefault(record[2], record[3])
                 elif op == TAG:
@@ -171,10 +219,12 @@ class Writer:
                 # their place: later records start a new batch after them.
                 rq.batch = None
                 if op == STATUS:
-                    rq.items.append(("batch", Batch(status=record[2], end_time=record[3])))
+                    batch = Batch(status=record[2], end_time=record[3])
+                    rq.items.append(("batch", batch, [1]))
                     rq.items.append(("finish",))
                 else:
                     rq.items.append(record)
+        self._held += taken
         return flushes
 
     def _write_all(self) -> None:
@@ -184,23 +234,31 @@ class Writer:
             while rq.items:
                 item = rq.items[0]
                 try:
-                    self._write(run_id, item, rq)
+                    self._write(run_id, item)
                 except Exception as exc:  # noqa: BLE001 - kept for retry and reported once
                     self._report(run_id, item, exc)
                     break
                 rq.items.popleft()
+                self._held -= _records_in(item)
             if not rq.items:
                 del self._runs[run_id]
 
-    def _write(self, run_id: str, item: tuple[Any, ...], rq: _RunQueue) -> None:
+    def _write(self, run_id: str, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == "batch":
             self.backend.write_batch(run_id, item[1])
-            rq.flushes += 1
-            if rq.flushes % self.compact_every == 0:
-                self.backend.finish_run(run_id)
+            # Counted per run across cycles, so that a long run is compacted now and then.
+            flushes = self._flushes.get(run_id, 0) + 1
+            self._flushes[run_id] = flushes
+            if flushes % self.compact_every == 0:
+                # The batch is written: a failed compaction must not have it written twice.
+                try:
+                    self.backend.finish_run(run_id)
+                except Exception as exc:  # noqa: BLE001 - compaction is retried next time
+                    self._report(run_id, item, exc)
         elif kind == "finish":
             self.backend.finish_run(run_id)
+            self._flushes.pop(run_id, None)
         elif kind == CREATE:
             self.backend.create_run(item[2])
         elif kind == ARTIFACT:
@@ -209,7 +267,8 @@ class Writer:
             item[2]()
 
     def _report(self, run_id: str, item: tuple[Any, ...], exc: Exception) -> None:
-        self._errors.append(exc)
+        if len(self._errors) < _MAX_KEPT_ERRORS:
+            self._errors.append(exc)
         signature = f"{type(exc).__name__}:{run_id}"
         if signature not in self._reported:
             self._reported.add(signature)
@@ -250,6 +309,8 @@ class Writer:
         # The parent's queue and thread are not ours: the parent writes its own records.
         self._queue = collections.deque()
         self._runs = {}
+        self._held = 0
+        self._flushes = {}
         self._thread = None
         self._wake = threading.Event()
         self._drained = threading.Condition()
@@ -262,4 +323,3 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
-

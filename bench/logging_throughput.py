@@ -101,7 +101,9 @@ def bench_mlflow(points: int, root: Path) -> dict[str, Any]:
     for i in range(steps):
         mlflow.log_metrics(dict.fromkeys(names, 0.5), step=i)
     t3 = time.perf_counter()
-    out.update(log_metrics_points=steps * BATCH_KEYS, log_metrics_per_s=steps * BATCH_KEYS / (t3 - t2))
+    out.update(
+        log_metrics_points=steps * BATCH_KEYS, log_metrics_per_s=steps * BATCH_KEYS / (t3 - t2)
+    )
 
     # log_batch: MLflow's own bulk call, 1,000 points a call (its documented maximum).
     client = MlflowClient()
@@ -137,36 +139,44 @@ def run_mlflow(points: int, root: Path, python: str | None) -> dict[str, Any] | 
     return result
 
 
+def row(label: str, rate: float, seconds: float | None = None) -> None:
+    took = f"  ({seconds:.3f} s)" if seconds is not None else ""
+    print(f"  {label:<34}{rate:>12,.0f} points/s{took}")
+
+
 def report(ours: dict[str, Any], theirs: dict[str, Any] | str) -> None:
-    print(f"autolog logging throughput ({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs)")
+    impl = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"logging throughput ({impl}, {os.cpu_count()} CPUs)")
     print()
-    print(f"autolog {ours['version']}, file store, {ours['points']:,} points via autolog.log_metric:")
-    print(f"  call rate              {ours['calls_per_s']:>14,.0f} points/s  ({ours['call_s']:.3f} s)")
-    print(f"  until durable (flush)  {ours['durable_per_s']:>14,.0f} points/s  ({ours['durable_s']:.3f} s)")
-    print(f"  log_metrics ({BATCH_KEYS} keys/call), until durable")
-    print(f"                         {ours['batch_per_s']:>14,.0f} points/s  ({ours['batch_durable_s']:.3f} s)")
+    print(f"autolog {ours['version']}, file store, {ours['points']:,} points:")
+    row("log_metric, call rate", ours["calls_per_s"], ours["call_s"])
+    row("log_metric, until durable (flush)", ours["durable_per_s"], ours["durable_s"])
+    row(
+        f"log_metrics ({BATCH_KEYS} keys), until durable",
+        ours["batch_per_s"],
+        ours["batch_durable_s"],
+    )
     print()
     if isinstance(theirs, str):
         print(f"MLflow: skipped ({theirs})")
         return
     print(f"MLflow {theirs['version']}, {theirs['store']} store, {theirs['points']:,} points:")
-    print(f"  mlflow.log_metric      {theirs['calls_per_s']:>14,.0f} points/s  ({theirs['call_s']:.3f} s)")
-    print(f"  mlflow.log_metrics ({BATCH_KEYS} keys/call)")
-    print(f"                         {theirs['log_metrics_per_s']:>14,.0f} points/s")
-    print(f"  MlflowClient.log_batch (1,000 points/call, {theirs['log_batch_points']:,} points)")
-    print(f"                         {theirs['log_batch_per_s']:>14,.0f} points/s")
+    row("mlflow.log_metric", theirs["calls_per_s"], theirs["call_s"])
+    row(f"mlflow.log_metrics ({BATCH_KEYS} keys)", theirs["log_metrics_per_s"])
+    row(f"log_batch (1,000/call, {theirs['log_batch_points']:,} pts)", theirs["log_batch_per_s"])
     print()
-    ratio_calls = ours["calls_per_s"] / theirs["calls_per_s"]
-    ratio_durable = ours["durable_per_s"] / theirs["calls_per_s"]
-    ratio_batch = ours["batch_per_s"] / theirs["log_metrics_per_s"]
-    print("ratio autolog / MLflow (points/s; MLflow's log_metric is durable when it returns):")
-    print(f"  log_metric call rate          {ratio_calls:>10,.0f}x")
-    print(f"  log_metric until durable      {ratio_durable:>10,.0f}x")
-    print(f"  log_metrics until durable     {ratio_batch:>10,.0f}x")
-    print(f"  autolog log_metric until durable vs MLflow log_batch"
-          f" {ours['durable_per_s'] / theirs['log_batch_per_s']:,.1f}x")
-    verdict = "met" if ratio_durable >= 100 else "NOT met"
-    print(f"target >= 100x (until durable): {verdict}")
+    # MLflow's calls are durable when they return, so both autolog figures compare with them.
+    print("ratio autolog / MLflow, points/s:")
+    ratios = {
+        "log_metric call rate": ours["calls_per_s"] / theirs["calls_per_s"],
+        "log_metric until durable": ours["durable_per_s"] / theirs["calls_per_s"],
+        "log_metrics until durable": ours["batch_per_s"] / theirs["log_metrics_per_s"],
+        "log_metric durable vs MLflow log_batch": ours["durable_per_s"] / theirs["log_batch_per_s"],
+    }
+    for label, ratio in ratios.items():
+        print(f"  {label:<40}{ratio:>10,.1f}x")
+    verdict = "met" if ratios["log_metric until durable"] >= 100 else "NOT met"
+    print(f"target: log_metric until durable >= 100x MLflow's log_metric: {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:

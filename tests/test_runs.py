@@ -255,7 +255,7 @@ def test_set_experiment_and_search_runs() -> None:
     assert {"housing", "other"} <= names
     assert autolog.get_experiment("housing") == exp
     assert autolog.get_experiment(exp.id) == exp
-    with pytest.raises(ExperimentNotFoundError, match="'nope'.*housing"):
+    with pytest.raises(ExperimentNotFoundError, match=r"'nope'.*housing"):
         autolog.get_experiment("nope")
     with pytest.raises(ExperimentNotFoundError):
         autolog.search_runs(experiment="nope")
@@ -268,6 +268,7 @@ def test_artifacts_text_dict_file_and_directory(tmp_path: Path) -> None:
     (src / "sub" / "b.txt").write_text("BB")
     single = tmp_path / "model.bin"
     single.write_bytes(b"\x00\x01\x02")
+    autolog.configure(disable_capture=["git", "source", "packages", "system"])
     with autolog.start_run() as run:
         autolog.log_text("hello", "notes/hello.txt")
         autolog.log_dict({"a": [1, 2], "b": None}, "config.json")
@@ -300,9 +301,9 @@ def test_artifacts_text_dict_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_run_with_no_artifacts_downloads_as_empty_directory(tmp_path: Path) -> None:
+    autolog.configure(disable_capture=["git", "source", "packages", "system"])
     with autolog.start_run() as run:
         pass
-    autolog.configure(disable_capture=["git", "source", "packages", "system"])
     assert autolog.download_artifacts(run.id, "", tmp_path / "out").is_dir()
 
 

@@ -1,0 +1,132 @@
+"""Loading a model directory: parse the URI, pick the flavor, verify, warn, deserialize."""
+
+from __future__ import annotations
+
+import platform
+import threading
+import urllib.parse
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from autolog._models._flavors import Flavor, get_flavor, known_flavors, model_file
+from autolog._models._mlmodel import ModelInfo, read_mlmodel, verify
+from autolog._models._pyfunc import PyFuncModel
+from autolog._models._signature import EXAMPLE_FILE
+from autolog._validation import check_id, check_relative_path
+from autolog.errors import InvalidInputError
+
+__all__ = ["URI_FORMS", "ModelVersionWarning", "load_dir", "local_path", "parse_runs_uri"]
+
+URI_FORMS = (
+    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>, a file:// URI"
+    " or a local directory"
+)
+
+
+class ModelVersionWarning(UserWarning):
+    """A model is loaded with other library versions than the ones it was saved with."""
+
+
+_warned: set[tuple[str, str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    run_id, _, path = uri[len("runs:/") :].partition("/")
+    check_id(run_id)
+    return run_id, check_relative_path(path.rstrip("/"), "model path")
+
+
+def local_path(uri: str) -> Path:
+    if uri.startswith("file:"):
+        parsed = urllib.parse.urlparse(uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInputError(
+                f"model URI {uri!r} names host {parsed.netloc!r}; a file:// URI must be local"
+                " (file:///path/to/model)"
+            )
+        from urllib.request import url2pathname  # urllib.request is slow to import
+
+        return Path(url2pathname(parsed.path))
+    head, sep, rest = uri.partition(":")
+    if sep and len(head) > 1 and head.isalnum() and rest.startswith("/"):
+        raise InvalidInputError(
+            f"model URI {uri!r} has the scheme {head!r}, which load_model does not read; use"
+            f" {URI_FORMS}"
+        )
+    return Path(uri).expanduser()
+
+
+def _native_flavor(flavors: Mapping[str, Any], where: str, wanted: str | None) -> Flavor:
+    names = list(flavors)
+    if wanted is None or wanted == "python_function":
+        if wanted is not None and wanted not in flavors:
+            raise InvalidInputError(
+                f"the model at {where} has no python_function flavor (its flavors: {names}), so it"
+                " has no predict(); load it with flavor=None for the native object"
+            )
+        for name in names:
+            found = get_flavor(name) if name != "python_function" else None
+            if found is not None:
+                return found
+        raise InvalidInputError(
+            f"the model at {where} has the flavors {names}, none of which autolog can load (it"
+            f" loads {known_flavors()}); register a Flavor for one of them with"
+            " autolog.register_flavor()"
+        )
+    if wanted not in flavors:
+        raise InvalidInputError(
+            f"the model at {where} has no flavor {wanted!r}; its flavors are {names}: pass one of"
+            " them as flavor="
+        )
+    found = get_flavor(wanted)
+    if found is None:
+        raise InvalidInputError(
+            f"autolog cannot load the {wanted!r} flavor of the model at {where} (it loads"
+            f" {known_flavors()}); register a Flavor named {wanted!r} with"
+            " autolog.register_flavor()"
+        )
+    return found
+
+
+def _warn_versions(mlmodel: Mapping[str, Any], flavor: Flavor, where: str) -> None:
+    section = mlmodel.get("autolog") or {}
+    saved = section.get("libraries") or {}
+    pairs = [(d, str(saved[d]), v) for d, v in flavor.library_versions().items() if d in saved]
+    saved_py = str(section.get("python_version") or "")
+    now_py = platform.python_version()
+    if saved_py and saved_py.split(".")[:2] != now_py.split(".")[:2]:
+        pairs.append(("Python", saved_py, now_py))
+    for dist, old, new in pairs:
+        if old == new:
+            continue
+        with _warned_lock:
+            if (dist, old, new) in _warned:
+                continue
+            _warned.add((dist, old, new))
+        warnings.warn(
+            f"the model at {where} was saved with {dist} {old} and is loaded with {dist} {new};"
+            f" it may fail to load or predict differently. Re-save it with {dist} {new}, or load"
+            f" it where {dist} {old} is installed",
+            ModelVersionWarning,
+            stacklevel=4,
+        )
+
+
+def load_dir(model_dir: Path, where: str, wanted: str | None) -> Any:
+    mlmodel = read_mlmodel(model_dir)
+    flavors = mlmodel["flavors"]
+    native = _native_flavor(flavors, where, wanted)
+    verify(model_dir, mlmodel, where)
+    _warn_versions(mlmodel, native, where)
+    model = native.load(model_dir, dict(flavors.get(native.name) or {}))
+    if wanted != "python_function":
+        return model
+    info = ModelInfo.from_mlmodel(mlmodel, where)
+    example = None
+    if info.saved_input_example_info:
+        rel = info.saved_input_example_info.get("artifact_path", EXAMPLE_FILE)
+        example = model_file(model_dir, rel).read_bytes()
+    return PyFuncModel(model, native, info, example)

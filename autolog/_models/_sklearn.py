@@ -1,0 +1,95 @@
+"""The scikit-learn flavor: any `BaseEstimator` (Pipelines and user subclasses included).
+
+The file is a plain pickle (`serialization_format: pickle`), not `joblib.dump`
+output: joblib writes numpy arrays after the pickle stream in its own framing,
+which `pickle.load`, and so `mlflow.sklearn.load_model`, cannot read, while
+`joblib.load` reads a plain pickle as well. Protocol 5 keeps numpy arrays as
+compact as joblib does. `format="cloudpickle"` pickles classes and functions
+defined in `__main__` by value, so a model built in a notebook loads elsewhere.
+
+Loading a pickle runs code from the file: load only models you trust. autolog
+checks each file's sha256 against the MLmodel before unpickling it, which
+catches a file changed after saving but is not a signature.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from autolog._models._flavors import Flavor, SavedFlavor, model_file
+from autolog.errors import InvalidValueError, ModelIntegrityError
+
+__all__ = ["SklearnFlavor"]
+
+MODEL_FILE = "model.pkl"
+PROTOCOL = 5
+
+
+class SklearnFlavor(Flavor):
+    """scikit-learn estimators, written as a pickle that MLflow's loader also reads."""
+
+    name = "sklearn"
+    libraries = {"scikit-learn": "sklearn"}
+    formats = ("pickle", "cloudpickle")
+
+    def matches(self, model: object) -> bool:
+        base = sys.modules.get("sklearn.base")
+        return base is not None and isinstance(model, base.BaseEstimator)
+
+    def save(self, model: object, format: str) -> SavedFlavor:
+        if format == "cloudpickle":
+            try:
+                cloudpickle: Any = importlib.import_module("cloudpickle")  # optional
+            except ImportError:
+                raise InvalidValueError(
+                    "format='cloudpickle' needs the cloudpickle package; pip install cloudpickle,"
+                    " or use the default format='pickle'"
+                ) from None
+            dumps: Any = cloudpickle.dumps
+        else:
+            dumps = pickle.dumps
+        try:
+            data = dumps(model, protocol=PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            hint = (
+                " or use format='cloudpickle'" if format == "pickle" else ""
+            )  # lambdas and local classes pickle only by value
+            raise InvalidValueError(
+                f"cannot pickle the {type(model).__name__} model: {exc}. Define its functions and"
+                f" classes at module level{hint}"
+            ) from exc
+        conf = {
+            "pickled_model": MODEL_FILE,
+            "sklearn_version": self.library_versions()["scikit-learn"],
+            "serialization_format": format,
+            "code": None,
+        }
+        pyfunc = None
+        if hasattr(model, "predict"):
+            pyfunc = {
+                "loader_module": "mlflow.sklearn",
+                "model_path": MODEL_FILE,
+                "predict_fn": "predict",
+            }
+        return SavedFlavor({MODEL_FILE: data}, conf, pyfunc)
+
+    def load(self, model_dir: Path, conf: Mapping[str, Any]) -> Any:
+        fmt = conf.get("serialization_format", "pickle")
+        if fmt not in self.formats:
+            raise ModelIntegrityError(
+                f"the sklearn model in {str(model_dir)!r} has serialization_format {fmt!r};"
+                f" autolog reads {list(self.formats)}"
+            )
+        # A cloudpickle file is a pickle whose reducers import cloudpickle by themselves.
+        with open(model_file(model_dir, conf.get("pickled_model", MODEL_FILE)), "rb") as f:
+            return pickle.load(f)
+
+    def predict(self, model: Any, data: Any) -> Any:
+        if hasattr(model, "predict"):
+            return model.predict(data)
+        return model.transform(data)

@@ -1,0 +1,691 @@
+"""The S3 store: runs, metrics, artifacts and models in a bucket, laid out as on disk.
+
+`s3://bucket/prefix` keeps under `prefix/` exactly the objects the file backend
+keeps under its directory (see `autolog._layout`), so everything built on the
+layout works unchanged. Any S3-compatible store will do (AWS, MinIO, Ceph, ...)
+if it supports conditional writes (`If-None-Match: *`): create-if-absent relies
+on them, and a store that rejects or ignores them gets a clear error instead of
+a silent race. The first successful create-if-absent of a process checks that
+the store really refuses a second one.
+
+Credentials come only from boto3's standard chain (environment, profile, SSO,
+instance role); they are never part of the URI, a message or a log line. The
+endpoint comes from `AUTOLOG_S3_ENDPOINT_URL`, else from boto3's own settings
+(`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the config file).
+
+Requests are retried by botocore (mode "standard", 8 attempts; `AWS_RETRY_MODE`
+and `AWS_MAX_ATTEMPTS` override), and around that by this module for what
+botocore does not retry: a response body cut short, a transfer that gave up. A
+write that still fails raises StoreError; the writer keeps the data and tries
+again on its next cycle.
+
+boto3 is an optional dependency, imported when the first S3 store is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from autolog._layout import LayoutBackend
+from autolog._store import ObjectNotFound, ObjectStore
+from autolog.errors import AutologError, InvalidKeyError, InvalidValueError, StoreError
+
+__all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri"]
+
+T = TypeVar("T")
+
+#: Called with the number of bytes moved since the previous call.
+Progress = Callable[[int], None]
+
+MiB = 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
+DEFAULT_MULTIPART_CHUNKSIZE = 16 * MiB
+DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_ATTEMPTS = 8
+# Our own attempts around botocore's, for failures it does not retry itself.
+_ATTEMPTS = 3
+_BACKOFF = 0.25
+_MAX_KEY_BYTES = 1024
+_INSTALL_HINT = "pip install 'autolog-ml[s3]'"
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+_NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404"})
+_TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+    }
+)
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "403",
+    }
+)
+
+# (endpoint, bucket) pairs seen to refuse a second conditional write: checked once a process.
+_conditional_writes_checked: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True)
+class _Lib:
+    """boto3 and the exception classes this module handles, imported on first use."""
+
+    boto3: Any
+    config: Any
+    transfer_config: Any
+    client_error: type[Exception]
+    errors: tuple[type[BaseException], ...]
+    # Failures worth another try, and the part of them that botocore does not retry itself.
+    transient: tuple[type[BaseException], ...]
+    unretried: tuple[type[BaseException], ...]
+
+
+_lib: _Lib | None = None
+
+
+def _boto() -> _Lib:
+    global _lib
+    if _lib is None:
+        try:
+            import boto3
+            import boto3.exceptions
+            import botocore.exceptions
+            import urllib3.exceptions
+            from boto3.s3.transfer import TransferConfig
+            from botocore.config import Config
+        except ImportError as exc:
+            raise StoreError(
+                f"s3:// tracking URIs need boto3, which cannot be imported ({exc}); install it"
+                f" with: {_INSTALL_HINT}"
+            ) from None
+        bce = botocore.exceptions
+        _lib = _Lib(
+            boto3=boto3,
+            config=Config,
+            transfer_config=TransferConfig,
+            client_error=bce.ClientError,
+            errors=(
+                bce.BotoCoreError,
+                bce.ClientError,
+                boto3.exceptions.Boto3Error,
+                urllib3.exceptions.HTTPError,
+                OSError,
+                _Retry,
+            ),
+            transient=(
+                bce.ConnectionError,
+                bce.HTTPClientError,
+                bce.IncompleteReadError,
+                bce.ResponseStreamingError,
+                boto3.exceptions.RetriesExceededError,
+                urllib3.exceptions.HTTPError,
+                ConnectionError,
+                TimeoutError,
+                _Retry,
+            ),
+            unretried=(
+                bce.IncompleteReadError,
+                bce.ResponseStreamingError,
+                boto3.exceptions.RetriesExceededError,
+                _Retry,
+            ),
+        )
+    return _lib
+
+
+def _error_info(exc: BaseException) -> tuple[str, int, str]:
+    """(code, HTTP status, message) of a botocore ClientError; ("", 0, str) otherwise."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return str(error.get("Code", "")), status, str(error.get("Message", "") or "")
+    return "", 0, str(exc) or type(exc).__name__
+
+
+def _retry_attempts(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return int(response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
+    return 0
+
+
+def _is_transient(exc: BaseException, lib: _Lib) -> bool:
+    if isinstance(exc, lib.transient):
+        return True
+    code, status, _ = _error_info(exc)
+    if code or status:
+        return (status >= 500 and status != 501) or code in _TRANSIENT_CODES
+    # boto3 wraps a failed managed upload and keeps the cause only as the context.
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_transient(cause, lib)
+
+
+def _retry_ourselves(exc: BaseException, lib: _Lib) -> bool:
+    """Whether to try again a failure that botocore's own retries did not cover."""
+    if isinstance(exc, lib.unretried):
+        return True
+    # Under a burst of failures botocore stops retrying early, once its retry quota is spent.
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and bool(
+        response.get("ResponseMetadata", {}).get("RetryQuotaReached")
+    )
+
+
+def _unsupported_conditional(exc: BaseException) -> bool:
+    code, status, message = _error_info(exc)
+    if status == 501 or code == "NotImplemented":
+        return True
+    return code in ("InvalidArgument", "InvalidRequest") and "if-none-match" in message.lower()
+
+
+class _Retry(Exception):
+    """A failure botocore does not retry: an answer cut short, a conflicting write."""
+
+
+class _Conflict(_Retry):
+    """A concurrent conditional write to the same key (409): try again."""
+
+
+def check_bucket(bucket: str) -> str:
+    """Return `bucket` if it is a valid S3 bucket name; raise InvalidValueError otherwise."""
+    if (
+        not _BUCKET_RE.fullmatch(bucket)
+        or ".." in bucket
+        or ".-" in bucket
+        or "-." in bucket
+        or _IP_RE.fullmatch(bucket)
+    ):
+        raise InvalidValueError(
+            f"S3 bucket name {bucket!r} is not valid; expected 3-63 lowercase letters, digits,"
+            " '.' or '-', starting and ending with a letter or digit (for example"
+            " s3://ml-bucket/team-a)"
+        )
+    return bucket
+
+
+def _check_key(key: str, what: str = "object key") -> str:
+    # Keys come from the layout, which validates every user-given part; this keeps
+    # the S3 store to the same rules as the directory store.
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise InvalidKeyError(f"{what} {key!r} is not a relative path")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise InvalidKeyError(f"{what} {key!r} has an empty, '.' or '..' segment")
+    return key
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split `s3://bucket/prefix` into (bucket, prefix); raise InvalidValueError if malformed."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "s3" or not uri.lower().startswith("s3://"):
+        raise InvalidValueError(f"{uri!r} is not an S3 URI; expected s3://BUCKET/PREFIX")
+    if "@" in parts.netloc or ":" in parts.netloc:
+        # Never echo the URI: what stands before '@' or ':' is most likely a secret.
+        raise InvalidValueError(
+            "the S3 tracking URI has ':' or '@' in its bucket part, as in user:secret@bucket"
+            " (not shown here); remove it: autolog takes credentials only from boto3's"
+            " standard chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the"
+            " endpoint from AUTOLOG_S3_ENDPOINT_URL"
+        )
+    if parts.query or parts.fragment:
+        raise InvalidValueError(
+            "the S3 tracking URI has a query or fragment ('?' or '#', not shown here);"
+            " expected s3://BUCKET/PREFIX"
+        )
+    if not parts.netloc:
+        raise InvalidValueError(f"S3 URI {uri!r} names no bucket; expected s3://BUCKET/PREFIX")
+    bucket = check_bucket(parts.netloc)
+    prefix = parts.path.strip("/")
+    if prefix:
+        try:
+            _check_key(prefix, "S3 prefix")
+        except InvalidKeyError as exc:
+            raise InvalidValueError(
+                f"S3 URI {uri!r}: {exc}; expected s3://BUCKET/PREFIX/PARTS"
+            ) from None
+    return bucket, prefix
+
+
+def _env_int(name: str, default: int, *, sizes: bool = False) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    scale = 1
+    if sizes and raw[-1:].upper() in ("K", "M", "G"):
+        scale = 1024 ** ("KMG".index(raw[-1].upper()) + 1)
+        raw = raw[:-1]
+    try:
+        value = int(raw) * scale
+    except ValueError:
+        value = 0
+    if value <= 0:
+        example = "64M" if sizes else "8"
+        raise InvalidValueError(
+            f"{name}={os.environ[name]!r} is not a positive integer; set it like {name}={example}"
+        )
+    return value
+
+
+class S3ObjectStore(ObjectStore):
+    """Objects under `prefix/` in an S3 bucket, reached with boto3."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        multipart_threshold: int | None = None,
+        multipart_chunksize: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_attempts: int | None = None,
+        retry_mode: str | None = None,
+        addressing_style: str | None = None,
+    ) -> None:
+        self._lib = _boto()
+        self.bucket = check_bucket(bucket)
+        self.prefix = _check_key(prefix.strip("/"), "S3 prefix") if prefix.strip("/") else ""
+        self._root = f"{self.prefix}/" if self.prefix else ""
+        self.uri = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        self.endpoint_url = endpoint_url or os.environ.get("AUTOLOG_S3_ENDPOINT_URL") or None
+        self.multipart_threshold = multipart_threshold or _env_int(
+            "AUTOLOG_S3_MULTIPART_THRESHOLD", DEFAULT_MULTIPART_THRESHOLD, sizes=True
+        )
+        self.multipart_chunksize = multipart_chunksize or _env_int(
+            "AUTOLOG_S3_MULTIPART_CHUNKSIZE", DEFAULT_MULTIPART_CHUNKSIZE, sizes=True
+        )
+        self.max_concurrency = max_concurrency
+        self._max_attempts = max_attempts or _env_int("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+        self._retry_mode = retry_mode or os.environ.get("AWS_RETRY_MODE") or "standard"
+        if self._retry_mode not in ("standard", "adaptive", "legacy"):
+            raise InvalidValueError(
+                f"S3 retry mode {self._retry_mode!r} is not one of 'standard', 'adaptive',"
+                " 'legacy'; fix AWS_RETRY_MODE"
+            )
+        custom_endpoint = self.endpoint_url or any(
+            os.environ.get(n) for n in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+        )
+        # S3-compatible servers (MinIO, Ceph) are mostly reached by path, not by bucket host name.
+        self._addressing_style = (
+            addressing_style
+            or os.environ.get("AUTOLOG_S3_ADDRESSING_STYLE")
+            or ("path" if custom_endpoint else "auto")
+        )
+        self._client: Any = None
+        self._session: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _s3(self) -> Any:
+        # A client is not fork-safe (its pooled connections would be shared): a child
+        # process builds its own.
+        if self._client is None or self._pid != os.getpid():
+            with self._lock:
+                if self._client is None or self._pid != os.getpid():
+                    self._session = self._lib.boto3.session.Session()
+                    config = self._lib.config(
+                        retries={
+                            "total_max_attempts": self._max_attempts,
+                            "mode": self._retry_mode,
+                        },
+                        max_pool_connections=max(10, 2 * self.max_concurrency),
+                        connect_timeout=10,
+                        read_timeout=120,
+                        s3={"addressing_style": self._addressing_style},
+                        user_agent_extra="autolog",
+                    )
+                    self._client = self._session.client(
+                        "s3", endpoint_url=self.endpoint_url, config=config
+                    )
+                    self._pid = os.getpid()
+        return self._client
+
+    def _endpoint(self) -> str:
+        """scheme://host[:port] of the endpoint in use (no path, never user info)."""
+        catch: tuple[type[BaseException], ...] = (*self._lib.errors, ValueError)
+        try:
+            parts = urlsplit(self.endpoint_url or str(self._s3().meta.endpoint_url))
+        except catch:
+            return "the configured endpoint"
+        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+    def _transfer_config(self) -> Any:
+        return self._lib.transfer_config(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=self.multipart_chunksize,
+            max_concurrency=self.max_concurrency,
+            use_threads=True,
+        )
+
+    def _full(self, key: str) -> str:
+        full = self._root + _check_key(key)
+        if len(full.encode("utf-8")) > _MAX_KEY_BYTES:
+            raise InvalidKeyError(
+                f"object key {key!r} is longer than S3's {_MAX_KEY_BYTES} bytes with prefix"
+                f" {self.prefix!r}; use a shorter artifact path or prefix"
+            )
+        return full
+
+    # -- errors and retries ----------------------------------------------------------------
+
+    def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying transient failures; turn what is left into StoreError."""
+        delay = _BACKOFF
+        attempt = 1
+        while True:
+            try:
+                return fn()
+            except AutologError:
+                raise
+            except self._lib.errors as exc:
+                if attempt < _ATTEMPTS and _retry_ourselves(exc, self._lib):
+                    time.sleep(delay * random.uniform(0.5, 1.0))
+                    delay *= 2
+                    attempt += 1
+                    continue
+                raise self._store_error(what, key, exc) from exc
+
+    def _read(self, response: dict[str, Any]) -> bytes:
+        try:
+            data: bytes = response["Body"].read()
+        except self._lib.errors as exc:
+            # botocore retries a request, not the reading of its answer.
+            raise _Retry(f"the answer was cut short ({type(exc).__name__}: {exc})") from exc
+        return data
+
+    def _store_error(self, what: str, key: str, exc: BaseException) -> StoreError:
+        code, status, message = _error_info(exc)
+        where = f"{self.uri}/{key}" if key else self.uri
+        detail = f"{code}: {message}" if code else f"{type(exc).__name__}: {message}"
+        if code == "NoSuchBucket":
+            hint = (
+                f"bucket {self.bucket!r} does not exist at {self._endpoint()}; create it"
+                f" (aws s3 mb s3://{self.bucket}) or fix the tracking URI"
+            )
+        elif code in _CREDENTIAL_CODES or status == 403:
+            hint = (
+                "check the credentials boto3 finds (AWS_ACCESS_KEY_ID / AWS_PROFILE; `aws sts"
+                f" get-caller-identity`) and that they may read and write {self.uri}/"
+            )
+        elif "NoCredentials" in type(exc).__name__:
+            hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        elif "EndpointConnection" in type(exc).__name__:
+            hint = (
+                f"cannot reach {self._endpoint()}; check AUTOLOG_S3_ENDPOINT_URL or"
+                " AWS_ENDPOINT_URL and that the server is up"
+            )
+        elif _is_transient(exc, self._lib):
+            hint = f"the store at {self._endpoint()} kept failing after retries"
+        else:
+            hint = f"endpoint {self._endpoint()}"
+        return StoreError(self._scrub(f"S3 {what} of {where} failed: {detail} ({hint})"))
+
+    def _scrub(self, text: str) -> str:
+        # Belt and braces: no server message should echo a key, but none may reach a log.
+        try:
+            creds = self._session.get_credentials() if self._session is not None else None
+            frozen = creds.get_frozen_credentials() if creds is not None else None
+        except Exception:  # noqa: BLE001 - resolving credentials may fail; scrub what we have
+            frozen = None
+        if frozen is not None:
+            for secret in (frozen.access_key, frozen.secret_key, frozen.token):
+                if secret:
+                    text = text.replace(secret, "***")
+        return text
+
+    # -- the object interface --------------------------------------------------------------
+
+    def put(self, key: str, data: bytes) -> None:
+        full = self._full(key)
+        self._call(
+            "write",
+            key,
+            lambda: self._s3().put_object(Bucket=self.bucket, Key=full, Body=bytes(data)),
+        )
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        full = self._full(key)
+        body = bytes(data)
+        tries = [0]
+
+        def create() -> bool:
+            tries[0] += 1
+            try:
+                self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
+            except self._lib.client_error as exc:
+                return self._lost_race(
+                    exc, key, full, body, retried=tries[0] > 1, last=tries[0] >= _ATTEMPTS
+                )
+            return True
+
+        created = self._call("create", key, create)
+        if created:
+            self._check_conditional_writes(key, full, body)
+        return created
+
+    def _lost_race(
+        self, exc: Exception, key: str, full: str, body: bytes, *, retried: bool, last: bool
+    ) -> bool:
+        """Decide what a refused conditional write means; re-raise what it does not cover."""
+        code, status, _ = _error_info(exc)
+        if status == 412 or code == "PreconditionFailed":
+            if retried or _retry_attempts(exc):
+                # An earlier attempt may have been applied with its answer lost: then the
+                # object there is ours.
+                return self._holds(full, body)
+            return False
+        if status == 409 or code == "ConditionalRequestConflict":
+            if last:
+                return False  # still contended after our retries: another writer holds it
+            raise _Conflict(f"concurrent conditional write to {self.uri}/{key}") from exc
+        if _unsupported_conditional(exc):
+            raise self._no_conditional_writes(
+                f"answered {code or status} to a conditional write (If-None-Match: *)"
+            ) from exc
+        raise exc
+
+    def _holds(self, full: str, body: bytes) -> bool:
+        try:
+            current = self._read(self._s3().get_object(Bucket=self.bucket, Key=full))
+        except self._lib.client_error as exc:
+            if _error_info(exc)[0] in _NOT_FOUND:
+                return False
+            raise
+        return bool(current == body)
+
+    def _no_conditional_writes(self, how: str) -> StoreError:
+        return StoreError(
+            f"the S3 store at {self._endpoint()} {how} in {self.uri}: it does not support"
+            " conditional writes. autolog needs them so that"
+            " two writers never overwrite each other's run compactions and registry versions;"
+            " use a store that supports them (AWS S3, a current MinIO release) — see docs/s3.md"
+        )
+
+    def _check_conditional_writes(self, key: str, full: str, body: bytes) -> None:
+        """Once per endpoint and bucket: a second create of the same key must be refused."""
+        marker = (self._endpoint(), self.bucket)
+        if marker in _conditional_writes_checked:
+            return
+
+        def again() -> None:
+            try:
+                self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
+            except self._lib.client_error as exc:
+                code, status, _ = _error_info(exc)
+                if status in (409, 412) or code in (
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict",
+                ):
+                    return
+                if _unsupported_conditional(exc):
+                    raise self._no_conditional_writes(
+                        f"answered {code or status} to a conditional write (If-None-Match: *)"
+                    ) from exc
+                raise
+            # Same bytes as before, so the store's contents did not change.
+            raise self._no_conditional_writes(
+                "accepted a conditional write (If-None-Match: *) over an existing object"
+            )
+
+        self._call("conditional-write check", key, again)
+        _conditional_writes_checked.add(marker)
+
+    def get(self, key: str) -> bytes:
+        full = self._full(key)
+
+        def fetch() -> bytes:
+            try:
+                response = self._s3().get_object(Bucket=self.bucket, Key=full)
+            except self._lib.client_error as exc:
+                if _error_info(exc)[0] in _NOT_FOUND:
+                    raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+                raise
+            return self._read(response)
+
+        return self._call("read", key, fetch)
+
+    def list(self, prefix: str) -> list[str]:
+        rel = prefix.strip("/")
+        s3_prefix = self._root + (f"{_check_key(rel)}/" if rel else "")
+        start = len(self._root)
+
+        def fetch() -> list[str]:
+            keys: list[str] = []
+            pages = self._s3().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=s3_prefix):
+                for obj in page.get("Contents", ()):
+                    name = obj["Key"]
+                    # "Folder" markers some tools create are not objects of ours.
+                    if not name.endswith("/"):
+                        keys.append(name[start:])
+            keys.sort()
+            return keys
+
+        return self._call("list", rel, fetch)
+
+    def delete(self, key: str) -> None:
+        full = self._full(key)
+        self._call("delete", key, lambda: self._s3().delete_object(Bucket=self.bucket, Key=full))
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        full = self._full(key)
+
+        def head() -> dict[str, Any] | None:
+            try:
+                response: dict[str, Any] = self._s3().head_object(Bucket=self.bucket, Key=full)
+            except self._lib.client_error as exc:
+                if _error_info(exc)[0] in _NOT_FOUND:
+                    return None
+                raise
+            return response
+
+        return self._call("look-up", key, head)
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def size(self, key: str) -> int:
+        head = self._head(key)
+        if head is None:
+            raise ObjectNotFound(f"no object {key!r} in {self.uri}")
+        return int(head["ContentLength"])
+
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Upload a local file; above the multipart threshold in concurrent parts."""
+        full = self._full(key)
+
+        def upload() -> None:
+            if path.stat().st_size < self.multipart_threshold:
+                with open(path, "rb") as fh:
+                    self._s3().put_object(Bucket=self.bucket, Key=full, Body=fh)
+                if progress is not None:
+                    progress(path.stat().st_size)
+                return
+            self._s3().upload_file(
+                str(path), self.bucket, full, Config=self._transfer_config(), Callback=progress
+            )
+
+        self._call("upload", key, upload)
+
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Download an object into a new file at `path`; large ones in concurrent ranges."""
+        full = self._full(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.autolog-tmp")
+
+        def download() -> None:
+            try:
+                self._s3().download_file(
+                    self.bucket, full, str(tmp), Config=self._transfer_config(), Callback=progress
+                )
+            except self._lib.client_error as exc:
+                if _error_info(exc)[0] in _NOT_FOUND:
+                    raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+                raise
+
+        try:
+            self._call("download", key, download)
+            tmp.replace(path)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
+
+
+class S3Backend(LayoutBackend):
+    """The layout of `autolog._layout` under a prefix of an S3 bucket."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        multipart_threshold: int | None = None,
+        multipart_chunksize: int | None = None,
+    ) -> None:
+        super().__init__(
+            S3ObjectStore(
+                bucket,
+                prefix,
+                endpoint_url=endpoint_url,
+                multipart_threshold=multipart_threshold,
+                multipart_chunksize=multipart_chunksize,
+            )
+        )
+
+
+def from_uri(uri: str) -> S3Backend:
+    """Build the backend for `s3://bucket/prefix`."""
+    bucket, prefix = parse_s3_uri(uri)
+    return S3Backend(bucket, prefix)

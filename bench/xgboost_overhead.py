@@ -1,0 +1,252 @@
+"""What autologging adds to XGBoost training, against MLflow's `mlflow.xgboost.autolog()`.
+
+    /work/mlvenv/bin/python bench/xgboost_overhead.py [--trainings 20] [--long-rounds 2000]
+
+Two parts, written as functions so that `bench/autolog_overhead.py` can call them:
+
+- `short_trainings()`: `xgboost.train`, 20 rounds on 1000x10 with two evals, 20
+  times per mode. Modes run interleaved (one training of each mode in turn), so a
+  change of machine load hits every mode alike: bare / autolog with models off /
+  autolog with models on; then, in the same process after autolog is disabled,
+  bare / MLflow models off / MLflow models on (skipped when MLflow cannot be
+  imported). The figure is the median time of one training call as the user
+  sees it; autolog's background writer drains afterwards (reported as `drain`).
+- `long_training()`: one 2,000-round training, bare and under autolog (models
+  off), alternated 3 times each; the median ratio, and the time spent inside
+  autolog's metrics callback, measured directly, which is the per-iteration
+  cost without the noise of two whole trainings.
+
+Context capture (git, packages, ...) is switched off for autolog: it runs once
+per process in the writer thread, not per training. MLflow keeps its defaults
+apart from `log_models`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROWS, COLS, ROUNDS = 1000, 10, 20
+
+
+def _data(rows: int = ROWS, seed: int = 0) -> tuple[Any, Any]:
+    import xgboost as xgb
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, COLS))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.8, size=rows) > 0).astype(int)
+    cut = rows * 4 // 5
+    return xgb.DMatrix(x[:cut], y[:cut]), xgb.DMatrix(x[cut:], y[cut:])
+
+
+def _train(dtrain: Any, dvalid: Any, rounds: int) -> Any:
+    import xgboost as xgb
+
+    return xgb.train(
+        {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 2},
+        dtrain,
+        rounds,
+        evals=[(dtrain, "train"), (dvalid, "eval")],
+        verbose_eval=False,
+    )
+
+
+def _interleaved(
+    modes: dict[str, Callable[[], None]], run: Callable[[], Any], times: int
+) -> dict[str, list[float]]:
+    """Time `run` `times` times under each mode, one of each mode in turn."""
+    timings: dict[str, list[float]] = {name: [] for name in modes}
+    for name, switch in modes.items():  # warm-up: first-call costs are not per-training
+        switch()
+        run()
+    for _ in range(times):
+        for name, switch in modes.items():
+            switch()
+            start = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - start)
+    return timings
+
+
+def _summary(timings: dict[str, list[float]], bare: str) -> dict[str, Any]:
+    base = statistics.median(timings[bare])
+    out: dict[str, Any] = {}
+    for name, values in timings.items():
+        median = statistics.median(values)
+        out[name] = {
+            "median_ms": round(median * 1e3, 3),
+            "mean_ms": round(statistics.fmean(values) * 1e3, 3),
+            "added_ms": round((median - base) * 1e3, 3),
+            "ratio": round(median / base, 3),
+        }
+    return out
+
+
+def short_trainings(root: Path, trainings: int = 20) -> dict[str, Any]:
+    """20-round trainings on 1000x10 with evals: bare / autolog / MLflow, models off and on."""
+    import autolog
+
+    dtrain, dvalid = _data()
+    autolog.configure(
+        tracking_uri=str(root / "autolog"),
+        disable_capture=["git", "source", "packages", "system"],
+    )
+
+    def autolog_with(models: bool) -> Callable[[], None]:
+        return lambda: autolog.enable("xgboost", log_models=models) and None
+
+    modes = {
+        "bare": lambda: autolog.disable("xgboost"),
+        "autolog, models off": autolog_with(False),
+        "autolog, models on": autolog_with(True),
+    }
+    timings = _interleaved(modes, lambda: _train(dtrain, dvalid, ROUNDS), trainings)
+    start = time.perf_counter()
+    autolog.flush()
+    drain = time.perf_counter() - start
+    autolog.disable("xgboost")
+    result: dict[str, Any] = {"autolog": _summary(timings, "bare"), "drain_ms": drain * 1e3}
+    runs = autolog.search_runs()
+    expected = 2 * (trainings + 1)
+    if len(runs) != expected:
+        raise SystemExit(f"autolog recorded {len(runs)} runs, expected {expected}")
+    result["mlflow"] = _mlflow_trainings(root, dtrain, dvalid, trainings)
+    return result
+
+
+def _mlflow_trainings(root: Path, dtrain: Any, dvalid: Any, trainings: int) -> dict[str, Any]:
+    try:
+        import mlflow
+    except ImportError:
+        return {"skipped": "mlflow is not installed in this interpreter"}
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    # MLflow 3's default store (its file store refuses new use without an opt-out).
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_experiment("bench")
+
+    def mlflow_with(models: bool) -> Callable[[], None]:
+        return lambda: mlflow.xgboost.autolog(log_models=models, silent=True)
+
+    modes = {
+        "bare": lambda: mlflow.xgboost.autolog(disable=True),
+        "mlflow, models off": mlflow_with(False),
+        "mlflow, models on": mlflow_with(True),
+    }
+    timings = _interleaved(modes, lambda: _train(dtrain, dvalid, ROUNDS), trainings)
+    mlflow.xgboost.autolog(disable=True)
+    return {"version": mlflow.__version__, "store": "sqlite", **_summary(timings, "bare")}
+
+
+def long_training(root: Path, rounds: int = 2000, repeats: int = 3) -> dict[str, Any]:
+    """One long training, bare and under autolog (models off), and the callback's own time."""
+    import autolog
+    from autolog import _xgb_callback
+
+    dtrain, dvalid = _data()
+    autolog.configure(
+        tracking_uri=str(root / "autolog-long"),
+        disable_capture=["git", "source", "packages", "system"],
+    )
+    spent = [0.0]
+    calls = [0]
+    original = _xgb_callback.MetricsCallback.after_iteration
+
+    def timed(self: Any, model: Any, epoch: int, evals_log: Any) -> bool:
+        start = time.perf_counter()
+        try:
+            return original(self, model, epoch, evals_log)
+        finally:
+            spent[0] += time.perf_counter() - start
+            calls[0] += 1
+
+    modes = {
+        "bare": lambda: autolog.disable("xgboost"),
+        "autolog, models off": lambda: autolog.enable("xgboost", log_models=False) and None,
+    }
+    _xgb_callback.MetricsCallback.after_iteration = timed  # type: ignore[method-assign]
+    try:
+        timings: dict[str, list[float]] = {name: [] for name in modes}
+        for _ in range(repeats):
+            for name, switch in modes.items():
+                switch()
+                start = time.perf_counter()
+                _train(dtrain, dvalid, rounds)
+                timings[name].append(time.perf_counter() - start)
+    finally:
+        _xgb_callback.MetricsCallback.after_iteration = original  # type: ignore[method-assign]
+        autolog.disable("xgboost")
+    autolog.flush()
+    bare = statistics.median(timings["bare"])
+    per_iteration_us = spent[0] / max(calls[0], 1) * 1e6
+    return {
+        "rounds": rounds,
+        **_summary(timings, "bare"),
+        "callback_us_per_iteration": round(per_iteration_us, 2),
+        "callback_share_of_training": round(per_iteration_us * rounds / 1e6 / bare, 5),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trainings", type=int, default=20)
+    parser.add_argument("--long-rounds", type=int, default=2000)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    options = parser.parse_args()
+    os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "1.0")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        import xgboost
+
+        report: dict[str, Any] = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+            "xgboost": xgboost.__version__,
+            "short": short_trainings(root, options.trainings),
+            "long": long_training(root, options.long_rounds),
+        }
+    if options.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['machine']}; xgboost {report['xgboost']}")
+    print(f"\n{options.trainings} trainings x {ROUNDS} rounds on {ROWS}x{COLS}, two evals:")
+    short = report["short"]
+    for part in ("autolog", "mlflow"):
+        rows = short[part]
+        if "skipped" in rows:
+            print(f"  {part}: skipped ({rows['skipped']})")
+            continue
+        for name, row in rows.items():
+            if isinstance(row, dict):
+                print(
+                    f"  {name:<22} median {row['median_ms']:8.2f} ms   added {row['added_ms']:8.2f}"
+                    f" ms   ratio {row['ratio']:6.2f}"
+                )
+    print(f"  autolog writer drain after the loop: {short['drain_ms']:.1f} ms")
+    long = report["long"]
+    print(f"\none training of {long['rounds']} rounds:")
+    for name in ("bare", "autolog, models off"):
+        row = long[name]
+        print(f"  {name:<22} median {row['median_ms']:9.1f} ms   ratio {row['ratio']:.4f}")
+    print(
+        f"  metrics callback: {long['callback_us_per_iteration']:.1f} us per iteration,"
+        f" {long['callback_share_of_training'] * 100:.2f} % of the bare training"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,503 @@
+"""scikit-learn autologging: every `fit`, `fit_transform`, `fit_predict` and `partial_fit`.
+
+Patching, without importing anything of scikit-learn's beyond what `import sklearn`
+already loads:
+
+- At `import sklearn` (a post-import hook) every `BaseEstimator` subclass that
+  exists is patched, and the `__init_subclass__` hooks scikit-learn defines
+  (`_MetadataRequester`'s and `_SetOutputMixin`'s, which every estimator class
+  runs when it is created) are wrapped, so each class created later (the
+  modules of scikit-learn imported afterwards, the user's own estimators) is
+  patched when it is created, after scikit-learn's own hooks have finished
+  (`_SetOutputMixin` wraps `fit_transform` for `set_output`; ours goes on top).
+- A class is patched where it defines a method itself (`vars(cls)`), along its
+  MRO, mixins included (`TransformerMixin.fit_transform`,
+  `LinearClassifierMixin.predict`, `ClassifierMixin.score`). An `available_if`
+  descriptor is wrapped as a whole: the wrapper is a descriptor that asks it
+  first, so `hasattr(pipe, "fit_transform")` keeps its meaning.
+- Classes of libraries that have an integration of their own (XGBoost's
+  scikit-learn API) are left to it.
+- joblib: scikit-learn's `Parallel` remembers the calling thread's
+  autologged-call marker for each task it dispatches and the task runs with it,
+  so fits in worker threads (`n_jobs` with the threading backend) are nested
+  calls, not runs. Worker processes (loky) are fresh interpreters; a forked
+  child calls straight through (the machinery's pid guard).
+- `sklearn.metrics` scoring functions are patched when `sklearn.metrics` is
+  imported, for post-training metrics (`autolog._post_metrics`).
+
+`partial_fit`: one run per estimator, a step per call. The run stays RUNNING
+while the estimator is trained; it ends (FINISHED) when the estimator is freed,
+when `fit` starts over on it, when autologging is disabled, or at exit. The
+model is logged when it ends, except when the estimator was freed (nothing is
+left to save). Training metrics are computed on each call's batch at step =
+call number; when they cost more than the call itself, on every k-th call, k
+chosen from the measured times so they add at most about as much as training.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import math
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from autolog import _post_metrics as post
+from autolog._entities import RunStatus
+from autolog._patching import (
+    AutologWrapper,
+    CallHooks,
+    Integration,
+    OpenedRun,
+    Registry,
+    current_call,
+    marked,
+    open_run,
+)
+from autolog._runs import ActiveRun, record_error
+from autolog._safety import capture_internal_errors
+from autolog.errors import InvalidValueError
+
+__all__ = ["SklearnIntegration"]
+
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+_SKIP_DESCRIPTORS = (property, classmethod, staticmethod)
+
+
+@dataclass
+class Fit:
+    """One autologged fit in progress."""
+
+    opened: OpenedRun
+    method: str
+    X: Any
+    y: Any
+    sample_weight: Any
+    rng_sensitive: bool
+
+    @property
+    def run(self) -> ActiveRun:
+        return self.opened.run
+
+
+@dataclass
+class Session:
+    """The run of an estimator trained by `partial_fit` calls."""
+
+    opened: OpenedRun
+    calls: int = 0
+    metrics_every: int = 1
+    pid: int = field(default_factory=os.getpid)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def run(self) -> ActiveRun:
+        return self.opened.run
+
+
+@dataclass
+class PartialCall:
+    session: Session
+    step: int
+    X: Any
+    y: Any
+    sample_weight: Any
+    started: float
+
+
+class SklearnIntegration(Integration):
+    """Records every scikit-learn estimator's training, and metrics computed afterwards."""
+
+    name = "sklearn"
+    module = "sklearn"
+    distribution = "scikit-learn"
+    min_version = "1.3"
+    max_version = "2"
+    extra = "sklearn"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._method_hooks: dict[str, CallHooks[Any]] = {
+            **{m: self._fit_hooks(m) for m in FIT_METHODS},
+            "partial_fit": CallHooks(
+                before=self._before_partial, after=self._after_partial, failed=_partial_failed
+            ),
+            **dict.fromkeys(PREDICT_METHODS, post.predict_hooks()),
+            "score": post.score_hooks(),
+        }
+        self._creating = threading.local()
+        self._base: type | None = None
+        self._task_calls: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._task_lock = threading.Lock()
+        self._sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
+        self._sessions_lock = threading.Lock()
+        self._atexit_registered = False
+        self._signatures: dict[tuple[type, str], list[str]] = {}
+        # Libraries with an integration of their own patch their estimators themselves.
+        self._foreign = tuple(f"{n}." for n in Registry.known if n != self.name)
+
+    # -- patching --------------------------------------------------------------------------
+
+    def _patch(self, module: ModuleType) -> None:
+        base = sys.modules["sklearn.base"]  # imported by sklearn/__init__
+        self._base = base.BaseEstimator
+        creators = {
+            klass
+            for cls in vars(base).values()
+            if isinstance(cls, type) and cls.__module__.startswith("sklearn")
+            for klass in cls.__mro__
+            if klass is not object and "__init_subclass__" in vars(klass)
+        }
+        for klass in sorted(creators, key=lambda c: c.__qualname__):
+            self.wrap_with(klass, "__init_subclass__", self._on_new_class)
+        for cls in _subclasses(base.BaseEstimator):
+            self._patch_class(cls)
+        self.when_imported("sklearn.utils.parallel", self._patch_parallel)
+        self.when_imported("sklearn.metrics", self._patch_metrics)
+
+    def _unpatch(self) -> None:
+        super()._unpatch()
+        self._end_sessions("autologging disabled")
+
+    def _on_new_class(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        # Each of scikit-learn's __init_subclass__ hooks is wrapped and they call one
+        # another through super(): the outermost patches the class once they are done.
+        creating: set[type] | None = getattr(self._creating, "classes", None)
+        if creating is None:
+            creating = self._creating.classes = set()
+        if instance in creating or not isinstance(instance, type):
+            return wrapped(*args, **kwargs)
+        creating.add(instance)
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            creating.discard(instance)
+        if self.enabled:
+            with capture_internal_errors("sklearn: patching a new estimator class"):
+                self._patch_class(instance)
+        return result
+
+    def _patch_class(self, cls: type) -> None:
+        if self._base is None or not issubclass(cls, self._base) or _owned(cls, self._foreign):
+            return
+        for klass in cls.__mro__:
+            if klass is object or _owned(klass, self._foreign):
+                continue
+            attributes = vars(klass)
+            for name, hooks in self._method_hooks.items():
+                value = attributes.get(name)
+                if value is not None and _wrappable(value):
+                    self.wrap(klass, name, hooks)
+
+    def _patch_parallel(self, module: ModuleType) -> None:
+        self.wrap_with(module.Parallel, "__call__", self._dispatch_tasks)
+        self.wrap_with(module._FuncWrapper, "__call__", self._run_task)
+
+    def _patch_metrics(self, module: ModuleType) -> None:
+        for name in post.scoring_functions(module):
+            self.wrap(module, name, post.metric_function_hooks(name))
+
+    # -- joblib: worker threads carry the caller's marker ----------------------------------
+
+    def _dispatch_tasks(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call = current_call()
+        if call is None or not args:
+            return wrapped(*args, **kwargs)
+        task_type = type(self)._task_type()
+        calls, lock = self._task_calls, self._task_lock
+
+        def mark(item: Any) -> Any:
+            if (
+                task_type is not None
+                and isinstance(item, tuple)
+                and item
+                and isinstance(item[0], task_type)
+            ):
+                with lock:
+                    calls[item[0]] = call
+            return item
+
+        tasks: Iterable[Any] = args[0]
+        if isinstance(tasks, (list, tuple)):  # keep a sized input sized: joblib looks
+            tasks = [mark(item) for item in tasks]
+        else:
+            tasks = (mark(item) for item in tasks)
+        return wrapped(tasks, *args[1:], **kwargs)
+
+    @staticmethod
+    def _task_type() -> type | None:
+        module = sys.modules.get("sklearn.utils.parallel")
+        return getattr(module, "_FuncWrapper", None)
+
+    def _run_task(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call = self._task_calls.get(instance) if self._task_calls else None
+        if call is None or current_call() is not None:
+            return wrapped(*args, **kwargs)
+        with marked(call):
+            return wrapped(*args, **kwargs)
+
+    # -- fit, fit_transform, fit_predict ---------------------------------------------------
+
+    def _fit_hooks(self, method: str) -> CallHooks[Fit]:
+        return CallHooks(
+            before=lambda instance, args, kwargs: self._before_fit(method, instance, args, kwargs),
+            after=self._after_fit,
+            failed=lambda state, exc: state.opened.close(exc),
+        )
+
+    def _before_fit(
+        self, method: str, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Fit | None:
+        if self._base is None or not isinstance(estimator, self._base):
+            return None
+        if self._sessions:
+            self._end_session(estimator, f"{method} called")
+        X, y, weight = self._fit_arguments(estimator, method, args, kwargs)
+        opened = open_run(self.options)
+        state = Fit(opened, method, X, y, weight, rng_sensitive=False)
+        from autolog import _sklearn_record as record
+
+        run, options = opened.run, self.options
+        with capture_internal_errors("sklearn: logging params"):
+            params = record.estimator_params(estimator)
+            state.rng_sensitive = any(
+                v is None for k, v in params.items() if k.endswith("random_state")
+            )
+            record.log_params(run, params)
+        with capture_internal_errors("sklearn: logging tags"):
+            run.set_tags({**record.estimator_tags(estimator), "autolog.sklearn.method": method})
+        if options.log_datasets:
+            with capture_internal_errors("sklearn: fingerprinting the training data"):
+                record.log_dataset(run, X, y)
+        return state
+
+    def _after_fit(self, state: Fit, estimator: Any, result: Any) -> None:
+        try:
+            with marked():
+                self._record_fit(state, estimator, result)
+        finally:
+            state.opened.close()
+
+    def _record_fit(self, state: Fit, estimator: Any, result: Any) -> None:
+        from autolog import _sklearn_metrics as metrics
+        from autolog import _sklearn_record as record
+
+        run, options = state.run, self.options
+        kind = None
+        with capture_internal_errors("sklearn: training metrics"):
+            kind = record.estimator_kind(estimator)
+            labels = result if state.method == "fit_predict" else None
+            if kind == "clusterer" and labels is None:
+                labels = getattr(estimator, "labels_", None)
+            with metrics.keeping_global_rng(state.rng_sensitive):
+                found = metrics.training_metrics(
+                    estimator, str(kind), state.X, state.y, state.sample_weight, labels=labels
+                )
+            run.log_metrics(found.metrics)
+            if found.tags:
+                run.set_tags(found.tags)
+        with capture_internal_errors("sklearn: logging a search"):
+            record.log_search(run, estimator, options.max_tuning_runs)
+        with capture_internal_errors("sklearn: feature importances"):
+            record.log_feature_importances(run, estimator)
+        if options.log_models:
+            with capture_internal_errors("sklearn: logging the model"):
+                _log_model(run, estimator, state.X, options.log_input_examples, options)
+        model = post.remember_model(estimator, run)
+        if state.method == "fit_predict":
+            post.remember_prediction(result, model, post.variable_name(state.X) or "train")
+
+    def _fit_arguments(
+        self, estimator: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, Any, Any]:
+        """X, y and sample_weight of a fit call, positional or by keyword."""
+        key = (type(estimator), method)
+        names = self._signatures.get(key)
+        if names is None:
+            try:
+                parameters = inspect.signature(getattr(type(estimator), method)).parameters
+                names = [p for p in parameters if p not in ("self", "cls")]
+            except (AttributeError, TypeError, ValueError):
+                names = ["X", "y"]
+            self._signatures[key] = names
+        bound = dict(zip(names, args, strict=False))
+        bound.update(kwargs)
+        X = bound.get(names[0]) if names else None
+        y = bound.get("y", bound.get("Y"))
+        return X, y, bound.get("sample_weight")
+
+    # -- partial_fit -----------------------------------------------------------------------
+
+    def _before_partial(
+        self, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> PartialCall | None:
+        if self._base is None or not isinstance(estimator, self._base):
+            return None
+        X, y, weight = self._fit_arguments(estimator, "partial_fit", args, kwargs)
+        with self._sessions_lock:
+            session = self._sessions.get(estimator)
+            fresh = session is None or session.run.status is not RunStatus.RUNNING
+        if fresh:
+            session = self._start_session(estimator, X, y)
+        assert session is not None
+        with session.lock:
+            step = session.calls
+            session.calls += 1
+        return PartialCall(session, step, X, y, weight, time.perf_counter())
+
+    def _start_session(self, estimator: Any, X: Any, y: Any) -> Session:
+        from autolog import _sklearn_record as record
+
+        session = Session(open_run(self.options))
+        with self._sessions_lock:
+            self._sessions[estimator] = session
+            if not self._atexit_registered:
+                self._atexit_registered = True
+                # Registered after the run machinery's own exit hook, so it runs first.
+                atexit.register(self._end_sessions, "exit")
+        weakref.finalize(estimator, _end_freed_session, session)
+        run = session.run
+        with capture_internal_errors("sklearn: logging params"):
+            record.log_params(run, record.estimator_params(estimator))
+        with capture_internal_errors("sklearn: logging tags"):
+            run.set_tags(
+                {**record.estimator_tags(estimator), "autolog.sklearn.method": "partial_fit"}
+            )
+        if self.options.log_datasets:
+            with capture_internal_errors("sklearn: fingerprinting the first batch"):
+                record.log_dataset(run, X, y)
+        post.remember_model(estimator, run)
+        return session
+
+    def _after_partial(self, state: PartialCall, estimator: Any, result: Any) -> None:
+        from autolog import _sklearn_metrics as metrics
+        from autolog import _sklearn_record as record
+
+        session = state.session
+        if state.step % session.metrics_every:
+            return
+        spent = time.perf_counter() - state.started
+        started = time.perf_counter()
+        with marked():
+            kind = record.estimator_kind(estimator)
+            found = metrics.training_metrics(
+                estimator, str(kind), state.X, state.y, state.sample_weight
+            )
+        cost = time.perf_counter() - started
+        session.metrics_every = max(1, min(1000, math.ceil(cost / max(spent, 1e-6))))
+        session.run.log_metrics(found.metrics, step=state.step)
+
+    def _end_session(self, estimator: Any, reason: str) -> None:
+        with self._sessions_lock:
+            session = self._sessions.pop(estimator, None)
+        if session is not None:
+            _close_session(session, estimator, reason, self.options)
+
+    def _end_sessions(self, reason: str) -> None:
+        with self._sessions_lock:
+            sessions = list(self._sessions.items())
+            self._sessions.clear()
+        for estimator, session in sessions:
+            _close_session(session, estimator, reason, self.options)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _subclasses(root: type) -> list[type]:
+    found: list[type] = []
+    seen: set[type] = set()
+    todo = [root]
+    while todo:
+        cls = todo.pop()
+        subclasses: list[type] = type.__subclasses__(cls)
+        for sub in subclasses:
+            if sub not in seen:
+                seen.add(sub)
+                found.append(sub)
+                todo.append(sub)
+    return found
+
+
+def _owned(cls: type, foreign: tuple[str, ...]) -> bool:
+    return bool(foreign) and f"{cls.__module__}.".startswith(foreign)
+
+
+def _wrappable(value: Any) -> bool:
+    """A function, or a descriptor that binds like one (`available_if`)."""
+    if isinstance(value, (AutologWrapper, *_SKIP_DESCRIPTORS)):
+        return False
+    return hasattr(type(value), "__get__")
+
+
+def _partial_failed(state: PartialCall, exc: BaseException) -> None:
+    record_error(state.session.run, exc)
+
+
+def _close_session(session: Session, estimator: Any, reason: str, options: Any) -> None:
+    if session.pid != os.getpid():
+        return  # a forked child's copy: the parent ends its run
+    with capture_internal_errors("sklearn: ending a partial_fit run"):
+        run = session.run
+        if run.status is RunStatus.RUNNING:
+            run.set_tag("autolog.partial_fit.ended", reason)
+            run.log_metric("partial_fit_calls", session.calls)
+            if options.log_models and session.opened.owned:
+                with marked():
+                    _log_model(run, estimator, None, False, options)
+        session.opened.close()
+
+
+def _end_freed_session(session: Session) -> None:
+    if session.run.status is RunStatus.RUNNING and os.getpid() == session.pid:
+        with capture_internal_errors("sklearn: ending a partial_fit run"):
+            session.run.set_tag("autolog.partial_fit.ended", "estimator freed")
+            session.run.log_metric("partial_fit_calls", session.calls)
+            session.opened.close()
+
+
+def _log_model(run: ActiveRun, estimator: Any, X: Any, with_example: bool, options: Any) -> None:
+    from autolog._models import infer_signature, log_model
+    from autolog._sklearn_record import input_example
+
+    rows = input_example(X)
+    try:
+        if with_example or rows is None:
+            log_model(estimator, "model", run=run, input_example=rows)
+        else:  # the signature (column names and dtypes) without the example itself
+            log_model(estimator, "model", run=run, signature=infer_signature(rows))
+    except InvalidValueError as exc:  # a model that cannot be pickled (a local class)
+        run.set_tag("autolog.model.skipped", str(exc)[:1000])
+        return
+    if options.registered_model_name:
+        from autolog._registry import register_logged_model
+
+        register_logged_model(
+            run.id, "model", options.registered_model_name, tracking_uri=run.tracking_uri
+        )
