@@ -172,13 +172,19 @@ class ActiveRun:
             raise InvalidValueError(
                 f"log_metrics takes a dict of name to number, got {type(metrics).__name__}"
             )
-        checked = [(check_key(k), check_metric_value(k, v)) for k, v in metrics.items()]
-        step_ = check_step("metrics", step)
+        step_ = step if step.__class__ is int else check_step("metrics", step)
         ts = check_timestamp("metrics", timestamp)
         if ts is None:
             ts = _now_ms()
-        for key, number in checked:
-            self._writer.submit((METRIC, self.id, key, number, step_, ts))
+        run_id = self.id
+        records: list[tuple[Any, ...]] = []
+        # Everything is checked before anything is queued: a bad entry records nothing.
+        for key, value in metrics.items():
+            if key.__class__ is not str or key not in _checked_keys:
+                check_key(key)
+            number = value if value.__class__ is float else check_metric_value(key, value)
+            records.append((METRIC, run_id, key, number, step_, ts))
+        self._writer.submit_many(records)
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag; tags are mutable, the last value wins."""

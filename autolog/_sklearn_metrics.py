@@ -235,16 +235,24 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
     return [data[int(i)] for i in rows]
 
 
+def _alone() -> bool:
+    current = threading.current_thread()
+    return all(
+        t is current or t.daemon or t.name.startswith("autolog-") for t in threading.enumerate()
+    )
+
+
 @contextmanager
 def keeping_global_rng(needed: bool) -> Iterator[None]:
     """Leave the global random state as the user's program would have it.
 
     An estimator with `random_state=None` draws from numpy's global generator when
     it predicts (DummyClassifier's "stratified"): our extra predictions must not
-    shift the user's random numbers. Only restored while no other thread runs, since
-    rewinding a generator another thread draws from would repeat its numbers.
+    shift the user's random numbers. Only restored while no other thread of the
+    user's runs (daemon threads and autolog's own aside), since rewinding a
+    generator another thread draws from would repeat its numbers there.
     """
-    if not needed or threading.active_count() > 2:
+    if not needed or not _alone():
         yield
         return
     np_state = np.random.get_state()

@@ -134,12 +134,29 @@ def estimator_tags(estimator: Any) -> dict[str, str]:
 
 
 def estimator_kind(estimator: Any) -> str | None:
-    """ "classifier", "regressor", "clusterer", "outlier_detector", ... or None."""
+    """The estimator type: classifier, regressor, clusterer, outlier_detector... or None."""
     try:
         from sklearn.utils import get_tags
     except ImportError:  # scikit-learn < 1.6
         return getattr(estimator, "_estimator_type", None)
-    return get_tags(estimator).estimator_type  # type: ignore[no-any-return]
+    try:
+        return get_tags(estimator).estimator_type  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - tags of a default that is not set (estimator=None)
+        return _kind_by_mixin(estimator)
+
+
+def _kind_by_mixin(estimator: Any) -> str | None:
+    from sklearn import base
+
+    for mixin, kind in (
+        (base.ClassifierMixin, "classifier"),
+        (base.RegressorMixin, "regressor"),
+        (base.ClusterMixin, "clusterer"),
+        (base.OutlierMixin, "outlier_detector"),
+    ):
+        if isinstance(estimator, mixin):
+            return kind
+    return None
 
 
 # -- data ----------------------------------------------------------------------------------

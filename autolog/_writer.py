@@ -114,6 +114,18 @@ class Writer:
         if len(queue) + self._held >= self.max_pending:
             self._wait_for_room()
 
+    def submit_many(self, records: list[tuple[Any, ...]]) -> None:
+        """Queue several records at once, in order; in sync mode, write them first."""
+        queue = self._queue
+        queue.extend(records)
+        if self.sync:
+            self._cycle()
+            return
+        if self._thread is None:
+            self._start()
+        if len(queue) + self._held >= self.max_pending:
+            self._wait_for_room()
+
     def _start(self) -> None:
         with self._process_lock:
             if self._thread is None:

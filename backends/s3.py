@@ -25,6 +25,7 @@ boto3 is an optional dependency, imported when the first S3 store is built.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import re
@@ -61,28 +62,8 @@ _INSTALL_HINT = "pip install 'autolog-ml[s3]'"
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404"})
-_TRANSIENT_CODES = frozenset(
-    {
-        "InternalError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "RequestThrottled",
-        "ServiceUnavailable",
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequestsException",
-    }
-)
 _CREDENTIAL_CODES = frozenset(
-    {
-        "AccessDenied",
-        "ExpiredToken",
-        "InvalidAccessKeyId",
-        "InvalidToken",
-        "SignatureDoesNotMatch",
-        "403",
-    }
+    {"AccessDenied", "ExpiredToken", "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"}
 )
 
 # (endpoint, bucket) pairs seen to refuse a second conditional write: checked once a process.
@@ -178,7 +159,7 @@ def _is_transient(exc: BaseException, lib: _Lib) -> bool:
         return True
     code, status, _ = _error_info(exc)
     if code or status:
-        return (status >= 500 and status != 501) or code in _TRANSIENT_CODES
+        return status >= 500 or status == 429 or "Throttl" in code or code == "RequestTimeout"
     # boto3 wraps a failed managed upload and keeps the cause only as the context.
     cause = exc.__cause__ or exc.__context__
     return cause is not None and cause is not exc and _is_transient(cause, lib)
@@ -471,43 +452,39 @@ class S3ObjectStore(ObjectStore):
     def put_if_absent(self, key: str, data: bytes) -> bool:
         full = self._full(key)
         body = bytes(data)
-        tries = [0]
-
-        def create() -> bool:
-            tries[0] += 1
-            try:
-                self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
-            except self._lib.client_error as exc:
-                return self._lost_race(
-                    exc, key, full, body, retried=tries[0] > 1, last=tries[0] >= _ATTEMPTS
+        tries = itertools.count(1)
+        created = self._call("create", key, lambda: self._create(key, full, body, next(tries)))
+        marker = (self._endpoint(), self.bucket)
+        if created and marker not in _conditional_writes_checked:
+            # Once per endpoint and bucket: the store must refuse a second create. The same
+            # bytes go up, so a store that ignores If-None-Match is left unchanged.
+            if self._call("check", key, lambda: self._create(key, full, body, 1, own=False)):
+                raise self._no_conditional_writes(
+                    "accepted a conditional write (If-None-Match: *) over an existing object"
                 )
-            return True
-
-        created = self._call("create", key, create)
-        if created:
-            self._check_conditional_writes(key, full, body)
+            _conditional_writes_checked.add(marker)
         return created
 
-    def _lost_race(
-        self, exc: Exception, key: str, full: str, body: bytes, *, retried: bool, last: bool
-    ) -> bool:
-        """Decide what a refused conditional write means; re-raise what it does not cover."""
-        code, status, _ = _error_info(exc)
-        if status == 412 or code == "PreconditionFailed":
-            if retried or _retry_attempts(exc):
-                # An earlier attempt may have been applied with its answer lost: then the
+    def _create(self, key: str, full: str, body: bytes, attempt: int, own: bool = True) -> bool:
+        """One conditional PUT: True if it created the object, False if one was there."""
+        try:
+            self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
+        except self._lib.client_error as exc:
+            code, status, _ = _error_info(exc)
+            if status == 412 or code == "PreconditionFailed":
+                # An earlier attempt may have been applied and its answer lost: then the
                 # object there is ours.
-                return self._holds(full, body)
-            return False
-        if status == 409 or code == "ConditionalRequestConflict":
-            if last:
-                return False  # still contended after our retries: another writer holds it
-            raise _Conflict(f"concurrent conditional write to {self.uri}/{key}") from exc
-        if _unsupported_conditional(exc):
-            raise self._no_conditional_writes(
-                f"answered {code or status} to a conditional write (If-None-Match: *)"
-            ) from exc
-        raise exc
+                return own and (attempt > 1 or _retry_attempts(exc) > 0) and self._holds(full, body)
+            if status == 409 or code == "ConditionalRequestConflict":
+                if attempt >= _ATTEMPTS:
+                    return False  # still contended after our retries: another writer has it
+                raise _Conflict(f"concurrent conditional write to {self.uri}/{key}") from exc
+            if _unsupported_conditional(exc):
+                raise self._no_conditional_writes(
+                    f"answered {code or status} to a conditional write (If-None-Match: *)"
+                ) from exc
+            raise
+        return True
 
     def _holds(self, full: str, body: bytes) -> bool:
         try:
@@ -521,39 +498,10 @@ class S3ObjectStore(ObjectStore):
     def _no_conditional_writes(self, how: str) -> StoreError:
         return StoreError(
             f"the S3 store at {self._endpoint()} {how} in {self.uri}: it does not support"
-            " conditional writes. autolog needs them so that"
-            " two writers never overwrite each other's run compactions and registry versions;"
-            " use a store that supports them (AWS S3, a current MinIO release) — see docs/s3.md"
+            " conditional writes. autolog needs them so that two writers never overwrite each"
+            " other's run compactions and registry versions; use a store that supports them"
+            " (AWS S3, a current MinIO release); see docs/s3.md"
         )
-
-    def _check_conditional_writes(self, key: str, full: str, body: bytes) -> None:
-        """Once per endpoint and bucket: a second create of the same key must be refused."""
-        marker = (self._endpoint(), self.bucket)
-        if marker in _conditional_writes_checked:
-            return
-
-        def again() -> None:
-            try:
-                self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
-            except self._lib.client_error as exc:
-                code, status, _ = _error_info(exc)
-                if status in (409, 412) or code in (
-                    "PreconditionFailed",
-                    "ConditionalRequestConflict",
-                ):
-                    return
-                if _unsupported_conditional(exc):
-                    raise self._no_conditional_writes(
-                        f"answered {code or status} to a conditional write (If-None-Match: *)"
-                    ) from exc
-                raise
-            # Same bytes as before, so the store's contents did not change.
-            raise self._no_conditional_writes(
-                "accepted a conditional write (If-None-Match: *) over an existing object"
-            )
-
-        self._call("conditional-write check", key, again)
-        _conditional_writes_checked.add(marker)
 
     def get(self, key: str) -> bytes:
         full = self._full(key)
@@ -665,24 +613,8 @@ class S3ObjectStore(ObjectStore):
 class S3Backend(LayoutBackend):
     """The layout of `autolog._layout` under a prefix of an S3 bucket."""
 
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        *,
-        endpoint_url: str | None = None,
-        multipart_threshold: int | None = None,
-        multipart_chunksize: int | None = None,
-    ) -> None:
-        super().__init__(
-            S3ObjectStore(
-                bucket,
-                prefix,
-                endpoint_url=endpoint_url,
-                multipart_threshold=multipart_threshold,
-                multipart_chunksize=multipart_chunksize,
-            )
-        )
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
+        super().__init__(S3ObjectStore(bucket, prefix, endpoint_url=endpoint_url))
 
 
 def from_uri(uri: str) -> S3Backend:

@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 
 ROWS, COLS, ROUNDS = 1000, 10, 20
+# One XGBoost thread by default: on a shared or small machine OpenMP's barriers turn
+# any other load into seconds of waiting per training, which no overhead survives.
+NTHREAD = 1
 
 
 def _data(rows: int = ROWS, seed: int = 0) -> tuple[Any, Any]:
@@ -55,7 +58,7 @@ def _train(dtrain: Any, dvalid: Any, rounds: int) -> Any:
     import xgboost as xgb
 
     return xgb.train(
-        {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 2},
+        {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": NTHREAD},
         dtrain,
         rounds,
         evals=[(dtrain, "train"), (dvalid, "eval")],
@@ -206,8 +209,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainings", type=int, default=20)
     parser.add_argument("--long-rounds", type=int, default=2000)
+    parser.add_argument("--nthread", type=int, default=NTHREAD, help="XGBoost threads")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     options = parser.parse_args()
+    globals()["NTHREAD"] = options.nthread
     os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "1.0")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -216,13 +221,14 @@ def main() -> None:
         report: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
             "xgboost": xgboost.__version__,
+            "nthread": options.nthread,
             "short": short_trainings(root, options.trainings),
             "long": long_training(root, options.long_rounds),
         }
     if options.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['machine']}; xgboost {report['xgboost']}")
+    print(f"{report['machine']}; xgboost {report['xgboost']}, nthread={options.nthread}")
     print(f"\n{options.trainings} trainings x {ROUNDS} rounds on {ROWS}x{COLS}, two evals:")
     short = report["short"]
     for part in ("autolog", "mlflow"):

@@ -70,6 +70,9 @@ __all__ = ["SklearnIntegration"]
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 _SKIP_DESCRIPTORS = (property, classmethod, staticmethod)
+# Fitted by scikit-learn's own functions (metrics, dataset generators) to encode
+# labels: such a fit outside any autologged call is not a run of the user's.
+_LABEL_ENCODERS = "sklearn.preprocessing._label"
 
 
 @dataclass
@@ -276,6 +279,8 @@ class SklearnIntegration(Integration):
     ) -> Fit | None:
         if self._base is None or not isinstance(estimator, self._base):
             return None
+        if type(estimator).__module__ == _LABEL_ENCODERS and _called_by_sklearn():
+            return None  # a metric's or a dataset generator's own LabelEncoder
         if self._sessions:
             self._end_session(estimator, f"{method} called")
         X, y, weight = self._fit_arguments(estimator, method, args, kwargs)
@@ -298,8 +303,12 @@ class SklearnIntegration(Integration):
         return state
 
     def _after_fit(self, state: Fit, estimator: Any, result: Any) -> None:
+        from autolog._sklearn_metrics import keeping_global_rng
+
         try:
-            with marked():
+            # Our predictions (metrics, the model's output schema) must neither be
+            # logged as the user's nor shift the global random state the user sees.
+            with marked(), keeping_global_rng(state.rng_sensitive):
                 self._record_fit(state, estimator, result)
         finally:
             state.opened.close()
@@ -315,10 +324,9 @@ class SklearnIntegration(Integration):
             labels = result if state.method == "fit_predict" else None
             if kind == "clusterer" and labels is None:
                 labels = getattr(estimator, "labels_", None)
-            with metrics.keeping_global_rng(state.rng_sensitive):
-                found = metrics.training_metrics(
-                    estimator, str(kind), state.X, state.y, state.sample_weight, labels=labels
-                )
+            found = metrics.training_metrics(
+                estimator, str(kind), state.X, state.y, state.sample_weight, labels=labels
+            )
             run.log_metrics(found.metrics)
             if found.tags:
                 run.set_tags(found.tags)
@@ -443,6 +451,17 @@ def _subclasses(root: type) -> list[type]:
                 found.append(sub)
                 todo.append(sub)
     return found
+
+
+def _called_by_sklearn() -> bool:
+    """Whether the caller of the patched method (past autolog and wrapt) is scikit-learn."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("autolog.", "wrapt.")):
+            return module.startswith("sklearn.")
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 def _owned(cls: type, foreign: tuple[str, ...]) -> bool:

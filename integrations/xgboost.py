@@ -227,7 +227,11 @@ def _note_evals(state: Training, call: Mapping[str, Any]) -> None:
         state.early_stopping = _uses_early_stopping(call)
         evals = list(call.get("evals") or ())
         if evals:
-            state.run.log_param("evals", ",".join(str(name) for _, name in evals))
+            # Malformed entries are XGBoost's to reject, after this.
+            names = [
+                str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals
+            ]
+            state.run.log_param("evals", ",".join(names))
         else:
             state.run.set_tag(_TAG_EVALS, "none")
 

@@ -61,407 +61,185 @@ BAD_PATHS = [
 ]
 BAD_IDS: list[Any] = [None, 5, "", "../x", "a/b", "a.b", "x" * 65, "nul\x00", "abc\n"]
 
-Case = tuple[str, Callable[[Path], object], type[AutologError], str]
+Call = Callable[[Path], object]
+Case = tuple[str, Call, type[AutologError], str]
+
+
+class Late:
+    """An argument computed when the case runs, from the test's tmp_path."""
+
+    def __init__(self, make: Callable[[Path], Any]) -> None:
+        self.make = make
+
+
+IN_TMP = Late(lambda tmp: tmp)
+TMP_FILE = Late(lambda tmp: tmp / "f.txt")
+DL = Late(lambda tmp: tmp / "dl")
+ACTIVE = Late(lambda _: _active_id())
+
+
+def call(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Call:
+    """`fn(*args, **kwargs)` as a case, with every Late argument filled in at run time."""
+
+    def run(tmp: Path) -> object:
+        def fill(value: Any) -> Any:
+            return value.make(tmp) if isinstance(value, Late) else value
+
+        return fn(*map(fill, args), **{k: fill(v) for k, v in kwargs.items()})
+
+    return run
 
 
 def _cases() -> list[Case]:
     """(id, call, expected exception, fragment of its message naming the bad value)."""
     cases: list[Case] = []
 
-    def add(name: str, call: Callable[[Path], object], exc: type[AutologError], frag: str) -> None:
-        cases.append((name, call, exc, frag))
+    def add(name: str, run: Call, exc: type[AutologError], frag: str) -> None:
+        cases.append((name, run, exc, frag))
 
+    a = autolog
     for i, key in enumerate(BAD_KEYS):
-        frag = repr(key)
-        add(f"log_param-key-{i}", lambda _, k=key: autolog.log_param(k, 1), InvalidKeyError, frag)
-        add(
-            f"log_params-key-{i}",
-            lambda _, k=key: autolog.log_params({"ok": 1, k: 2}),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"log_metric-key-{i}",
-            lambda _, k=key: autolog.log_metric(k, 1.0),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"log_metrics-key-{i}",
-            lambda _, k=key: autolog.log_metrics({"ok": 1.0, k: 2.0}),
-            InvalidKeyError,
-            frag,
-        )
-        add(f"set_tag-key-{i}", lambda _, k=key: autolog.set_tag(k, "v"), InvalidKeyError, frag)
-        add(
-            f"set_tags-key-{i}",
-            lambda _, k=key: autolog.set_tags({"ok": "v", k: "v"}),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"get_metric_history-key-{i}",
-            lambda _, k=key: autolog.get_metric_history(MISSING_RUN, k),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"start_run-tag-{i}",
-            lambda _, k=key: autolog.start_run(nested=True, tags={k: 1}),
-            InvalidKeyError,
-            frag,
-        )
+        for name, run in (
+            ("log_param", call(a.log_param, key, 1)),
+            ("log_params", call(a.log_params, {"ok": 1, key: 2})),
+            ("log_metric", call(a.log_metric, key, 1.0)),
+            ("log_metrics", call(a.log_metrics, {"ok": 1.0, key: 2.0})),
+            ("set_tag", call(a.set_tag, key, "v")),
+            ("set_tags", call(a.set_tags, {"ok": "v", key: "v"})),
+            ("get_metric_history", call(a.get_metric_history, MISSING_RUN, key)),
+            ("start_run-tags", call(a.start_run, nested=True, tags={key: 1})),
+        ):
+            add(f"{name}-key-{i}", run, InvalidKeyError, repr(key))
 
     for i, value in enumerate(["1.5", b"1", None, [1.0], {"a": 1}, object(), 1j]):
-        add(
-            f"log_metric-value-{i}",
-            lambda _, v=value: autolog.log_metric("m", v),
-            InvalidValueError,
-            "'m'",
-        )
-        add(
-            f"log_metrics-value-{i}",
-            lambda _, v=value: autolog.log_metrics({"a": 1.0, "m": v}),
-            InvalidValueError,
-            "'m'",
-        )
-    for i, step in enumerate([1.5, "1", True, None.__class__]):
-        add(
-            f"log_metric-step-{i}",
-            lambda _, s=step: autolog.log_metric("m", 1.0, step=s),
-            InvalidValueError,
-            repr(step),
-        )
-        add(
-            f"log_metrics-step-{i}",
-            lambda _, s=step: autolog.log_metrics({"m": 1.0}, step=s),
-            InvalidValueError,
-            repr(step),
-        )
+        add(f"log_metric-value-{i}", call(a.log_metric, "m", value), InvalidValueError, "'m'")
+        add(f"log_metrics-value-{i}", call(a.log_metrics, {"a": 1.0, "m": value}),
+            InvalidValueError, "'m'")  # fmt: skip
+    for i, step in enumerate([1.5, "1", True, type(None)]):
+        add(f"log_metric-step-{i}", call(a.log_metric, "m", 1.0, step=step), InvalidValueError,
+            repr(step))  # fmt: skip
+        add(f"log_metrics-step-{i}", call(a.log_metrics, {"m": 1.0}, step=step),
+            InvalidValueError, repr(step))  # fmt: skip
     for i, ts in enumerate(["now", True, float("nan"), float("inf"), [1]]):
-        add(
-            f"log_metric-timestamp-{i}",
-            lambda _, t=ts: autolog.log_metric("m", 1.0, timestamp=t),
-            InvalidValueError,
-            repr(ts),
-        )
-        add(
-            f"log_metrics-timestamp-{i}",
-            lambda _, t=ts: autolog.log_metrics({"m": 1.0}, timestamp=t),
-            InvalidValueError,
-            repr(ts),
-        )
+        add(f"log_metric-timestamp-{i}", call(a.log_metric, "m", 1.0, timestamp=ts),
+            InvalidValueError, repr(ts))  # fmt: skip
+        add(f"log_metrics-timestamp-{i}", call(a.log_metrics, {"m": 1.0}, timestamp=ts),
+            InvalidValueError, repr(ts))  # fmt: skip
 
-    add(
-        "log_param-long-value",
-        lambda _: autolog.log_param("long", "x" * 6001),
-        InvalidValueError,
-        "'long'",
-    )
-    add(
-        "log_param-conflict", lambda _: autolog.log_param("alpha", 0.2), ParamConflictError, "'0.2'"
-    )
-    add(
-        "log_params-conflict",
-        lambda _: autolog.log_params({"new": 1, "alpha": 0.3}),
-        ParamConflictError,
-        "'0.3'",
-    )
-    add(
-        "log_params-not-a-dict",
-        lambda _: autolog.log_params([("a", 1)]),  # type: ignore[arg-type]
-        InvalidValueError,
-        "list",
-    )
-    add(
-        "log_metrics-not-a-dict",
-        lambda _: autolog.log_metrics([("a", 1)]),  # type: ignore[arg-type]
-        InvalidValueError,
-        "list",
-    )
-    add(
-        "set_tag-long-value",
-        lambda _: autolog.set_tag("long", "x" * 8001),
-        InvalidValueError,
-        "'long'",
-    )
-    add(
-        "set_tags-long-value",
-        lambda _: autolog.set_tags({"ok": 1, "long": "x" * 8001}),
-        InvalidValueError,
-        "'long'",
-    )
-    add(
-        "set_tags-not-a-dict",
-        lambda _: autolog.set_tags("a=b"),  # type: ignore[arg-type]
-        InvalidValueError,
-        "str",
-    )
+    cases.extend(
+        [
+            ("log_param-long-value", call(a.log_param, "long", "x" * 6001), InvalidValueError,
+             "'long'"),
+            ("log_param-conflict", call(a.log_param, "alpha", 0.2), ParamConflictError, "'0.2'"),
+            ("log_params-conflict", call(a.log_params, {"new": 1, "alpha": 0.3}),
+             ParamConflictError, "'0.3'"),
+            ("log_params-not-a-dict", call(a.log_params, [("a", 1)]), InvalidValueError, "list"),
+            ("log_metrics-not-a-dict", call(a.log_metrics, [("a", 1)]), InvalidValueError, "list"),
+            ("set_tag-long-value", call(a.set_tag, "long", "x" * 8001), InvalidValueError,
+             "'long'"),
+            ("set_tags-long-value", call(a.set_tags, {"ok": 1, "long": "x" * 8001}),
+             InvalidValueError, "'long'"),
+            ("set_tags-not-a-dict", call(a.set_tags, "a=b"), InvalidValueError, "str"),
+        ]
+    )  # fmt: skip
 
     for i, path in enumerate(BAD_PATHS):
-        frag = repr(path)
-        add(f"log_text-path-{i}", lambda _, p=path: autolog.log_text("t", p), InvalidKeyError, frag)
-        add(f"log_dict-path-{i}", lambda _, p=path: autolog.log_dict({}, p), InvalidKeyError, frag)
-        add(
-            f"log_artifact-path-{i}",
-            lambda d, p=path: autolog.log_artifact(d / "f.txt", p),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"log_artifacts-path-{i}",
-            lambda d, p=path: autolog.log_artifacts(d, p),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"list_artifacts-path-{i}",
-            lambda _, p=path: autolog.list_artifacts(_active_id(), p),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"download_artifacts-path-{i}",
-            lambda d, p=path: autolog.download_artifacts(_active_id(), p, d / "dl"),
-            InvalidKeyError,
-            frag,
-        )
-    for i, path in enumerate(["", ".", "./", None, 5]):
-        add(
-            f"log_text-empty-path-{i}",
-            lambda _, p=path: autolog.log_text("t", p),
-            InvalidKeyError,
-            repr(path),
-        )
-    add(
-        "log_text-not-text",
-        lambda _: autolog.log_text(b"bytes", "t.txt"),  # type: ignore[arg-type]
-        InvalidValueError,
-        "bytes",
-    )
-    add(
-        "log_dict-unserializable",
-        lambda _: autolog.log_dict({(1, 2): 1}, "d.json"),
-        InvalidValueError,
-        "dict",
-    )
-    add(
-        "log_artifact-missing",
-        lambda d: autolog.log_artifact(d / "missing.txt"),
-        InvalidInputError,
-        "missing.txt",
-    )
-    add(
-        "log_artifact-directory",
-        lambda d: autolog.log_artifact(d),
-        InvalidInputError,
-        "log_artifacts",
-    )
-    add(
-        "log_artifacts-file",
-        lambda d: autolog.log_artifacts(d / "f.txt"),
-        InvalidInputError,
-        "f.txt",
-    )
+        for name, run in (
+            ("log_text", call(a.log_text, "t", path)),
+            ("log_dict", call(a.log_dict, {}, path)),
+            ("log_artifact", call(a.log_artifact, TMP_FILE, path)),
+            ("log_artifacts", call(a.log_artifacts, IN_TMP, path)),
+            ("list_artifacts", call(a.list_artifacts, ACTIVE, path)),
+            ("download_artifacts", call(a.download_artifacts, ACTIVE, path, DL)),
+        ):
+            add(f"{name}-path-{i}", run, InvalidKeyError, repr(path))
+    for i, empty in enumerate(["", ".", "./", None, 5]):
+        add(f"log_text-empty-path-{i}", call(a.log_text, "t", empty), InvalidKeyError, repr(empty))
+    missing = Late(lambda tmp: tmp / "missing.txt")
+    cases.extend(
+        [
+            ("log_text-not-text", call(a.log_text, b"bytes", "t.txt"), InvalidValueError, "bytes"),
+            ("log_dict-unserializable", call(a.log_dict, {(1, 2): 1}, "d.json"), InvalidValueError,
+             "dict"),
+            ("log_artifact-missing", call(a.log_artifact, missing), InvalidInputError,
+             "missing.txt"),
+            ("log_artifact-directory", call(a.log_artifact, IN_TMP), InvalidInputError,
+             "log_artifacts"),
+            ("log_artifacts-file", call(a.log_artifacts, TMP_FILE), InvalidInputError, "f.txt"),
+        ]
+    )  # fmt: skip
 
     for i, run_id in enumerate(BAD_IDS):
-        frag = repr(run_id)
-        add(f"get_run-id-{i}", lambda _, r=run_id: autolog.get_run(r), InvalidKeyError, frag)
-        add(
-            f"get_metric_history-id-{i}",
-            lambda _, r=run_id: autolog.get_metric_history(r, "m"),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"list_artifacts-id-{i}",
-            lambda _, r=run_id: autolog.list_artifacts(r),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"download_artifacts-id-{i}",
-            lambda d, r=run_id: autolog.download_artifacts(r, "", d / "dl"),
-            InvalidKeyError,
-            frag,
-        )
-    add("get_run-missing", lambda _: autolog.get_run(MISSING_RUN), RunNotFoundError, MISSING_RUN)
-    add(
-        "get_metric_history-missing",
-        lambda _: autolog.get_metric_history(MISSING_RUN, "m"),
-        RunNotFoundError,
-        MISSING_RUN,
-    )
-    add(
-        "list_artifacts-missing-run",
-        lambda _: autolog.list_artifacts(MISSING_RUN),
-        RunNotFoundError,
-        MISSING_RUN,
-    )
-    add(
-        "download_artifacts-missing-run",
-        lambda d: autolog.download_artifacts(MISSING_RUN, "", d / "dl"),
-        RunNotFoundError,
-        MISSING_RUN,
-    )
-    add(
-        "download_artifacts-missing-file",
-        lambda d: autolog.download_artifacts(_active_id(), "nope.txt", d / "dl"),
-        ArtifactNotFoundError,
-        "'nope.txt'",
-    )
+        for name, run in (
+            ("get_run", call(a.get_run, run_id)),
+            ("get_metric_history", call(a.get_metric_history, run_id, "m")),
+            ("list_artifacts", call(a.list_artifacts, run_id)),
+            ("download_artifacts", call(a.download_artifacts, run_id, "", DL)),
+        ):
+            add(f"{name}-id-{i}", run, InvalidKeyError, repr(run_id))
+    for name, run in (
+        ("get_run", call(a.get_run, MISSING_RUN)),
+        ("get_metric_history", call(a.get_metric_history, MISSING_RUN, "m")),
+        ("list_artifacts", call(a.list_artifacts, MISSING_RUN)),
+        ("download_artifacts", call(a.download_artifacts, MISSING_RUN, "", DL)),
+    ):
+        add(f"{name}-missing-run", run, RunNotFoundError, MISSING_RUN)
+    add("download_artifacts-missing-file", call(a.download_artifacts, ACTIVE, "nope.txt", DL),
+        ArtifactNotFoundError, "'nope.txt'")  # fmt: skip
 
-    for i, name in enumerate([None, 5, "", "   ", "x" * 257, "a\x00b", "tab\tname"]):
-        frag = repr(name)
-        add(
-            f"set_experiment-{i}",
-            lambda _, n=name: autolog.set_experiment(n),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"get_experiment-{i}",
-            lambda _, n=name: autolog.get_experiment(n),
-            InvalidKeyError,
-            frag,
-        )
-        if name is None:
+    for i, exp_name in enumerate([None, 5, "", "   ", "x" * 257, "a\x00b", "tab\tname"]):
+        frag = repr(exp_name)
+        add(f"set_experiment-{i}", call(a.set_experiment, exp_name), InvalidKeyError, frag)
+        add(f"get_experiment-{i}", call(a.get_experiment, exp_name), InvalidKeyError, frag)
+        if exp_name is None:
             continue  # None means "generate one" or "leave as it is" below
-        add(
-            f"start_run-name-{i}",
-            lambda _, n=name: autolog.start_run(name=n, nested=True),
-            InvalidKeyError,
-            frag,
-        )
-        add(
-            f"configure-experiment-{i}",
-            lambda _, n=name: autolog.configure(experiment=n),
-            InvalidKeyError,
-            frag,
-        )
-        if isinstance(name, str) and name != "":
-            add(
-                f"start_run-experiment-{i}",
-                lambda _, n=name: autolog.start_run(nested=True, experiment=n),
-                InvalidKeyError,
-                frag,
-            )
-            add(
-                f"search_runs-experiment-{i}",
-                lambda _, n=name: autolog.search_runs(n),
-                InvalidKeyError,
-                frag,
-            )
-    add(
-        "get_experiment-missing",
-        lambda _: autolog.get_experiment("nope"),
-        ExperimentNotFoundError,
-        "'nope'",
-    )
-    add(
-        "search_runs-missing-experiment",
-        lambda _: autolog.search_runs("nope"),
-        ExperimentNotFoundError,
-        "'nope'",
-    )
-    add(
-        "search_runs-experiment-type",
-        lambda _: autolog.search_runs(5),  # type: ignore[arg-type]
-        InvalidValueError,
-        "5",
-    )
-    add(
-        "search_runs-filter",
-        lambda _: autolog.search_runs(filter="metrics.m <<< 1"),
-        FilterSyntaxError,
-        "<",
-    )
-    add(
-        "search_runs-filter-unknown",
-        lambda _: autolog.search_runs(filter="bogus.m < 1"),
-        FilterSyntaxError,
-        "bogus",
-    )
-    add(
-        "search_runs-order-by",
-        lambda _: autolog.search_runs(order_by=["metrics.m SIDEWAYS"]),
-        FilterSyntaxError,
-        "SIDEWAYS",
-    )
+        add(f"start_run-name-{i}", call(a.start_run, name=exp_name, nested=True), InvalidKeyError,
+            frag)  # fmt: skip
+        add(f"configure-experiment-{i}", call(a.configure, experiment=exp_name), InvalidKeyError,
+            frag)  # fmt: skip
+        if isinstance(exp_name, str) and exp_name != "":
+            add(f"start_run-experiment-{i}", call(a.start_run, nested=True, experiment=exp_name),
+                InvalidKeyError, frag)  # fmt: skip
+            add(f"search_runs-experiment-{i}", call(a.search_runs, exp_name), InvalidKeyError, frag)
+    cases.extend(
+        [
+            ("get_experiment-missing", call(a.get_experiment, "nope"), ExperimentNotFoundError,
+             "'nope'"),
+            ("search_runs-missing-experiment", call(a.search_runs, "nope"), ExperimentNotFoundError,
+             "'nope'"),
+            ("search_runs-experiment-type", call(a.search_runs, 5), InvalidValueError, "5"),
+            ("search_runs-filter", call(a.search_runs, filter="metrics.m <<< 1"), FilterSyntaxError,
+             "<"),
+            ("search_runs-filter-unknown", call(a.search_runs, filter="bogus.m < 1"),
+             FilterSyntaxError, "bogus"),
+            ("search_runs-order-by", call(a.search_runs, order_by=["metrics.m SIDEWAYS"]),
+             FilterSyntaxError, "SIDEWAYS"),
+            ("search_runs-status", call(a.search_runs, status="DONE"), InvalidValueError, "'DONE'"),
+            ("start_run-tags-not-a-dict", call(a.start_run, nested=True, tags="a"),
+             InvalidValueError, "str"),
+            ("start_run-tag-long-value", call(a.start_run, nested=True, tags={"t": "x" * 8001}),
+             InvalidValueError, "'t'"),
+            ("start_run-not-nested", call(a.start_run), InvalidInputError, "nested=True"),
+            ("configure-capture", call(a.configure, disable_capture=["gpu"]), InvalidValueError,
+             "'gpu'"),
+            ("configure-uri-scheme", call(a.configure, tracking_uri="bogus://x"),
+             UnknownSchemeError, "'bogus'"),
+            ("set_tracking_uri-scheme", call(a.set_tracking_uri, "bogus://x"), UnknownSchemeError,
+             "file"),
+        ]
+    )  # fmt: skip
     for i, n in enumerate([0, -1, "5", 1.5, True]):
-        add(
-            f"search_runs-max-results-{i}",
-            lambda _, n=n: autolog.search_runs(max_results=n),
-            InvalidValueError,
-            repr(n),
-        )
-    add(
-        "search_runs-status",
-        lambda _: autolog.search_runs(status="DONE"),
-        InvalidValueError,
-        "'DONE'",
-    )
-
-    add(
-        "start_run-tags-not-a-dict",
-        lambda _: autolog.start_run(nested=True, tags="a"),  # type: ignore[arg-type]
-        InvalidValueError,
-        "str",
-    )
-    add(
-        "start_run-tag-long-value",
-        lambda _: autolog.start_run(nested=True, tags={"t": "x" * 8001}),
-        InvalidValueError,
-        "'t'",
-    )
-    add("start_run-not-nested", lambda _: autolog.start_run(), InvalidInputError, "nested=True")
+        add(f"search_runs-max-results-{i}", call(a.search_runs, max_results=n),
+            InvalidValueError, repr(n))  # fmt: skip
     for i, status in enumerate(["RUNNING", "DONE", 5, None]):
-        add(
-            f"end_run-status-{i}",
-            lambda _, s=status: autolog.end_run(s),
-            InvalidValueError,
-            repr(status),
-        )
-
+        add(f"end_run-status-{i}", call(a.end_run, status), InvalidValueError, repr(status))
     for i, interval in enumerate([0, -1.0, "1", True, float("nan")]):
-        add(
-            f"configure-flush-interval-{i}",
-            lambda _, v=interval: autolog.configure(flush_interval=v),
-            InvalidValueError,
-            repr(interval),
-        )
-    add(
-        "configure-capture",
-        lambda _: autolog.configure(disable_capture=["gpu"]),
-        InvalidValueError,
-        "'gpu'",
-    )
-    add(
-        "configure-uri-scheme",
-        lambda _: autolog.configure(tracking_uri="bogus://x"),
-        UnknownSchemeError,
-        "'bogus'",
-    )
+        add(f"configure-flush-interval-{i}", call(a.configure, flush_interval=interval),
+            InvalidValueError, repr(interval))  # fmt: skip
     for i, uri in enumerate(["", "   ", None, 5]):
-        add(
-            f"set_tracking_uri-{i}",
-            lambda _, u=uri: autolog.set_tracking_uri(u),
-            InvalidValueError,
-            repr(uri),
-        )
-    add(
-        "set_tracking_uri-scheme",
-        lambda _: autolog.set_tracking_uri("bogus://x"),
-        UnknownSchemeError,
-        "file",
-    )
+        add(f"set_tracking_uri-{i}", call(a.set_tracking_uri, uri), InvalidValueError, repr(uri))
     for i, timeout in enumerate([-1, "1", True]):
-        add(
-            f"flush-timeout-{i}",
-            lambda _, t=timeout: autolog.flush(t),
-            InvalidValueError,
-            repr(timeout),
-        )
+        add(f"flush-timeout-{i}", call(a.flush, timeout), InvalidValueError, repr(timeout))
     return cases
 
 

@@ -171,12 +171,14 @@ def test_reader_racing_a_compactor_sees_a_growing_consistent_history(
     run_id = new_run(new_backend())
     total_batches, per_batch = 60, 5
     done = threading.Event()
+    reading = threading.Event()
     errors: list[BaseException] = []
     seen_counts: list[int] = []
 
     def write_and_compact() -> None:
         backend = new_backend()
         try:
+            assert reading.wait(10)
             for b in range(total_batches):
                 backend.write_batch(run_id, Batch(metrics={"m": points(per_batch, b * per_batch)}))
                 if b % 2:
@@ -195,6 +197,7 @@ def test_reader_racing_a_compactor_sees_a_growing_consistent_history(
                 assert steps == list(range(len(steps)))
                 assert len(steps) % per_batch == 0
                 seen_counts.append(len(steps))
+                reading.set()
         except BaseException as exc:
             errors.append(exc)
 

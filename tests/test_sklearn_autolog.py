@@ -51,7 +51,9 @@ def test_a_fit_records_params_tags_metrics_data_importances_and_the_model() -> N
     assert run.tags["autolog.data.X.shape"] == "80x4" and run.tags["autolog.data.y.shape"] == "80"
     files = artifact_paths(run.id)
     assert {"datasets/train.json", "feature_importances.json", "model/MLmodel"} <= files
-    importances = json.loads(autolog.download_artifacts(run.id, "feature_importances.json").read_text())
+    importances = json.loads(
+        autolog.download_artifacts(run.id, "feature_importances.json").read_text()
+    )
     assert importances["source"] == "coef_"
     assert [f["name"] for f in importances["features"]][0] == "x0"
     assert run.metrics["feature_importance.x0"] == pytest.approx(abs(clf.coef_[0, 0]))

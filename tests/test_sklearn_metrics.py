@@ -85,8 +85,14 @@ def test_probability_metrics_clip_certain_wrong_answers_like_sklearn() -> None:
 def test_probability_metrics_with_string_classes_in_classes_order() -> None:
     y = np.array(["b", "a", "c", "a", "b", "c"])
     proba = np.array(
-        [[0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.5, 0.25, 0.25], [0.3, 0.4, 0.3],
-         [0.2, 0.2, 0.6]]
+        [
+            [0.2, 0.7, 0.1],
+            [0.6, 0.3, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.5, 0.25, 0.25],
+            [0.3, 0.4, 0.3],
+            [0.2, 0.2, 0.6],
+        ]
     )
     ours = m.probability_metrics(y, proba, np.array(["a", "b", "c"]))
     _close(ours["log_loss"], skm.log_loss(y, proba))

@@ -363,5 +363,5 @@ def test_many_threads_submitting_at_once(make_writer: Callable[..., Writer]) -> 
     for t in threads:
         t.join()
     assert writer.flush(timeout=10)
-    for t in range(4):
-        assert steps(writer, run, f"k{t}") == list(range(2000))
+    for k in range(4):
+        assert steps(writer, run, f"k{k}") == list(range(2000))

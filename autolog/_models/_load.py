@@ -34,12 +34,14 @@ _warned_lock = threading.Lock()
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """Split `runs:/<run_id>/<path>` into the checked run id and path."""
     run_id, _, path = uri[len("runs:/") :].partition("/")
     check_id(run_id)
     return run_id, check_relative_path(path.rstrip("/"), "model path")
 
 
 def local_path(uri: str) -> Path:
+    """The directory a `file:` URI or a plain path names; other schemes are an error."""
     if uri.startswith("file:"):
         parsed = urllib.parse.urlparse(uri)
         if parsed.netloc not in ("", "localhost"):
@@ -116,6 +118,7 @@ def _warn_versions(mlmodel: Mapping[str, Any], flavor: Flavor, where: str) -> No
 
 
 def load_dir(model_dir: Path, where: str, wanted: str | None) -> Any:
+    """Verify and load the model directory `model_dir` (`where` names it in messages)."""
     mlmodel = read_mlmodel(model_dir)
     flavors = mlmodel["flavors"]
     native = _native_flavor(flavors, where, wanted)

@@ -398,6 +398,14 @@ def metadata_digest(mlmodel: Mapping[str, Any]) -> str:
     return sha256_hex(canonical.encode("utf-8"))
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):  # a model may be larger than we want in memory twice
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verify(model_dir: Path, mlmodel: Mapping[str, Any], where: str) -> None:
     """Check the MLmodel's own digest and every file's sha256; raise ModelIntegrityError."""
     section = mlmodel.get("autolog")
@@ -422,8 +430,8 @@ def verify(model_dir: Path, mlmodel: Mapping[str, Any], where: str) -> None:
                 " the model directory; the model may have been modified"
             )
         try:
-            actual = sha256_hex(path.read_bytes())
-        except FileNotFoundError:
+            actual = _file_sha256(path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ModelIntegrityError(
                 f"the model file {rel!r} listed in the {MLMODEL} of the model at {where} is"
                 " missing; the model may have been modified or only partly copied. Restore the"

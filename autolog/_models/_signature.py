@@ -363,8 +363,9 @@ def read_example(data: bytes, info: Mapping[str, Any]) -> Any:
 
 
 def _check_columns(specs: Sequence[ColSpec], data: Any) -> Any:
-    pd = _pandas()
-    if isinstance(data, Mapping) and pd is not None:
+    if isinstance(data, Mapping):
+        import pandas as pd  # a dict of columns: pandas is needed to read it like a frame
+
         data = pd.DataFrame(data)
     names = [s.name for s in specs]
     if not _is_frame(data):
@@ -434,7 +435,10 @@ def _check_tensor(spec: TensorSpec, data: Any) -> Any:
                 f" expects {want} (shape {list(spec.shape)}); pass the same features the model"
                 " was trained on"
             )
-    want_kind = np.dtype(spec.dtype).kind
+    try:
+        want_kind = np.dtype(spec.dtype).kind
+    except TypeError:
+        return data  # a dtype numpy does not know (written by another tool): not checked
     accepted = {"f": "fiub", "i": "iu", "u": "iu", "b": "b", "U": "US", "S": "S"}.get(want_kind)
     if accepted is not None and data.dtype.kind not in accepted:
         raise InvalidInputError(
