@@ -22,7 +22,7 @@ from typing import Any
 
 from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors
-from autolog._writer import exiting
+from autolog._writer import defer_until_written, exiting
 
 __all__ = ["install_hooks", "shutdown"]
 
@@ -89,6 +89,13 @@ def _excepthook(
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    from autolog._tracking import tracking
+
+    if any(w.writing_in_this_thread() for w in tracking.all_writers()):
+        # The signal interrupted one of our own writes (sync mode spends most of its time
+        # in them): draining now would wait on a lock this very thread holds.
+        defer_until_written(lambda: _on_sigterm(signum, frame))
+        return
     shutdown(RunStatus.KILLED)
     previous = _previous_sigterm
     if callable(previous):

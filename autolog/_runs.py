@@ -9,6 +9,7 @@ runs is a context variable, so each thread (and asyncio task) has its own;
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -92,6 +93,7 @@ class ActiveRun:
         self.parent_id = meta.parent_id
         self.start_time = meta.start_time
         self.status = RunStatus.RUNNING
+        self._pid = os.getpid()
         self._writer = writer
         self._params: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -272,6 +274,8 @@ class ActiveRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._pid != os.getpid():
+            return  # a forked child leaving the block: the run is its parent's to end
         if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
             self.end(RunStatus.FINISHED)
             return
@@ -310,6 +314,17 @@ def _forget(run: ActiveRun) -> None:
         _stack.set(tuple(r for r in stack if r is not run))
     if _root and _root[0] is run:
         _root.clear()
+
+
+def _after_fork_in_child() -> None:
+    global _live_lock
+    # The parent's runs are not this process's to end at exit; a lock held by another
+    # thread of the parent at the fork would never be released here.
+    _live.clear()
+    _live_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def live_runs() -> list[ActiveRun]:

@@ -105,7 +105,10 @@ def run_script(
 def _user_traceback(exc: BaseException) -> TracebackType | None:
     """The traceback without autolog's and runpy's own frames on top."""
     tb = exc.__traceback__
-    here = {Path(__file__).resolve(), Path(runpy.__file__ or "").resolve()}
-    while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve() in here:
+    ours = {str(Path(__file__).resolve()), runpy.__file__ or "", "<frozen runpy>"}
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename in ours
+        or str(Path(tb.tb_frame.f_code.co_filename).resolve()) in ours
+    ):
         tb = tb.tb_next
     return tb

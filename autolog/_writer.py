@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,21 @@ _MAX_KEPT_ERRORS = 100
 # While the process ends, log calls (a run's final status, its error) must not wait for
 # room: the writer is about to be drained, and a store that is down would hang the exit.
 _exiting: list[bool] = []
+
+
+# Work a signal handler could not do because it interrupted a write of this thread's own
+# (the writer's lock is not reentrant); run as soon as that write is done.
+_deferred: list[Callable[[], None]] = []
+
+
+def defer_until_written(action: Callable[[], None]) -> None:
+    """Run `action` in this thread when its write in progress has finished."""
+    _deferred.append(action)
+
+
+def _run_deferred() -> None:
+    while _deferred:
+        _deferred.pop(0)()
 
 
 @contextlib.contextmanager
@@ -94,6 +109,7 @@ class Writer:
         self._wake = threading.Event()
         self._drained = threading.Condition()
         self._process_lock = threading.Lock()
+        self._writing_thread: int | None = None  # the ident of the thread inside _cycle
         self._thread: threading.Thread | None = None
         self._closed = False
         self._errors: list[BaseException] = []
@@ -179,10 +195,18 @@ class Writer:
                 logger.exception("autolog's writer failed; it keeps running")
         self._thread = None
 
+    def writing_in_this_thread(self) -> bool:
+        """True inside a write of this thread's own (as seen from a signal handler)."""
+        return self._writing_thread == threading.get_ident()
+
     def _cycle(self) -> None:
         with self._process_lock:
-            flushes = self._drain()
-            self._write_all()
+            self._writing_thread = threading.get_ident()
+            try:
+                flushes = self._drain()
+                self._write_all()
+            finally:
+                self._writing_thread = None
             # Anything still held failed to write: a flush waiting on it has not succeeded.
             ok = not self._runs
         with self._drained:
@@ -190,6 +214,8 @@ class Writer:
         for event, result in flushes:
             result.append(ok)
             event.set()
+        if _deferred and threading.current_thread() is threading.main_thread():
+            _run_deferred()
 
     def _drain(self) -> list[tuple[threading.Event, list[bool]]]:
         flushes: list[tuple[threading.Event, list[bool]]] = []

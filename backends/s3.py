@@ -500,7 +500,7 @@ class S3ObjectStore(ObjectStore):
             f"the S3 store at {self._endpoint()} {how} in {self.uri}: it does not support"
             " conditional writes. autolog needs them so that two writers never overwrite each"
             " other's run compactions and registry versions; use a store that supports them"
-            " (AWS S3, a current MinIO release); see docs/s3.md"
+            " (AWS S3, MinIO since 2024); see docs/s3.md"
         )
 
     def get(self, key: str) -> bytes:

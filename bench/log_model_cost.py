@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import timeit
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,14 @@ from autolog._models import log_model
 CALLS = 50
 
 
+def _reference_ms() -> float:
+    # A fixed pure-Python loop (about 0.1-0.2 ms on an idle modern core): a slower figure
+    # means the machine was busy and every timing below is inflated by the same factor.
+    return min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) / 200 * 1e3
+
+
 def main() -> None:
+    print(f"reference loop: {_reference_ms():.3f} ms (machine load indicator)")
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(1000, 10)), columns=[f"f{i}" for i in range(10)])
     y = (X["f0"] + rng.normal(scale=0.5, size=1000) > 0).astype(int)

@@ -307,3 +307,56 @@ def test_an_ignored_sigterm_stays_ignored(store_dir: Path, tmp_path: Path) -> No
     code, _, err = child.finish()
     assert code == 0, err
     assert stored(child).status is RunStatus.FINISHED
+
+
+def test_sigterm_while_writing_in_sync_mode(store_dir: Path, tmp_path: Path) -> None:
+    # In sync mode nearly every moment is spent inside autolog's own store write: the
+    # signal lands there, and must neither deadlock nor lose what was written.
+    child = Child(
+        """
+        autolog.configure(sync=True)
+        with autolog.start_run() as run:
+            i = 0
+            while True:
+                autolog.log_metric("m", float(i), step=i)
+                i += 1
+                if i == 100:
+                    ready(run)
+        """,
+        store_dir,
+        tmp_path,
+    )
+    child.wait_for_line("ready")
+    child.proc.send_signal(signal.SIGTERM)
+    code, _, err = child.finish(timeout=60)
+    assert code == -signal.SIGTERM, err
+    run = stored(child)
+    assert run.status is RunStatus.KILLED
+    steps = [m.step for m in autolog.get_metric_history(run.id, "m")]
+    assert len(steps) >= 100
+    assert steps == list(range(len(steps)))
+
+
+def test_a_forked_child_does_not_end_the_parents_run(store_dir: Path, tmp_path: Path) -> None:
+    child, code, _, err = run_child(
+        """
+        with autolog.start_run() as run:
+            ready(run)
+            autolog.log_metric("parent", 1.0)
+            autolog.flush()
+            pid = os.fork()
+            if pid == 0:
+                autolog.log_metric("child", 2.0)
+                sys.exit(0)  # a normal exit: the exit handlers run in the child
+            os.waitpid(pid, 0)
+            status = autolog.get_run(run.id).status
+            print("after child:", status, flush=True)
+        """,
+        store_dir,
+        tmp_path,
+    )
+    assert code == 0, err
+    assert "after child: RUNNING" in child.lines
+    run = stored(child)
+    assert run.status is RunStatus.FINISHED
+    assert run.metrics == {"parent": 1.0, "child": 2.0}

@@ -47,14 +47,14 @@ pytest_plugins = ["s3fixtures"]
 MiB = 1024 * 1024
 
 
-def _s3_store(prefix: str | None = None, **options: object) -> S3ObjectStore:
+def _s3_store(prefix: str | None = None, endpoint_url: str | None = None) -> S3ObjectStore:
     # A lowered multipart threshold: a 20 MB file goes up and down in 5 MB parts.
     return S3ObjectStore(
         BUCKET,
         prefix or f"t-{uuid.uuid4().hex[:12]}",
+        endpoint_url=endpoint_url,
         multipart_threshold=5 * MiB,
         multipart_chunksize=5 * MiB,
-        **options,  # type: ignore[arg-type]
     )
 
 
@@ -370,7 +370,7 @@ def test_runs_uri_loads_a_model_from_s3(s3_uri: str, s3_env: S3Server) -> None:
 
     x = [[0.0, 1.0], [1.0, 0.0], [0.9, 0.2], [0.1, 0.8]]
     model = LogisticRegression().fit(x, [0, 1, 1, 0])
-    autolog.configure(tracking_uri=s3_uri)
+    autolog.configure(tracking_uri=s3_uri, disable_capture=["git", "source", "packages", "system"])
     with autolog.start_run() as run:
         log_model(model, "model")
     loaded = load_model(f"runs:/{run.id}/model")
@@ -397,6 +397,12 @@ def test_tracking_uri_from_the_environment(
 
 
 # -- 3. many processes, one prefix --------------------------------------------------------
+#
+# TODO(registry, issue 6): the registry's half of this section is still to come: 8 processes
+# registering versions of one model in one `s3_uri` must get versions 1..8. Write it with
+# these fixtures (`pytest_plugins = ["s3fixtures"]`) and the `_WORKER` pattern below. Use
+# `S3Server`, not moto's own `ThreadedMotoServer`: moto checks `If-None-Match: *` without a
+# lock, so two concurrent creates can both win there, unlike on S3.
 
 _WORKER = textwrap.dedent(
     """
@@ -416,8 +422,6 @@ _WORKER = textwrap.dedent(
     shared = resume_run(shared_id)
     for step in range(30):
         shared.log_metric(f"w{worker}", float(step), step=step)
-        if step == 15:
-            autolog.flush()
     autolog.flush()
     tracking.backend().compact(shared_id)  # eight compactions race on one run
     """
@@ -435,7 +439,7 @@ def test_eight_processes_log_to_one_prefix(s3_uri: str, s3_env: S3Server) -> Non
         "AUTOLOG_TRACKING_URI": s3_uri,
         "AUTOLOG_STRICT": "1",
         "AUTOLOG_FLUSH_INTERVAL": "0.05",
-        "AUTOLOG_DISABLE_CAPTURE": "git,packages",
+        "AUTOLOG_DISABLE_CAPTURE": "git,source,packages,system",
     }
     procs = [
         subprocess.Popen(
@@ -526,14 +530,17 @@ def test_failed_writes_are_kept_reported_once_and_retried(
         run = autolog.start_run(name="outage")
         autolog.flush()
         proxy.fail_every, proxy.modes = 1, ("503",)  # the store goes down
+        writer = _tracking.tracking.writer()
+        errors: list[BaseException] = []
         with caplog.at_level(logging.WARNING, logger="autolog"):
             for step in range(30):
                 autolog.log_metric("loss", 1.0 / (step + 1), step=step)
-            time.sleep(2.0)  # several writer cycles, each failing
-        writer = _tracking.tracking.writer()
+            deadline = time.monotonic() + 60
+            while len(errors) < 3 and time.monotonic() < deadline:  # writer cycles, all failing
+                time.sleep(0.05)
+                errors += writer.take_errors()
         assert writer.pending() > 0
-        errors = writer.take_errors()
-        assert len(errors) >= 2
+        assert len(errors) >= 3
         assert all(isinstance(e, StoreError) for e in errors)
         assert "SlowDown" in str(errors[0])
         reports = [r for r in caplog.records if "could not write" in r.getMessage()]

@@ -13,6 +13,7 @@ model costs more time than the rest of this file); the others use log_models=Fal
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, SparseCoder
 from sklearn.ensemble import (
     StackingClassifier,
     StackingRegressor,
@@ -45,6 +46,7 @@ from sklearn.multioutput import (
 )
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.random_projection import GaussianRandomProjection, SparseRandomProjection
 from sklearn.semi_supervised import SelfTrainingClassifier
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import all_estimators, get_tags
@@ -58,13 +60,14 @@ RNG = np.random.default_rng(0)
 X = RNG.uniform(0.0, 1.0, size=(N, 4))
 Y_CLASS = np.arange(N) % 3
 Y_BINARY = (X[:, 0] + X[:, 1] > 1.0).astype(int)
-Y_REG = X @ np.array([1.0, -2.0, 0.5, 0.0]) + RNG.normal(scale=0.1, size=N)
+Y_REG = 3.0 + X @ np.array([1.0, -2.0, 0.5, 0.0]) + RNG.normal(scale=0.1, size=N)  # > 0
 Y_MULTI_REG = np.column_stack([Y_REG, X[:, 1] * 2.0])
 Y_MULTI_LABEL = np.column_stack([Y_BINARY, (X[:, 2] > 0.5).astype(int)])
 DOCS = [f"word{i % 7} token{i % 5} the cat{i % 3}" for i in range(N)]
 RECORDS = [{"colour": ["red", "green", "blue"][i % 3], "size": float(i % 5)} for i in range(N)]
 IMAGES = RNG.uniform(size=(4, 8, 8))
 CATEGORIES = (np.arange(N * 4).reshape(N, 4) * 7) % 3
+ATOMS = RNG.normal(size=(3, 4))
 
 
 def _fitted_lr() -> LogisticRegression:
@@ -98,9 +101,9 @@ CONSTRUCTORS: dict[str, Callable[[], Any]] = {
     "SequentialFeatureSelector": lambda: SequentialFeatureSelector(
         LogisticRegression(), n_features_to_select=2, cv=2
     ),
-    "SparseCoder": lambda: __import__("sklearn.decomposition").decomposition.SparseCoder(
-        dictionary=RNG.normal(size=(3, 4))
-    ),
+    "SparseCoder": lambda: SparseCoder(dictionary=ATOMS),
+    "GaussianRandomProjection": lambda: GaussianRandomProjection(n_components=2),
+    "SparseRandomProjection": lambda: SparseRandomProjection(n_components=2),
     "StackingClassifier": lambda: StackingClassifier(
         [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier())], cv=2
     ),
@@ -140,8 +143,10 @@ SPECIAL_DATA: dict[str, tuple[tuple[Any, ...], Any]] = {
 }
 BINARY_ONLY = {"FixedThresholdClassifier", "TunedThresholdClassifierCV"}
 MULTI_LABEL = {"ClassifierChain", "MultiOutputClassifier"}
-# Defaults that make a tiny fit slow: fewer trees, iterations and initializations.
+# Defaults that make a tiny fit slow: fewer trees, iterations and initializations
+# (not for the estimators in KEEP_DEFAULTS, which refuse them).
 FAST = {"n_estimators": 5, "max_iter": 30, "n_init": 1, "n_restarts_optimizer": 0}
+KEEP_DEFAULTS = {"OrthogonalMatchingPursuitCV", "TSNE"}
 PREDICTIONS = (
     "predict",
     "predict_proba",
@@ -159,9 +164,10 @@ ESTIMATORS = sorted(all_estimators(), key=lambda pair: pair[0])
 def _build(name: str, cls: type) -> Any:
     estimator = CONSTRUCTORS[name]() if name in CONSTRUCTORS else cls()
     params = estimator.get_params()
+    fast = {} if name in KEEP_DEFAULTS else FAST
     estimator.set_params(
         **{k: 0 for k in params if k.endswith("random_state")},
-        **{k: v for k, v in FAST.items() if k in params and params[k] != "deprecated"},
+        **{k: v for k, v in fast.items() if k in params and params[k] != "deprecated"},
     )
     return estimator
 
@@ -180,9 +186,11 @@ def _data(name: str, estimator: Any) -> tuple[tuple[Any, ...], Any]:
         return (X, Y_BINARY), X
     if kind == "classifier":
         return (X, Y_CLASS), X
-    if kind == "regressor" or tags.target_tags.required:
+    if kind == "regressor":
         multi = tags.target_tags.multi_output and not tags.target_tags.single_output
         return (X, Y_MULTI_REG if multi or name.startswith("MultiOutput") else Y_REG), X
+    if "y" in inspect.signature(type(estimator).fit).parameters:
+        return (X, Y_CLASS), X  # supervised transformers want classes; the others ignore y
     return (X,), X
 
 
@@ -196,11 +204,12 @@ def _dense(value: Any) -> Any:
 
 def _exercise(name: str, cls: type) -> dict[str, Any]:
     """Build, fit and ask for every prediction; exceptions recorded by type."""
-    estimator = _build(name, cls)
-    fit_args, data = _data(name, estimator)
     out: dict[str, Any] = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the estimators' own warnings on tiny data
+        # The estimators' own warnings: deprecations, convergence on tiny data.
+        warnings.simplefilter("ignore")
+        estimator = _build(name, cls)
+        fit_args, data = _data(name, estimator)
         if hasattr(estimator, "fit_predict") and not hasattr(estimator, "predict"):
             out["fit_predict"] = estimator.fit_predict(*fit_args)
         elif hasattr(estimator, "fit_transform") and not hasattr(estimator, "transform"):
