@@ -40,6 +40,21 @@ from autolog._api import (
 )
 from autolog._autolog import disable, enable
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._models import (
+    ColSpec,
+    Flavor,
+    ModelInfo,
+    ModelVersionWarning,
+    PyFuncModel,
+    SavedFlavor,
+    Signature,
+    TensorSpec,
+    infer_signature,
+    load_model,
+    log_model,
+    register_flavor,
+    save_model,
+)
 from autolog._runs import ActiveRun, active_run, end_run, start_run
 
 __version__ = "0.1.0"
@@ -49,37 +64,51 @@ def load_ipython_extension(ipython: object) -> None:
     """`%load_ext autolog` in IPython or Jupyter: enable autologging for the session."""
     enable()
 
+
 __all__ = [
     "ActiveRun",
+    "ColSpec",
     "Experiment",
     "FileInfo",
+    "Flavor",
     "Metric",
+    "ModelInfo",
+    "ModelVersionWarning",
+    "PyFuncModel",
     "Run",
     "RunStatus",
+    "SavedFlavor",
+    "Signature",
+    "TensorSpec",
     "__version__",
     "active_run",
     "configure",
     "disable",
     "download_artifacts",
-    "end_run",
     "enable",
+    "end_run",
     "errors",
     "flush",
     "get_experiment",
     "get_metric_history",
     "get_run",
     "get_tracking_uri",
+    "infer_signature",
     "last_run",
     "list_artifacts",
     "list_experiments",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
+    "register_flavor",
+    "save_model",
     "search_runs",
     "set_experiment",
     "set_tag",
