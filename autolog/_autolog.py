@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autolog._patching import AutologOptions, Registry
-from autolog._validation import check_key, check_name, check_tag_value
+from autolog._validation import check_key, check_tag_value
 from autolog.errors import IntegrationNotEnabled, InvalidValueError
 
 __all__ = ["disable", "enable", "enabled_integrations"]
@@ -69,7 +69,9 @@ def enable(
         )
     tags = {check_key(k, "tag"): check_tag_value(k, v) for k, v in (extra_tags or {}).items()}
     if registered_model_name is not None:
-        check_name(registered_model_name, "registered model name")
+        from autolog._registry_source import check_model_name
+
+        check_model_name(registered_model_name)
     from autolog._api import configure
 
     configure(tracking_uri=tracking_uri, experiment=experiment)

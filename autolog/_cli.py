@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
-COMMAND_MODULES: list[str] = ["autolog._cli_runs", "autolog._cli_run"]
+COMMAND_MODULES: list[str] = ["autolog._cli_runs", "autolog._cli_run", "autolog._cli_models"]
 
 #: What a command runs: parsed arguments in, exit code out.
 Handler = Callable[[argparse.Namespace], int]

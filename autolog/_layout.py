@@ -14,7 +14,13 @@ newest compact and of the batches that compact does not name. Compaction
 writes compact `seq + 1` with create-if-absent, so compacts form one chain even
 when several processes compact at once, and only then deletes the batches and
 older compacts it folded in. A reader that lists a batch or compact which is
-deleted before it reads it starts again from a fresh listing.
+deleted before it reads it starts again from a fresh listing, and so does one
+whose newest compact is no longer the newest once it has read everything (a
+listing is not atomic: the batches a new compact folded in may have been
+deleted before they were listed). A compactor whose `seq + 1` was written,
+superseded and deleted while it folded removes its own stale compact. A batch
+whose write failed is retried under the same name, so a write the store kept
+before it failed is not stored twice.
 
 Experiment ids are derived from the name (a sha256 prefix), so two processes
 creating the same experiment at once write the same object.
@@ -222,7 +228,10 @@ class LayoutBackend(Backend):
     def _snapshot(self, run_id: str) -> _Snapshot:
         check_id(run_id)
         prefix = f"runs/{run_id}/log/"
-        for _ in range(_READ_ATTEMPTS):
+        for attempt in range(_READ_ATTEMPTS):
+            if attempt:
+                # Compactions of other processes are racing this read: let them land.
+                time.sleep(0.002 * 2**attempt)
             keys = self.store.list(prefix)
             if prefix + "meta.json" not in keys:
                 break
@@ -271,9 +280,10 @@ class LayoutBackend(Backend):
             }
             key = f"{prefix}compact/{seq:010d}.json"
             if self.store.put_if_absent(key, _dumps(data)):
-                if self.store.list(prefix + "compact")[-1] != key:
+                if self.store.list(prefix + "compact")[-1:] != [key]:
                     # Our snapshot was stale: compact `seq` had been written, superseded and
-                    # deleted while we folded. A newer compact holds all of it; ours goes.
+                    # deleted while we folded. A newer compact holds all we folded (it was
+                    # made from a later listing), so ours would only be a stray: remove it.
                     self.store.delete(key)
                     continue
                 for old in snap.batch_keys + snap.compact_keys:

@@ -8,7 +8,9 @@
 
 The hooks are installed on the first `start_run`, never at import. A SIGTERM
 handler the user installed is kept and called after ours; an ignored SIGTERM
-stays ignored.
+stays ignored. A SIGTERM that lands inside one of autolog's own writes in the
+main thread (sync mode spends most of its time there) is handled as soon as that
+write is done. A forked child ends none of its parent's runs.
 """
 
 from __future__ import annotations

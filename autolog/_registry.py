@@ -34,19 +34,16 @@ from autolog._backend import Backend
 from autolog._registry_entities import ModelEvent, ModelVersion, RegisteredModel
 from autolog._registry_source import (
     MLMODEL,
+    check_alias,
+    check_description,
+    check_model_name,
+    check_version,
     lineage,
     parse_mlmodel,
     parse_models_uri,
     parse_runs_uri,
 )
-from autolog._registry_store import (
-    RegistryStore,
-    check_alias,
-    check_description,
-    check_model_name,
-    check_version,
-    registry_store,
-)
+from autolog._registry_store import RegistryStore, registry_store
 from autolog._search import _like_regex
 from autolog._store import ObjectNotFound, ObjectStore
 from autolog._tracking import tracking

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,7 +228,7 @@ class ModelState:
             aliases=sorted(a for a, n in self.aliases.items() if n == v),
             tags=dict(self.version_tags[v]),
             description=self.version_descriptions[v],
-            lineage=dict(r.get("lineage") or {}),
+            lineage=copy.deepcopy(r.get("lineage") or {}),  # records are cached: hand out copies
         )
 
     def history(self) -> list[ModelEvent]:

@@ -26,9 +26,7 @@ Objects are immutable, so each process caches what it has read.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import re
 import threading
 import time
 import uuid
@@ -37,105 +35,22 @@ from datetime import datetime, timezone
 from typing import Any
 
 from autolog._registry_entities import ModelState, ModelVersion
+from autolog._registry_source import (
+    check_alias,
+    check_comment,
+    check_description,
+    check_model_name,
+    encode_name,
+)
 from autolog._store import ObjectNotFound, ObjectStore
-from autolog._validation import check_key, check_name, check_tag_value
-from autolog.errors import InvalidKeyError, InvalidValueError, ModelNotFoundError, StoreError
+from autolog._validation import check_key, check_tag_value
+from autolog.errors import InvalidValueError, ModelNotFoundError, StoreError
 
-__all__ = [
-    "RegistryStore",
-    "check_alias",
-    "check_model_name",
-    "check_version",
-    "encode_name",
-    "registry_store",
-]
+__all__ = ["PREFIX", "RegistryStore", "registry_store"]
 
 PREFIX = "registry/models"
-MAX_DESCRIPTION_LENGTH = 20_000
-MAX_COMMENT_LENGTH = 5_000
 _CREATE_ATTEMPTS = 100
 _CACHE_LIMIT = 200_000
-
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-_VERSION_LIKE_RE = re.compile(r"^(v|version)?[0-9]+$", re.IGNORECASE)
-_DIGITS_RE = re.compile(r"^[0-9]+$")
-
-
-# -- names and validation ----------------------------------------------------------------------
-
-
-def encode_name(name: str) -> str:
-    """The key segment of a registered model name: a slug plus a hash of the exact name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "model"
-    return f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}"
-
-
-def check_model_name(name: object) -> str:
-    """Return `name` if it can name a registered model, else raise InvalidKeyError."""
-    name = check_name(name, "registered model name")
-    if name != name.strip():
-        raise InvalidKeyError(
-            f"registered model name {name!r} starts or ends with whitespace; remove it"
-        )
-    bad = sorted({c for c in name if c in "/@\\"})
-    if bad:
-        raise InvalidKeyError(
-            f"registered model name {name!r} contains {''.join(bad)!r}; '/' and '@' separate the"
-            " name from the version or alias in models:/NAME/VERSION and models:/NAME@ALIAS,"
-            " so use '-' or '_' instead"
-        )
-    if set(name) == {"."}:
-        raise InvalidKeyError(f"registered model name {name!r} is only dots; use a word")
-    return name
-
-
-def check_alias(alias: object) -> str:
-    """Return `alias` if it can be an alias, else raise InvalidKeyError."""
-    if not isinstance(alias, str):
-        raise InvalidKeyError(f"alias {alias!r} is a {type(alias).__name__}; expected a str")
-    if alias.lower() == "latest" or _VERSION_LIKE_RE.match(alias):
-        raise InvalidKeyError(
-            f"alias {alias!r} is reserved: 'latest' and version-like names (3, v3) would be"
-            " confused with versions in models:/ URIs; use a word such as 'champion'"
-        )
-    if not _ALIAS_RE.match(alias):
-        raise InvalidKeyError(
-            f"alias {alias!r} is not allowed; use 1 to 64 letters, digits, '_', '-' or '.',"
-            " starting with a letter, digit or '_' (for example 'production')"
-        )
-    return alias
-
-
-def check_version(version: object, *, allow_latest: bool = False) -> int | None:
-    """Return `version` as a positive int (None for 'latest' where allowed), else raise."""
-    if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
-        return version
-    if isinstance(version, str):
-        if allow_latest and version == "latest":
-            return None
-        if _DIGITS_RE.match(version) and int(version) >= 1:
-            return int(version)
-    hint = " or 'latest'" if allow_latest else ""
-    raise InvalidValueError(
-        f"model version {version!r} is not a version; expected a positive whole number such"
-        f" as 3{hint}"
-    )
-
-
-def _check_text(value: object, kind: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidValueError(f"{kind} {value!r} is a {type(value).__name__}; expected a str")
-    if len(value) > limit:
-        raise InvalidValueError(f"{kind} has {len(value)} characters; the limit is {limit}")
-    return value
-
-
-def _check_comment(comment: object) -> str | None:
-    return None if comment is None else _check_text(comment, "comment", MAX_COMMENT_LENGTH)
-
-
-def check_description(description: object) -> str:
-    return _check_text(description, "description", MAX_DESCRIPTION_LENGTH)
 
 
 def _iso(ms: int) -> str:
@@ -345,7 +260,7 @@ class RegistryStore:
         self, name: str, alias: str, version: int, user: str | None, comment: str | None = None
     ) -> ModelVersion:
         check_alias(alias)
-        comment = _check_comment(comment)
+        comment = check_comment(comment)
         state = self.load(name)
         self.version(state, version)  # raises for an unknown or deleted version
         old = state.aliases.get(alias)
@@ -358,7 +273,7 @@ class RegistryStore:
     def delete_alias(
         self, name: str, alias: str, user: str | None, comment: str | None = None
     ) -> None:
-        comment = _check_comment(comment)
+        comment = check_comment(comment)
         state = self.load(name)
         old = self.version_by_alias(state, alias).version
         ev = {"type": "alias_deleted", "key": alias, "from": old, "comment": comment}
@@ -419,7 +334,7 @@ class RegistryStore:
     def delete_version(
         self, name: str, version: int, user: str | None, *, force: bool, comment: str | None
     ) -> None:
-        comment = _check_comment(comment)
+        comment = check_comment(comment)
         state = self.load(name)
         aliases = self.version(state, version).aliases
         if aliases and not force:
@@ -434,7 +349,7 @@ class RegistryStore:
     def delete_model(
         self, name: str, user: str | None, *, force: bool, comment: str | None
     ) -> None:
-        comment = _check_comment(comment)
+        comment = check_comment(comment)
         state = self.load(name)
         if state.aliases and not force:
             shown = ", ".join(f"{a} -> {v}" for a, v in sorted(state.aliases.items()))

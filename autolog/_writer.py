@@ -5,8 +5,11 @@ thread wakes every `flush_interval` seconds, or when asked to flush, and turns
 everything queued into at most one batch per run. A run's pending work is kept
 in order in its own queue: when a write fails, that run's later work waits
 behind it and is retried on the next cycle, so nothing is reordered or lost
-while the store is down. A full queue blocks the logging thread until the
-writer catches up (back-pressure, never a silent drop).
+while the store is down. Records queued and records held for retry both count
+against `max_pending`: past it, the logging thread blocks until the writer
+catches up or the store recovers (back-pressure, never a silent drop), except
+while the process is ending. `flush()` returns False when something could not be
+written, so a caller learns that its data is not yet durable.
 
 `sync=True` writes in the calling thread instead, for debugging and for users
 who want every call durable when it returns.

@@ -14,7 +14,7 @@ from typing import Any
 from xgboost.callback import TrainingCallback
 
 from autolog._runs import ActiveRun
-from autolog._safety import capture_internal_errors
+from autolog._safety import capture_internal_errors, report_internal_error
 from autolog._validation import sanitize_key
 
 __all__ = ["MetricsCallback"]
@@ -30,10 +30,11 @@ class MetricsCallback(TrainingCallback):
     stops training and never lets an error of its own reach the training loop.
     """
 
-    def __init__(self, run: ActiveRun, *, cv: bool = False) -> None:
+    def __init__(self, run: ActiveRun, *, cv: bool = False, continued: bool = False) -> None:
         super().__init__()
         self.run = run
         self.cv = cv
+        self.continued = continued
         # The booster's round count before this training (continued training): steps
         # are the booster's own iteration numbers, as `best_iteration` is.
         self.start_round = 0
@@ -41,7 +42,8 @@ class MetricsCallback(TrainingCallback):
         self.best_iteration: int | None = None
         self.best_score: float | None = None
         self._history: Mapping[str, Mapping[str, Sequence[Any]]] | None = None
-        self._keys: dict[tuple[str, str], str] = {}
+        self._series: list[tuple[tuple[str, ...], Sequence[Any]]] = []
+        self._datasets = 0
 
     @property
     def rounds(self) -> int:
@@ -49,8 +51,11 @@ class MetricsCallback(TrainingCallback):
         return _rounds(self._history) if self._history is not None else 0
 
     def before_training(self, model: Any) -> Any:
-        with capture_internal_errors("xgboost: reading the starting round"):
-            self.start_round = int(model.num_boosted_rounds())
+        # Only a continued training starts past round 0; asking a fresh booster makes
+        # XGBoost configure it early, which costs half a millisecond.
+        if self.continued:
+            with capture_internal_errors("xgboost: reading the starting round"):
+                self.start_round = int(model.num_boosted_rounds())
         return model
 
     def before_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
@@ -59,9 +64,12 @@ class MetricsCallback(TrainingCallback):
         return False
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        with capture_internal_errors("xgboost: logging evaluation metrics"):
+        # Not capture_internal_errors(): a contextmanager costs a microsecond a round.
+        try:
             self._history = evals_log
             self._log_new(evals_log)
+        except Exception as exc:  # noqa: BLE001 - never break the user's training
+            report_internal_error(exc, "xgboost: logging evaluation metrics")
         return False
 
     def after_training(self, model: Any) -> Any:
@@ -77,27 +85,38 @@ class MetricsCallback(TrainingCallback):
         return model
 
     def _log_new(self, history: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:
-        total = _rounds(history)
+        series = self._series
+        # XGBoost evaluates every dataset and metric each round: the lists only grow.
+        if not series or len(history) != self._datasets:
+            series = self._series = self._keys_of(history)
+            self._datasets = len(history)
+        if not series:
+            return
+        total = len(series[0][1])
         log_metrics = self.run.log_metrics
         for index in range(self.logged, total):
             points: dict[str, float] = {}
-            for data, metrics in history.items():
-                for metric, values in metrics.items():
-                    if index >= len(values):
-                        continue
-                    value = values[index]
-                    key = self._keys.get((data, metric))
-                    if key is None:
-                        key = self._keys[(data, metric)] = sanitize_key(f"{data}-{metric}")
+            for keys, values in series:
+                if index < len(values):
                     if self.cv:
                         # cv's history holds (mean, std) across the folds.
-                        points[f"{key}-mean"] = value[0]
-                        points[f"{key}-std"] = value[1]
+                        points[keys[0]], points[keys[1]] = values[index]
                     else:
-                        points[key] = value
+                        points[keys[0]] = values[index]
             if points:
                 log_metrics(points, step=self.start_round + index)
         self.logged = total
+
+    def _keys_of(
+        self, history: Mapping[str, Mapping[str, Sequence[Any]]]
+    ) -> list[tuple[tuple[str, ...], Sequence[Any]]]:
+        """Each metric's history list and the metric key(s) it is logged under."""
+        series: list[tuple[tuple[str, ...], Sequence[Any]]] = []
+        for data, metrics in history.items():
+            for metric, values in metrics.items():
+                key = sanitize_key(f"{data}-{metric}")
+                series.append(((f"{key}-mean", f"{key}-std") if self.cv else (key,), values))
+        return series
 
 
 def _rounds(history: Mapping[str, Mapping[str, Sequence[Any]]]) -> int:

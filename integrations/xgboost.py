@@ -13,7 +13,11 @@ What one training records, into one run:
   `stopped_iteration`;
 - `feature_importances.json`: every importance type, with the feature names;
 - a fingerprint of the training data (`datasets/train.json`);
-- the model, in XGBoost's own format, through `autolog._models`.
+- the model, in XGBoost's own format, through `autolog._models`;
+- afterwards, a scikit-learn metric computed on the model's predictions
+  (`roc_auc_score(y_test, booster.predict(dtest))`), as the scikit-learn
+  integration does for its estimators (`autolog._post_metrics`; the metric
+  functions are patched by the scikit-learn integration).
 
 `train` is bound under three names (`xgboost.training.train`, `xgboost.train`
 and `xgboost.sklearn.train`, which the scikit-learn API calls): one wrapper is
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from autolog import _post_metrics as post
 from autolog._patching import (
     AutologOptions,
     CallHooks,
@@ -47,12 +52,12 @@ from autolog._patching import (
 from autolog._runs import ActiveRun
 from autolog._safety import capture_internal_errors
 from autolog._validation import MAX_PARAM_VALUE_LENGTH, sanitize_key
+from autolog._xgb_artifacts import dmatrix_fingerprint, feature_importances
 
-__all__ = ["IMPORTANCE_TYPES", "XGBoostIntegration"]
+__all__ = ["XGBoostIntegration"]
 
 logger = logging.getLogger("autolog")
 
-IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
 # Training arguments that are data, a place for results or display options, never params.
 _NOT_PARAMS = frozenset({"params", "dtrain", "evals", "evals_result", "as_pandas", "show_stdv"})
 # Arguments holding functions or objects: recorded under these names, and only when given.
@@ -119,13 +124,20 @@ class XGBoostIntegration(Integration):
             ),
             aliases=[(module, "cv")],
         )
+        # Predictions of a logged model are remembered, so that a scikit-learn metric
+        # computed on them is logged on the model's run (autolog._post_metrics).
+        predict_hooks = post.predict_hooks()
+        self.wrap(sys.modules["xgboost.core"].Booster, "predict", predict_hooks)
         sklearn_api = sys.modules.get("xgboost.sklearn")
         if sklearn_api is not None:
             fit_hooks: CallHooks[Training] = CallHooks(
                 before=self._before_fit, after=self._after, failed=_failed
             )
-            for cls in _classes_defining_fit(sklearn_api):
+            for cls in _classes_defining(sklearn_api, "fit"):
                 self.wrap(cls, "fit", fit_hooks)
+            for method in ("predict", "predict_proba"):
+                for cls in _classes_defining(sklearn_api, method):
+                    self.wrap(cls, method, predict_hooks)
 
     # -- before: open the run, record params and data ----------------------------------------
 
@@ -186,8 +198,9 @@ class XGBoostIntegration(Integration):
                 return
             model = instance if state.api == "fit" else result
             booster = model.get_booster() if state.api == "fit" else model
+            post.remember_model(model, state.run)
             with capture_internal_errors("xgboost: recording feature importances"):
-                state.run.log_dict(feature_importances(booster), "feature_importances.json")
+                _log_json(state.run, feature_importances(booster), "feature_importances.json")
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
                     _log_model(state, model)
@@ -204,8 +217,11 @@ def _add_callback(
     """The call's arguments with the metrics callback appended to a copy of `callbacks`."""
     from autolog._xgb_callback import MetricsCallback
 
-    state.callback = MetricsCallback(state.run, cv=state.api == "cv")
-    given = sig.bind(args, kwargs).get("callbacks")
+    call = sig.bind(args, kwargs)
+    state.callback = MetricsCallback(
+        state.run, cv=state.api == "cv", continued=call.get("xgb_model") is not None
+    )
+    given = call.get("callbacks")
     return sig.replace(args, kwargs, "callbacks", [*(given or ()), state.callback])
 
 
@@ -357,29 +373,6 @@ def _describe(value: Any) -> str:
 # -- data, importances, model ---------------------------------------------------------------------
 
 
-def dmatrix_fingerprint(dmatrix: Any) -> dict[str, Any]:
-    """The fingerprint of a DMatrix, in the form `autolog._fingerprint.fingerprint` gives.
-
-    A DMatrix does not give its data back without a copy, so X's `content_hash`
-    (and the combined `hash`) are None; its shape, feature names and types are
-    read from it, and y is described from a copy of the labels (one float a row).
-    """
-    from autolog._fingerprint import METHOD, describe
-
-    x: dict[str, Any] = {
-        "kind": type(dmatrix).__name__,
-        "shape": [int(dmatrix.num_row()), int(dmatrix.num_col())],
-        "columns": _plain(dmatrix.feature_names),
-        "dtypes": _plain(dmatrix.feature_types),
-        "content_hash": None,
-    }
-    out: dict[str, Any] = {"X": x, "hash": None, "method": METHOD}
-    labels = dmatrix.get_label()
-    if len(labels):
-        out["y"] = describe(labels)
-    return out
-
-
 def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
     """The fingerprint of the training data given to a scikit-learn API `fit`."""
     from autolog._fingerprint import fingerprint
@@ -387,30 +380,13 @@ def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
     return fingerprint(x, y)
 
 
-def _plain(values: Any) -> list[str] | None:
-    return None if values is None else [str(v) for v in values]
-
-
 def _record_dataset(run: ActiveRun, fingerprint: Mapping[str, Any]) -> None:
-    run.log_dict(dict(fingerprint), "datasets/train.json")
+    _log_json(run, fingerprint, "datasets/train.json")
 
 
-def feature_importances(booster: Any) -> dict[str, Any]:
-    """Every importance type XGBoost defines for this booster, with the feature names.
-
-    Features never used in a split are absent from a type's scores (importance 0);
-    gblinear defines only "weight".
-    """
-    from xgboost.core import XGBoostError
-
-    names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
-    scores: dict[str, Any] = {}
-    for kind in IMPORTANCE_TYPES:
-        try:
-            scores[kind] = booster.get_score(importance_type=kind)
-        except XGBoostError:  # not defined for this booster (gblinear: weight only)
-            continue
-    return {"feature_names": list(names), "importance_types": scores}
+def _log_json(run: ActiveRun, data: Any, path: str) -> None:
+    # Compact JSON: json.dumps with indent= runs the pure-Python encoder, ten times slower.
+    run.log_bytes(json.dumps(data, separators=(",", ":")).encode(), path)
 
 
 def _input_example(x: Any) -> Any:
@@ -435,8 +411,8 @@ def _log_model(state: Training, model: Any) -> None:
         register_logged_model(state.run.id, "model", name, tracking_uri=state.run.tracking_uri)
 
 
-def _classes_defining_fit(sklearn_api: ModuleType) -> list[type]:
-    """XGBModel and its subclasses in xgboost.sklearn whose class body defines `fit`."""
+def _classes_defining(sklearn_api: ModuleType, method: str) -> list[type]:
+    """XGBModel and its subclasses in xgboost.sklearn whose class body defines `method`."""
     base = sklearn_api.XGBModel
     return [
         cls
@@ -444,5 +420,5 @@ def _classes_defining_fit(sklearn_api: ModuleType) -> list[type]:
         if isinstance(cls, type)
         and issubclass(cls, base)
         and cls.__module__ == sklearn_api.__name__
-        and "fit" in vars(cls)
+        and method in vars(cls)
     ]

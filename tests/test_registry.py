@@ -25,7 +25,8 @@ import pytest
 import autolog
 from autolog import _registry as reg
 from autolog._backend import Backend, register_backend
-from autolog._registry_store import PREFIX, encode_name, registry_store
+from autolog._registry_source import encode_name
+from autolog._registry_store import PREFIX, registry_store
 from autolog._runs import resume_run
 from autolog._store import ObjectStore
 from autolog._tracking import tracking
@@ -370,7 +371,7 @@ def test_bad_versions_are_refused(version: object, tmp_path: Path) -> None:
         ("models:/churn/", "names no version"),
         ("models:/churn/0", "not a version number"),
         ("models:/churn/Production", r"use models:/churn@production \(aliases replace"),
-        ("models:/churn/1/extra", "not a version number"),
+        ("models:/churn/1/extra", "not a version number or .latest.; expected"),
         ("models:/churn@", "not allowed"),
         ("models:/churn@latest", "reserved"),
         ("models://churn/1", "not a models:/ URI"),

@@ -31,6 +31,7 @@ from sklearn.ensemble import (
 from sklearn.feature_selection import RFE, RFECV, SelectFromModel, SequentialFeatureSelector
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.manifold import TSNE
 from sklearn.model_selection import (
     FixedThresholdClassifier,
     GridSearchCV,
@@ -74,7 +75,8 @@ def _fitted_lr() -> LogisticRegression:
     return LogisticRegression().fit(X, Y_CLASS)
 
 
-# Estimators whose constructor needs arguments, built around a small estimator.
+# Estimators whose constructor needs arguments, built around a small estimator, and a
+# few whose defaults are too slow or too large for 60 rows.
 CONSTRUCTORS: dict[str, Callable[[], Any]] = {
     "ClassifierChain": lambda: ClassifierChain(LogisticRegression()),
     "ColumnTransformer": lambda: ColumnTransformer(
@@ -104,6 +106,7 @@ CONSTRUCTORS: dict[str, Callable[[], Any]] = {
     "SparseCoder": lambda: SparseCoder(dictionary=ATOMS),
     "GaussianRandomProjection": lambda: GaussianRandomProjection(n_components=2),
     "SparseRandomProjection": lambda: SparseRandomProjection(n_components=2),
+    "TSNE": lambda: TSNE(max_iter=250),
     "StackingClassifier": lambda: StackingClassifier(
         [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier())], cv=2
     ),
@@ -194,11 +197,13 @@ def _data(name: str, estimator: Any) -> tuple[tuple[Any, ...], Any]:
     return (X,), X
 
 
-def _dense(value: Any) -> Any:
-    if hasattr(value, "toarray"):
-        return value.toarray()
+def _comparable(value: Any) -> Any:
+    if hasattr(value, "tocsr"):  # sparse, possibly 2**20 columns wide: never densified
+        matrix = value.tocsr()
+        matrix.sort_indices()
+        return [np.asarray(matrix.shape), matrix.data, matrix.indices, matrix.indptr]
     if isinstance(value, list):
-        return [_dense(v) for v in value]
+        return [_comparable(v) for v in value]
     return value
 
 
@@ -220,7 +225,7 @@ def _exercise(name: str, cls: type) -> dict[str, Any]:
             if not hasattr(estimator, method):
                 continue
             try:
-                out[method] = _dense(getattr(estimator, method)(data))
+                out[method] = _comparable(getattr(estimator, method)(data))
             except Exception as exc:
                 out[method] = f"raised {type(exc).__name__}"
     return out

@@ -237,3 +237,26 @@ def test_pipeline_and_grid_search_give_one_run() -> None:
         assert all("autolog.xgboost.call" not in r.tags for r in new)
     finally:
         autolog.disable("sklearn")
+
+
+def test_metrics_on_predictions_are_logged_on_the_model_run() -> None:
+    pytest.importorskip("sklearn")
+    try:
+        autolog.enable(["sklearn", "xgboost"])
+    except ImportError:
+        pytest.skip("the scikit-learn integration is not there yet")
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    x, y = _data(200)
+    x_train, y_train, x_test, y_test = x[:150], y[:150], x[150:], y[150:]
+    try:
+        clf = xgb.XGBClassifier(n_estimators=3).fit(x_train, y_train)
+        accuracy = accuracy_score(y_test, clf.predict(x_test))
+        dtest = xgb.DMatrix(x_test, y_test)
+        booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(x_train, y_train), 3)
+        auc = roc_auc_score(y_test, booster.predict(dtest))
+    finally:
+        autolog.disable("sklearn")
+    runs = {r.tags["autolog.xgboost.call"]: r for r in autolog.search_runs()}
+    assert runs["xgboost.XGBClassifier.fit"].metrics["accuracy_score_x_test"] == accuracy
+    assert runs["xgboost.train"].metrics["roc_auc_score_dtest"] == auc
