@@ -204,7 +204,10 @@ def flush(timeout: float | None = None) -> None:
     ok = tracking.flush(timeout)
     errors = [e for writer in tracking.all_writers() for e in writer.take_errors()]
     if not ok:
-        why = f"the store failed: {errors[-1]}" if errors else f"it took over {timeout} s"
+        if errors:
+            why = f"the store failed: {errors[-1]}"
+        else:
+            why = "the store failed" if timeout is None else f"it took over {timeout} s"
         raise StoreError(
             f"autolog could not write everything to {get_tracking_uri()}: {why}. The data is"
             " kept in memory and retried in the background; call flush() again later"

@@ -120,7 +120,9 @@ class Tracking:
             return list({id(w): w for w in self._writers.values()}.values())
 
     def flush(self, timeout: float | None = None) -> bool:
-        return all(w.flush(timeout) for w in self.all_writers())
+        # Every writer is flushed, even after one has failed.
+        results = [w.flush(timeout) for w in self.all_writers()]
+        return all(results)
 
     def reset(self) -> None:
         """Close every writer and forget settings (tests use this between cases)."""

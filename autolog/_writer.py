@@ -225,7 +225,8 @@ class Writer:
         queue, runs = self._queue, self._runs
         popleft = queue.popleft
         taken = 0
-        while queue:
+        # Only what is queued now: busy producers must not keep this cycle from writing.
+        for _ in range(len(queue)):
             record = popleft()
             op, run_id = record[0], record[1]
             if op == FLUSH:
@@ -352,6 +353,7 @@ class Writer:
         self._runs = {}
         self._held = 0
         self._flushes = {}
+        self._writing_thread = None
         self._thread = None
         self._wake = threading.Event()
         self._drained = threading.Condition()

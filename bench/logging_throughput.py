@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 BATCH_KEYS = 10
+MAX_PENDING = 200_000  # autolog's Writer default
 STORES = ("file", "sqlite")
 
 
@@ -142,6 +143,10 @@ def report(ours: dict[str, Any], theirs: dict[str, dict[str, Any] | str]) -> Non
     print(f"logging throughput ({impl}, {os.cpu_count()} CPUs)")
     print()
     print(f"autolog {ours['version']}, file store, {ours['points']:,} points:")
+    if ours["points"] >= MAX_PENDING:
+        print(
+            f"  (at {MAX_PENDING:,} unwritten records a call waits for the writer: back-pressure)"
+        )
     row("log_metric, call rate", ours["calls_per_s"], ours["call_s"])
     row("log_metric, until durable (flush)", ours["durable_per_s"], ours["durable_s"])
     row(f"log_metrics ({BATCH_KEYS} keys), call rate", ours["batch_calls_per_s"])

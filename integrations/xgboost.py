@@ -7,36 +7,33 @@ What one training records, into one run:
   callback is recorded by its name (`custom_objective: my_obj`);
 - per-iteration evaluation metrics (`eval-rmse`, `validation_0-logloss`, `@`
   made `_at_`) with the booster's iteration as step, from a callback added to a
-  copy of the user's callback list; without evals the tag
-  `autolog.xgboost.evals = none` says so;
+  copy of the user's callback list (`autolog._xgb_callback`); without evals the
+  tag `autolog.xgboost.evals = none` says so;
 - with early stopping, the metrics `best_iteration`, `best_score` and
   `stopped_iteration`;
 - `feature_importances.json`: every importance type, with the feature names;
-- a fingerprint of the training data (`datasets/train.json`);
+- a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
 - the model, in XGBoost's own format, through `autolog._models`;
 - afterwards, a scikit-learn metric computed on the model's predictions
-  (`roc_auc_score(y_test, booster.predict(dtest))`), as the scikit-learn
-  integration does for its estimators (`autolog._post_metrics`; the metric
-  functions are patched by the scikit-learn integration).
+  (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
+  estimators (`autolog._post_metrics`; the scikit-learn integration patches
+  the metric functions).
 
 `train` is bound under three names (`xgboost.training.train`, `xgboost.train`
 and `xgboost.sklearn.train`, which the scikit-learn API calls): one wrapper is
-installed at all three. An `XGBModel.fit` is the run and its inner `train` only
-gets the metrics callback (the `nested` hook), so one fit gives one run.
-`xgboost.dask` and `xgboost.spark` bind `train` under their own names to run it
-on workers; those are not patched.
+installed at all three. A scikit-learn API `fit` is the run, and the `train` it
+calls only gets the metrics callback (the `nested` hook), so one fit gives one
+run. `xgboost.dask` and `xgboost.spark` bind `train` under names of their own to
+run it on workers; those are not patched.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
-import logging
-import numbers
-import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -51,22 +48,23 @@ from autolog._patching import (
 )
 from autolog._runs import ActiveRun
 from autolog._safety import capture_internal_errors
-from autolog._validation import MAX_PARAM_VALUE_LENGTH, sanitize_key
-from autolog._xgb_artifacts import dmatrix_fingerprint, feature_importances
+from autolog._xgb_record import (
+    IMPORTANCES_ARTIFACT,
+    booster_params,
+    dmatrix_fingerprint,
+    estimator_params,
+    feature_importances,
+    log_json,
+    log_params,
+    record_dataset,
+    training_args,
+)
 
 __all__ = ["XGBoostIntegration"]
 
-logger = logging.getLogger("autolog")
-
-# Training arguments that are data, a place for results or display options, never params.
-_NOT_PARAMS = frozenset({"params", "dtrain", "evals", "evals_result", "as_pandas", "show_stdv"})
-# Arguments holding functions or objects: recorded under these names, and only when given.
-_RENAMED = {"obj": "custom_objective", "feval": "custom_metric"}
-_OBJECT_ARGS = frozenset(
-    {"obj", "feval", "custom_metric", "callbacks", "xgb_model", "folds", "fpreproc"}
-)
 _TAG_CALL = "autolog.xgboost.call"
 _TAG_EVALS = "autolog.xgboost.evals"
+_Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 @dataclass
@@ -85,6 +83,35 @@ class Training:
         return self.opened.run
 
 
+@dataclass(frozen=True)
+class _Signature:
+    """The parameter names and defaults of `train` or `cv`, read once at patch time."""
+
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, function: Callable[..., Any]) -> _Signature:
+        params = inspect.signature(function).parameters.values()
+        defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+        return cls(tuple(p.name for p in params), defaults)
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's arguments by name (XGBoost maps positional ones the same way)."""
+        bound = dict(zip(self.names, args, strict=False))
+        bound.update(kwargs)
+        return bound
+
+    def replace(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str, value: Any
+    ) -> _Arguments:
+        """New (args, kwargs) with `name` set to `value` where the caller passed it."""
+        index = self.names.index(name)
+        if index < len(args):
+            return (*args[:index], value, *args[index + 1 :]), kwargs
+        return args, {**kwargs, name: value}
+
+
 class XGBoostIntegration(Integration):
     """Records `xgboost.train`, `xgboost.cv` and every scikit-learn API `fit`."""
 
@@ -97,38 +124,26 @@ class XGBoostIntegration(Integration):
 
     def _patch(self, module: ModuleType) -> None:
         training = sys.modules["xgboost.training"]
-        # The scikit-learn API module is absent when scikit-learn is not installed.
-        reexports = [m for m in (module, sys.modules.get("xgboost.sklearn")) if m is not None]
-        train_sig = _Signature.of(training.train)
-        self.wrap(
-            training,
-            "train",
-            CallHooks(
-                before=lambda _i, a, k: self._before_train(train_sig, a, k),
-                after=self._after,
-                failed=_failed,
-                arguments=lambda s, a, k: _add_callback(s, train_sig, a, k),
-                nested=lambda s, a, k: _nested_train(s, train_sig, a, k),
-            ),
-            aliases=[(m, "train") for m in reexports],
-        )
-        cv_sig = _Signature.of(training.cv)
-        self.wrap(
-            training,
-            "cv",
-            CallHooks(
-                before=lambda _i, a, k: self._before_cv(cv_sig, a, k),
-                after=self._after,
-                failed=_failed,
-                arguments=lambda s, a, k: _add_callback(s, cv_sig, a, k),
-            ),
-            aliases=[(module, "cv")],
-        )
+        # The scikit-learn API module is missing only from a broken XGBoost install.
+        sklearn_api = sys.modules.get("xgboost.sklearn")
+        for api, reexports in (("train", (module, sklearn_api)), ("cv", (module,))):
+            sig = _Signature.of(getattr(training, api))
+            self.wrap(
+                training,
+                api,
+                CallHooks(
+                    before=self._training_hook(api, sig),
+                    after=self._after,
+                    failed=_failed,
+                    arguments=partial(_add_callback, sig),
+                    nested=partial(_nested_train, sig) if api == "train" else None,
+                ),
+                aliases=[(m, api) for m in reexports if m is not None],
+            )
         # Predictions of a logged model are remembered, so that a scikit-learn metric
-        # computed on them is logged on the model's run (autolog._post_metrics).
+        # computed on them is logged on the model's run.
         predict_hooks = post.predict_hooks()
         self.wrap(sys.modules["xgboost.core"].Booster, "predict", predict_hooks)
-        sklearn_api = sys.modules.get("xgboost.sklearn")
         if sklearn_api is not None:
             fit_hooks: CallHooks[Training] = CallHooks(
                 before=self._before_fit, after=self._after, failed=_failed
@@ -141,48 +156,46 @@ class XGBoostIntegration(Integration):
 
     # -- before: open the run, record params and data ----------------------------------------
 
-    def _before_train(
-        self, sig: _Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Training:
-        call = sig.bind(args, kwargs)
-        state = Training(open_run(self.options), self.options, "train")
-        with capture_internal_errors("xgboost: recording params"):
-            state.run.set_tag(_TAG_CALL, "xgboost.train")
-            state.run.log_params(
-                {**_booster_params(call.get("params")), **_training_args(sig, call)}
-            )
-        _note_evals(state, call)
-        if self.options.log_datasets and call.get("dtrain") is not None:
-            with capture_internal_errors("xgboost: fingerprinting the training data"):
-                _record_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
-        return state
+    def _training_hook(
+        self, api: str, sig: _Signature
+    ) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Training]:
+        def before(_instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Training:
+            call = sig.bind(args, kwargs)
+            state = Training(open_run(self.options), self.options, api)
+            with capture_internal_errors("xgboost: recording params"):
+                state.run.set_tag(_TAG_CALL, f"xgboost.{api}")
+                if api == "train":
+                    state.run.set_tags(_BOOSTER_TAGS)
+                params = booster_params(call.get("params"))
+                log_params(state.run, {**params, **training_args(sig.names, sig.defaults, call)})
+            if api == "train":
+                _note_evals(state, call)
+            else:  # cv always evaluates its folds
+                state.early_stopping = _uses_early_stopping(call)
+            if self.options.log_datasets and call.get("dtrain") is not None:
+                with capture_internal_errors("xgboost: fingerprinting the training data"):
+                    record_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
+            return state
 
-    def _before_cv(
-        self, sig: _Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Training:
-        call = sig.bind(args, kwargs)
-        state = Training(open_run(self.options), self.options, "cv")
-        with capture_internal_errors("xgboost: recording params"):
-            state.run.set_tag(_TAG_CALL, "xgboost.cv")
-            state.run.log_params(
-                {**_booster_params(call.get("params")), **_training_args(sig, call)}
-            )
-        state.early_stopping = _uses_early_stopping(call)
-        if self.options.log_datasets and call.get("dtrain") is not None:
-            with capture_internal_errors("xgboost: fingerprinting the training data"):
-                _record_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
-        return state
+        return before
 
     def _before_fit(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Training:
         state = Training(open_run(self.options), self.options, "fit")
         x = args[0] if args else kwargs.get("X")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         with capture_internal_errors("xgboost: recording params"):
-            state.run.set_tag(_TAG_CALL, f"xgboost.{type(instance).__name__}.fit")
-            state.run.log_params(_estimator_params(instance, kwargs))
+            cls = type(instance)
+            state.run.set_tags(
+                {
+                    _TAG_CALL: f"xgboost.{cls.__name__}.fit",
+                    "estimator_name": cls.__name__,
+                    "estimator_class": f"{cls.__module__}.{cls.__name__}",
+                }
+            )
+            log_params(state.run, estimator_params(instance, kwargs))
         if self.options.log_datasets:
             with capture_internal_errors("xgboost: fingerprinting the training data"):
-                _record_dataset(state.run, array_fingerprint(x, y))
+                record_dataset(state.run, array_fingerprint(x, y))
         if self.options.log_models and self.options.log_input_examples:
             with capture_internal_errors("xgboost: taking an input example"):
                 state.input_example = _input_example(x)
@@ -200,7 +213,7 @@ class XGBoostIntegration(Integration):
             booster = model.get_booster() if state.api == "fit" else model
             post.remember_model(model, state.run)
             with capture_internal_errors("xgboost: recording feature importances"):
-                _log_json(state.run, feature_importances(booster), "feature_importances.json")
+                log_json(state.run, feature_importances(booster), IMPORTANCES_ARTIFACT)
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
                     _log_model(state, model)
@@ -208,12 +221,19 @@ class XGBoostIntegration(Integration):
             state.opened.close()
 
 
+_BOOSTER_TAGS = {"estimator_name": "Booster", "estimator_class": "xgboost.core.Booster"}
+
+
+def _failed(state: Training, error: BaseException) -> None:
+    state.opened.close(error)
+
+
 # -- the metrics callback -----------------------------------------------------------------------
 
 
 def _add_callback(
-    state: Training, sig: _Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    sig: _Signature, state: Training, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> _Arguments:
     """The call's arguments with the metrics callback appended to a copy of `callbacks`."""
     from autolog._xgb_callback import MetricsCallback
 
@@ -226,30 +246,27 @@ def _add_callback(
 
 
 def _nested_train(
-    outer: Any, sig: _Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """`train` called by a scikit-learn API `fit`: add the callback to the fit's run."""
+    sig: _Signature, outer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> _Arguments:
+    """`train` called by a scikit-learn API `fit`: add the callback, for the fit's run."""
     # Only the first train of an XGBModel.fit: a train inside a user's callback or
     # objective must not write into the outer training's metrics.
     if not isinstance(outer, Training) or outer.api != "fit" or outer.callback is not None:
         return args, kwargs
-    call = sig.bind(args, kwargs)
-    _note_evals(outer, call)
-    return _add_callback(outer, sig, args, kwargs)
+    _note_evals(outer, sig.bind(args, kwargs))
+    return _add_callback(sig, outer, args, kwargs)
 
 
 def _note_evals(state: Training, call: Mapping[str, Any]) -> None:
     with capture_internal_errors("xgboost: recording evals"):
         state.early_stopping = _uses_early_stopping(call)
         evals = list(call.get("evals") or ())
-        if evals:
-            # Malformed entries are XGBoost's to reject, after this.
-            names = [
-                str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals
-            ]
-            state.run.log_param("evals", ",".join(names))
-        else:
+        if not evals:
             state.run.set_tag(_TAG_EVALS, "none")
+            return
+        # Malformed entries are XGBoost's to reject, right after this.
+        names = [str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals]
+        log_params(state.run, {"evals": ",".join(names)})
 
 
 def _uses_early_stopping(call: Mapping[str, Any]) -> bool:
@@ -275,102 +292,7 @@ def _record_early_stopping(state: Training) -> None:
         state.run.log_metrics(metrics)
 
 
-def _failed(state: Training, error: BaseException) -> None:
-    state.opened.close(error)
-
-
-# -- params ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Signature:
-    """The parameter names and defaults of `train` or `cv`, read once at patch time."""
-
-    names: tuple[str, ...]
-    defaults: Mapping[str, Any]
-
-    @classmethod
-    def of(cls, function: Callable[..., Any]) -> _Signature:
-        params = inspect.signature(function).parameters.values()
-        defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
-        return cls(tuple(p.name for p in params), defaults)
-
-    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """The call's arguments by name (XGBoost maps positional ones the same way)."""
-        bound = dict(zip(self.names, args, strict=False))
-        bound.update(kwargs)
-        return bound
-
-    def replace(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str, value: Any
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """New (args, kwargs) with `name` set to `value` where the caller passed it."""
-        index = self.names.index(name)
-        if index < len(args):
-            return (*args[:index], value, *args[index + 1 :]), kwargs
-        return args, {**kwargs, name: value}
-
-
-def _booster_params(params: Any) -> dict[str, str]:
-    """Booster params as strings; a list of pairs may repeat a key (several eval_metric)."""
-    if params is None:
-        return {}
-    pairs: Iterable[tuple[Any, Any]] = params.items() if isinstance(params, Mapping) else params
-    grouped: dict[str, list[Any]] = {}
-    for key, value in pairs:
-        grouped.setdefault(sanitize_key(str(key)), []).append(value)
-    return {k: _describe(v[0] if len(v) == 1 else v) for k, v in grouped.items()}
-
-
-def _training_args(sig: _Signature, call: Mapping[str, Any]) -> dict[str, str]:
-    """The training arguments of `train` / `cv` (defaults included), not data or results."""
-    out: dict[str, str] = {}
-    for name in sig.names:
-        if name in _NOT_PARAMS:
-            continue
-        value = call.get(name, sig.defaults.get(name))
-        if value is None and name in _OBJECT_ARGS:
-            continue
-        out[_RENAMED.get(name, name)] = _describe(value)
-    return out
-
-
-def _estimator_params(estimator: Any, fit_kwargs: Mapping[str, Any]) -> dict[str, str]:
-    """An XGBModel's params (functions by name) and the fit's own arguments that are params."""
-    params = {sanitize_key(str(k)): _describe(v) for k, v in estimator.get_params().items()}
-    objective = getattr(estimator, "objective", None)
-    if callable(objective):
-        params["custom_objective"] = _describe(objective)
-    metric = getattr(estimator, "eval_metric", None)
-    metrics = metric if isinstance(metric, (list, tuple)) else [metric]
-    custom = [m for m in metrics if callable(m)]
-    if custom:
-        params["custom_metric"] = _describe(custom[0])
-    if fit_kwargs.get("xgb_model") is not None:
-        params["xgb_model"] = _describe(fit_kwargs["xgb_model"])
-    return params
-
-
-def _describe(value: Any) -> str:
-    """A param's text: numbers and strings as they are, functions and objects by name."""
-    if value is None or isinstance(value, (str, numbers.Number)):
-        text = str(value)
-    elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_describe(v) for v in value) + "]"
-    elif isinstance(value, os.PathLike):
-        text = os.fspath(value)
-    elif callable(value) and hasattr(value, "__name__"):
-        text = str(value.__name__)
-    elif isinstance(value, Mapping):
-        text = json.dumps({str(k): _describe(v) for k, v in value.items()})
-    else:
-        text = type(value).__name__
-    return (
-        text if len(text) <= MAX_PARAM_VALUE_LENGTH else text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
-    )
-
-
-# -- data, importances, model ---------------------------------------------------------------------
+# -- data and model -----------------------------------------------------------------------------
 
 
 def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
@@ -378,15 +300,6 @@ def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
     from autolog._fingerprint import fingerprint
 
     return fingerprint(x, y)
-
-
-def _record_dataset(run: ActiveRun, fingerprint: Mapping[str, Any]) -> None:
-    _log_json(run, fingerprint, "datasets/train.json")
-
-
-def _log_json(run: ActiveRun, data: Any, path: str) -> None:
-    # Compact JSON: json.dumps with indent= runs the pure-Python encoder, ten times slower.
-    run.log_bytes(json.dumps(data, separators=(",", ":")).encode(), path)
 
 
 def _input_example(x: Any) -> Any:

@@ -55,7 +55,7 @@ def test_a_fit_records_params_tags_metrics_data_importances_and_the_model() -> N
         autolog.download_artifacts(run.id, "feature_importances.json").read_text()
     )
     assert importances["source"] == "coef_"
-    assert [f["name"] for f in importances["features"]][0] == "x0"
+    assert importances["features"][0]["name"] == "x0"
     assert run.metrics["feature_importance.x0"] == pytest.approx(abs(clf.coef_[0, 0]))
 
 
@@ -257,7 +257,7 @@ def test_set_output_still_wraps_fit_transform_and_transform() -> None:
 
 def test_available_if_methods_keep_their_meaning() -> None:
     assert isinstance(vars(Pipeline)["fit_transform"], AutologWrapper)
-    X, y = classification_data()
+    X, _ = classification_data()
     classifier_pipe = make_pipeline(StandardScaler(), LogisticRegression())
     assert not hasattr(classifier_pipe, "fit_transform")
     assert hasattr(classifier_pipe, "predict_proba")

@@ -45,7 +45,34 @@ def _autolog_on() -> Iterator[None]:
         autolog.disable()
 
 
-@parametrize_with_checks(ESTIMATORS)
+_WEIGHTS = "fails without autolog too: scikit-learn marks it xfail in its own test suite"
+# Checks that fail for these estimators with autologging off, as scikit-learn's own test
+# suite expects (each verified without autolog): they are expected to fail here too.
+EXPECTED_FAILURES: dict[str, dict[str, str]] = {
+    "RandomForestRegressor": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS,
+    },
+    "KMeans": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS,
+    },
+    "SGDClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS,
+    },
+    "Pipeline": {
+        "check_estimators_overwrite_params": _WEIGHTS.replace("xfail", "as failing"),
+        "check_dont_overwrite_parameters": _WEIGHTS.replace("xfail", "as failing"),
+    },
+}
+
+
+def _expected_failures(estimator: Any) -> dict[str, str]:
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks_pass_under_autolog(
     estimator: Any, check: Callable[[Any], None]
 ) -> None:

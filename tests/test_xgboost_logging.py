@@ -25,6 +25,14 @@ IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
 
 
 @pytest.fixture(autouse=True)
+def _one_xgboost_thread() -> Iterator[None]:
+    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
+    # what autolog records do not depend on the thread count.
+    with xgb.config_context(nthread=1):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _autolog_xgboost() -> Iterator[None]:
     autolog.enable("xgboost")
     yield
@@ -126,6 +134,11 @@ def test_train_with_evals_and_early_stopping() -> None:
     assert data["hash"] is None
     assert data["y"]["shape"] == [160]
     assert data["y"]["content_hash"]
+    assert run.tags["autolog.data.X.kind"] == "DMatrix"
+    assert run.tags["autolog.data.X.shape"] == "160x5"
+    assert run.tags["autolog.data.y.hash"] == data["y"]["content_hash"]
+    assert "autolog.data.hash" not in run.tags
+    assert run.tags["estimator_name"] == "Booster"
 
 
 @pytest.mark.parametrize(
@@ -152,6 +165,9 @@ def test_each_sklearn_api_class(cls: str, task: str) -> None:
     data = _artifact_json(run, "datasets/train.json")
     assert data["X"]["shape"] == [160, x.shape[1]]
     assert data["y"]["shape"] == [160]
+    assert run.tags["autolog.data.hash"] == data["hash"]
+    assert run.tags["estimator_name"] == cls
+    assert run.tags["estimator_class"] == f"xgboost.sklearn.{cls}"
 
 
 def test_ranker_with_query_ids() -> None:
@@ -351,6 +367,17 @@ def test_params_given_as_pairs_keep_repeated_keys() -> None:
     run = _only_run()
     assert run.params["eval_metric"] == "[auc, error]"
     _assert_histories(run, evals_result)
+
+
+def test_params_already_in_the_user_run_are_kept() -> None:
+    x, y = _binary()
+    with autolog.start_run() as run:
+        autolog.log_param("max_depth", "99")
+        xgb.train({"max_depth": 3, "eta": 0.3}, xgb.DMatrix(x, y), 2)
+    stored = autolog.get_run(run.id)
+    assert stored.params["max_depth"] == "99"
+    assert stored.params["eta"] == "0.3"
+    assert stored.params["num_boost_round"] == "2"
 
 
 def test_multiclass_with_pandas_features() -> None:

@@ -23,6 +23,14 @@ FIT_CLASSES = ["XGBModel", "XGBClassifier", "XGBRanker", "XGBRFClassifier", "XGB
 
 
 @pytest.fixture(autouse=True)
+def _one_xgboost_thread() -> Iterator[None]:
+    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
+    # what autolog records do not depend on the thread count.
+    with xgb.config_context(nthread=1):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _autolog_xgboost() -> Iterator[None]:
     autolog.enable("xgboost")
     yield
@@ -161,7 +169,7 @@ def test_errors_before_and_after_training_are_swallowed(monkeypatch: pytest.Monk
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("autolog bug")
 
-    monkeypatch.setattr(integration, "_booster_params", broken)
+    monkeypatch.setattr(integration, "booster_params", broken)
     monkeypatch.setattr(integration, "feature_importances", broken)
     monkeypatch.setattr(integration, "array_fingerprint", broken)
     x, y = _data()

@@ -21,6 +21,14 @@ pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture(autouse=True)
+def _one_xgboost_thread() -> Iterator[None]:
+    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
+    # what autolog records do not depend on the thread count.
+    with xgb.config_context(nthread=1):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _integration_off_at_the_end() -> Iterator[None]:
     yield
     autolog.disable("xgboost")

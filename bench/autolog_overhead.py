@@ -1,0 +1,319 @@
+"""What autologging adds to training, against MLflow's autologging.
+
+    .venv/bin/python bench/autolog_overhead.py                 # autolog only
+    /work/mlvenv/bin/python bench/autolog_overhead.py          # with MLflow's columns
+    ... bench/autolog_overhead.py --sections sklearn_fits --fits 400 --rounds 5
+
+Sections (each a function returning a table; `main()` runs those asked for):
+
+- `sklearn_fits`: `LogisticRegression().fit` on 200x10, the median time of one fit.
+- `sklearn_search`: `GridSearchCV` of 50 candidates x 5 folds on the same data,
+  the median time of one search.
+- `sklearn_memory`: the peak RSS of one `SGDClassifier` fit on 1,000,000x25
+  float64 (200 MB), to show autologging copies none of it.
+
+Configurations: bare; autolog with models off / on; MLflow's `mlflow.sklearn.autolog`
+with models off / on (when MLflow can be imported). Each configuration runs in a
+fresh interpreter, since autolog and MLflow both patch scikit-learn, and the
+configurations take turns over several rounds so that a change of machine load
+hits them alike. autolog and MLflow keep their defaults (autolog's run-context
+capture included) apart from the models switch; both write to a local directory.
+Timings are what the user's thread sees: autolog's background writer drains
+afterwards, and the time it takes is reported as `drain`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIGS = ("bare", "autolog", "autolog+models", "mlflow", "mlflow+models")
+ROWS, COLS = 200, 10
+
+
+# -- the worker side: one configuration in a fresh interpreter -----------------------------
+
+
+def _setup(config: str, root: Path) -> Callable[[], None]:
+    """Switch the configuration on; return what to call once the timed part is over."""
+    warnings.simplefilter("ignore")
+    if config.startswith("autolog"):
+        import autolog
+
+        autolog.configure(tracking_uri=str(root / "autolog-runs"))
+        autolog.enable(integrations=["sklearn"], log_models=config.endswith("+models"))
+        return lambda: autolog.flush()
+    if config.startswith("mlflow"):
+        import mlflow
+
+        mlflow.set_tracking_uri((root / "mlruns").as_uri())
+        mlflow.sklearn.autolog(log_models=config.endswith("+models"), silent=True)
+    return lambda: None
+
+
+def _data(rows: int = ROWS, cols: int = COLS) -> tuple[Any, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, cols))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.8, size=rows) > 0).astype(int)
+    return X, y
+
+
+def worker_fits(config: str, root: Path, count: int) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _data()
+    drain = _setup(config, root)
+    for _ in range(10):  # first fits import lazily and create the experiment
+        LogisticRegression().fit(X, y)
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        LogisticRegression().fit(X, y)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    drain()
+    return {"times": times, "drain": time.perf_counter() - start}
+
+
+def worker_search(config: str, root: Path, count: int) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _data()
+    grid = {"C": np.logspace(-3, 3, 50)}
+    drain = _setup(config, root)
+    GridSearchCV(LogisticRegression(), {"C": [1.0, 2.0]}, cv=5).fit(X, y)  # warm up
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        GridSearchCV(LogisticRegression(), grid, cv=5).fit(X, y)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    drain()
+    return {"times": times, "drain": time.perf_counter() - start}
+
+
+def worker_memory(config: str, root: Path, count: int) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = _data(1_000_000, 25)
+    drain = _setup(config, root)
+    SGDClassifier(max_iter=1, tol=None).fit(X[:1000], y[:1000])  # imports, experiment
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    SGDClassifier(max_iter=3, tol=None, random_state=0).fit(X, y)
+    elapsed = time.perf_counter() - start
+    drain()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "times": [elapsed],
+        "drain": 0.0,
+        "data_mb": (X.nbytes + y.nbytes) / 2**20,
+        "peak_mb": peak / 1024,
+        "fit_extra_mb": (peak - before) / 1024,
+        "unused": float(np.sum(y[:1])),
+    }
+
+
+WORKERS: dict[str, Callable[[str, Path, int], dict[str, Any]]] = {
+    "fits": worker_fits,
+    "search": worker_search,
+    "memory": worker_memory,
+}
+
+
+# -- the driver side -----------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """Everything the rounds of one configuration measured."""
+
+    times: list[float] = field(default_factory=list)
+    drains: list[float] = field(default_factory=list)
+    extra: dict[str, list[float]] = field(default_factory=dict)
+
+
+def mlflow_available() -> bool:
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_worker(worker: str, config: str, count: int) -> dict[str, Any]:
+    """Run one worker for one configuration in a fresh interpreter; return its JSON."""
+    with tempfile.TemporaryDirectory(prefix="autolog-bench-") as tmp:
+        env = {**os.environ, "AUTOLOG_TRACKING_URI": str(Path(tmp) / "autolog-runs")}
+        env.pop("AUTOLOG_STRICT", None)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                worker,
+                "--config",
+                config,
+                "--count",
+                str(count),
+                "--root",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"{worker}/{config} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure(worker: str, configs: list[str], count: int, rounds: int) -> dict[str, Measured]:
+    """Every configuration, in turn, `rounds` times: `count` measurements per round."""
+    found = {c: Measured() for c in configs}
+    for _ in range(rounds):
+        for config in configs:
+            result = run_worker(worker, config, count)
+            found[config].times += result.pop("times")
+            found[config].drains.append(result.pop("drain"))
+            for key, value in result.items():
+                found[config].extra.setdefault(key, []).append(float(value))
+    return found
+
+
+def print_table(title: str, rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _timing_table(title: str, found: dict[str, Measured], unit: float, suffix: str) -> None:
+    bare = statistics.median(found["bare"].times)
+    rows = []
+    for config, measured in found.items():
+        median = statistics.median(measured.times)
+        p90 = statistics.quantiles(measured.times, n=10)[-1] if len(measured.times) > 1 else median
+        rows.append(
+            [
+                config,
+                f"{median * unit:.2f} {suffix}",
+                f"{p90 * unit:.2f} {suffix}",
+                "-" if config == "bare" else f"{(median - bare) * unit:+.2f} {suffix}",
+                f"{median / bare:.2f}x",
+                f"{statistics.median(measured.drains):.2f} s",
+            ]
+        )
+    print_table(title, rows, ["config", "median", "p90", "overhead", "ratio", "drain"])
+
+
+def _configs(args: argparse.Namespace) -> list[str]:
+    wanted = list(CONFIGS if mlflow_available() else CONFIGS[:3])
+    return [c for c in wanted if c in args.configs] if args.configs else wanted
+
+
+def sklearn_fits(args: argparse.Namespace) -> None:
+    per_round = max(1, args.fits // args.rounds)
+    found = measure("fits", _configs(args), per_round, args.rounds)
+    _timing_table(
+        f"scikit-learn: LogisticRegression().fit on {ROWS}x{COLS},"
+        f" {per_round * args.rounds} fits per config (per fit)",
+        found,
+        1000.0,
+        "ms",
+    )
+
+
+def sklearn_search(args: argparse.Namespace) -> None:
+    found = measure("search", _configs(args), args.searches, args.rounds)
+    _timing_table(
+        f"scikit-learn: GridSearchCV, 50 candidates x 5 folds on {ROWS}x{COLS},"
+        f" {args.searches * args.rounds} searches per config (per search)",
+        found,
+        1.0,
+        "s",
+    )
+
+
+def sklearn_memory(args: argparse.Namespace) -> None:
+    found = measure("memory", _configs(args), 1, 1)
+    bare = statistics.median(found["bare"].extra["peak_mb"])
+    rows = []
+    for config, measured in found.items():
+        peak = statistics.median(measured.extra["peak_mb"])
+        rows.append(
+            [
+                config,
+                f"{statistics.median(measured.extra['data_mb']):.0f} MB",
+                f"{peak:.0f} MB",
+                f"{statistics.median(measured.extra['fit_extra_mb']):.0f} MB",
+                "-" if config == "bare" else f"{(peak - bare) / bare * 100:+.1f} %",
+                f"{statistics.median(measured.times):.2f} s",
+            ]
+        )
+    print_table(
+        "scikit-learn: peak memory of SGDClassifier(max_iter=3).fit on 1,000,000x25 float64",
+        rows,
+        ["config", "X and y", "peak RSS", "fit's own peak", "vs bare", "fit time"],
+    )
+
+
+# Sections in the order main() runs them. Another library's section is a function of
+# the parsed arguments that prints its table; add it here.
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "sklearn_fits": sklearn_fits,
+    "sklearn_search": sklearn_search,
+    "sklearn_memory": sklearn_memory,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
+    parser.add_argument("--configs", default="", help=f"comma-separated, of {CONFIGS}")
+    parser.add_argument("--fits", type=int, default=200, help="fits per configuration")
+    parser.add_argument("--searches", type=int, default=1, help="searches per round")
+    parser.add_argument("--rounds", type=int, default=4, help="turns each configuration takes")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        result = WORKERS[args.worker](args.config, Path(args.root), args.count)
+        print(json.dumps(result))
+        return
+    args.configs = [c for c in args.configs.split(",") if c]
+    import sklearn
+
+    print(
+        f"python {platform.python_version()}, scikit-learn {sklearn.__version__},"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f};"
+        f" MLflow {'available' if mlflow_available() else 'not importable'}"
+    )
+    for name in args.sections.split(","):
+        SECTIONS[name](args)
+
+
+if __name__ == "__main__":
+    main()
