@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autolog._patching import AutologOptions, Registry
 from autolog._validation import check_key, check_tag_value
 from autolog.errors import IntegrationNotEnabled, InvalidValueError
 
+if TYPE_CHECKING:
+    from autolog._patching import Registry
+
 __all__ = ["disable", "enable", "enabled_integrations"]
+
+
+def _registry() -> type[Registry]:
+    # Imported on first use: wrapt (and the asyncio it loads) stays out of `import autolog`.
+    from autolog._patching import Registry
+
+    return Registry
+
 
 logger = logging.getLogger("autolog")
 _saved_level: list[int] = []
@@ -18,12 +28,12 @@ _saved_level: list[int] = []
 
 def _names(integrations: str | Sequence[str] | None) -> tuple[list[str], bool]:
     if integrations is None:
-        return list(Registry.known), False
+        return list(_registry().known), False
     names = [integrations] if isinstance(integrations, str) else list(integrations)
-    unknown = [n for n in names if n not in Registry.known]
+    unknown = [n for n in names if n not in _registry().known]
     if unknown:
         raise InvalidValueError(
-            f"unknown integration(s) {unknown!r}; known integrations: {sorted(Registry.known)}"
+            f"unknown integration(s) {unknown!r}; known integrations: {sorted(_registry().known)}"
         )
     return names, True
 
@@ -75,6 +85,8 @@ def enable(
     from autolog._api import configure
 
     configure(tracking_uri=tracking_uri, experiment=experiment)
+    from autolog._patching import AutologOptions
+
     options = AutologOptions(
         log_models=bool(log_models),
         log_datasets=bool(log_datasets),
@@ -90,7 +102,7 @@ def enable(
     on = []
     for name in names:
         try:
-            Registry.get(name).enable(options)
+            _registry().get(name).enable(options)
         except IntegrationNotEnabled as exc:
             if named:
                 raise
@@ -103,7 +115,7 @@ def enable(
 def disable(integrations: str | Sequence[str] | None = None) -> None:
     """Switch integrations off and restore the original functions exactly."""
     names, _ = _names(integrations)
-    for integration in Registry.loaded():
+    for integration in _registry().loaded():
         if integration.name in names:
             integration.disable()
     if _saved_level and not enabled_integrations():
@@ -112,4 +124,4 @@ def disable(integrations: str | Sequence[str] | None = None) -> None:
 
 def enabled_integrations() -> list[str]:
     """Names of the integrations that are on."""
-    return [i.name for i in Registry.loaded() if i.enabled]
+    return [i.name for i in _registry().loaded() if i.enabled]
