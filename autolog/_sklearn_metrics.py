@@ -393,13 +393,20 @@ def _standard_score(estimator: Any, kind: str) -> str | None:
     """The metric `score()` returns when it is sklearn's mixin default, else None."""
     from sklearn.base import ClassifierMixin, RegressorMixin
 
-    method = getattr(type(estimator), "score", None)
-    method = getattr(method, "__wrapped__", method)  # our wrapper around it
-    if kind == "classifier" and method is ClassifierMixin.score:
+    method = _unwrapped(type(estimator), "score")
+    if kind == "classifier" and method is _unwrapped(ClassifierMixin, "score"):
         return "accuracy_score"
-    if kind == "regressor" and method is RegressorMixin.score:
+    if kind == "regressor" and method is _unwrapped(RegressorMixin, "score"):
         return "r2_score"
     return None
+
+
+def _unwrapped(owner: type, name: str) -> Any:
+    """The function `owner.name` resolves to, without autolog's wrapper around it."""
+    from autolog._patching import AutologWrapper
+
+    value = inspect.getattr_static(owner, name, None)
+    return value.__wrapped__ if isinstance(value, AutologWrapper) else value
 
 
 def _training_score(

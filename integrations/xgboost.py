@@ -225,6 +225,8 @@ _BOOSTER_TAGS = {"estimator_name": "Booster", "estimator_class": "xgboost.core.B
 
 
 def _failed(state: Training, error: BaseException) -> None:
+    if state.callback is not None:  # the rounds trained before the error
+        state.callback.flush()
     state.opened.close(error)
 
 
