@@ -15,6 +15,7 @@ from typing import Any
 from autolog import _runs, _search
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._runs import _stack, require_run
+from autolog._store import Progress
 from autolog._tracking import tracking
 from autolog._validation import check_id, check_key, check_name, check_relative_path
 from autolog.errors import InvalidValueError, StoreError
@@ -291,8 +292,15 @@ def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = Non
 
     Returns the local path of what was copied (`dst/path`).
     """
+    return download_with_progress(run_id, path, dst)
+
+
+def download_with_progress(
+    run_id: str, path: str = "", dst: str | Path | None = None, progress: Progress | None = None
+) -> Path:
+    """`download_artifacts`, calling `progress` with the bytes copied since its last call."""
     check_id(run_id)
     rel = check_relative_path(path)
     tracking.flush()
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="autolog-"))
-    return tracking.backend().download_artifacts(run_id, rel, target)
+    return tracking.backend().download_artifacts(run_id, rel, target, progress)

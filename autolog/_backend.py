@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run
+from autolog._store import Progress
 from autolog.errors import UnknownSchemeError
 
 __all__ = [
@@ -34,13 +35,19 @@ DEFAULT_URI = "./autolog-runs"
 
 @dataclass(frozen=True)
 class RunMeta:
-    """What is fixed when a run is created."""
+    """What is fixed when a run is created.
+
+    `experiment_name` names the run's experiment: a backend whose
+    `local_experiment_id` gave the id without asking the store creates the
+    experiment, if it is not there yet, when it writes the run's creation.
+    """
 
     id: str
     name: str
     experiment_id: str
     start_time: int
     parent_id: str | None = None
+    experiment_name: str | None = None
 
 
 @dataclass
@@ -58,6 +65,18 @@ class Batch:
 
     def is_empty(self) -> bool:
         return not (self.params or self.tags or self.metrics or self.status)
+
+    def prepend(self, earlier: Batch) -> None:
+        """Fold into this batch a batch logged before it, as if it had been written first."""
+        params = dict(earlier.params)
+        for key, value in self.params.items():
+            params.setdefault(key, value)  # params: the first value wins
+        self.params = params
+        self.tags = {**earlier.tags, **self.tags}  # tags: the last value wins
+        for key, points in earlier.metrics.items():
+            self.metrics[key] = [*points, *self.metrics.get(key, [])]
+        if self.status is None and earlier.status is not None:
+            self.status, self.end_time = earlier.status, earlier.end_time
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -91,6 +110,9 @@ class Backend(ABC):
     """Where runs, metrics and artifacts are stored. Usable as a context manager."""
 
     uri: str = ""
+    #: True when the store is on this machine (see `ObjectStore.local`): artifact files are
+    #: then written in the caller's thread; for a remote store they are queued.
+    local: bool = False
 
     # experiments
     @abstractmethod
@@ -104,6 +126,16 @@ class Backend(ABC):
     @abstractmethod
     def list_experiments(self) -> list[Experiment]:
         """Return every experiment, oldest first."""
+
+    def local_experiment_id(self, name: str) -> str | None:
+        """The id experiment `name` has or will have, if known without a request; else None.
+
+        A backend that returns an id creates the experiment in `create_run` when a
+        run's `RunMeta.experiment_name` names it, so that starting a run never waits
+        for (or fails with) the store. None makes `start_run` call
+        `get_or_create_experiment` first.
+        """
+        return None
 
     # runs
     @abstractmethod
@@ -143,8 +175,13 @@ class Backend(ABC):
         """Return the entries directly under `path` of a run's artifacts."""
 
     @abstractmethod
-    def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path:
-        """Copy the artifact file or directory at `path` to `dst/path`; return that path."""
+    def download_artifacts(
+        self, run_id: str, path: str, dst: Path, progress: Progress | None = None
+    ) -> Path:
+        """Copy the artifact file or directory at `path` to `dst/path`; return that path.
+
+        `progress`, if given, is called with the number of bytes copied since its last call.
+        """
 
     def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections."""

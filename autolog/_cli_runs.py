@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autolog._api import (
-    download_artifacts,
+    download_with_progress,
     get_metric_history,
     get_run,
     list_artifacts,
@@ -19,6 +19,7 @@ from autolog._api import (
 )
 from autolog._cli import add_command, note, positive_int, resolve_run, write_json, write_lines
 from autolog._entities import Run, RunStatus
+from autolog._progress import ProgressLine
 from autolog._table import (
     Charset,
     Column,
@@ -118,6 +119,11 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("run", metavar="RUN", help="a run id, or a unique prefix of 6+ characters")
     p.add_argument("path", metavar="PATH", nargs="?", default="", help="an artifact file or folder")
     p.add_argument("--download", "-d", metavar="DIR", help="copy the artifacts into DIR")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show download progress on stderr (the default when stderr is a terminal)",
+    )
     p.add_argument("--json", action="store_true", help="print the file list as JSON")
 
 
@@ -454,7 +460,13 @@ def _artifacts(args: argparse.Namespace) -> int:
         nodes = _artifact_nodes(run.id, "")
     files, size = TreeNode("", children=nodes).total()
     if args.download is not None:
-        local = download_artifacts(run.id, path, args.download).resolve()
+        show = files and (args.progress or sys.stderr.isatty())
+        line = ProgressLine(files, size) if show else None
+        try:
+            local = download_with_progress(run.id, path, args.download, line).resolve()
+        finally:
+            if line is not None:
+                line.finish()
         if args.json:
             write_json(
                 {

@@ -13,7 +13,9 @@ Nothing is edited in place. A run's state is the fold, in name order, of its
 newest compact and of the batches that compact does not name. Compaction
 writes compact `seq + 1` with create-if-absent, so compacts form one chain even
 when several processes compact at once, and only then deletes the batches and
-older compacts it folded in. A reader that lists a batch or compact which is
+older compacts it folded in. A run with one batch and no compact has nothing to
+fold: compacting it would cost seven requests to save a reader none, so it is
+left as it is (one listing tells). A reader that lists a batch or compact which is
 deleted before it reads it starts again from a fresh listing, and so does one
 whose newest compact is no longer the newest once it has read everything (a
 listing is not atomic: the batches a new compact folded in may have been
@@ -23,7 +25,9 @@ whose write failed is retried under the same name, so a write the store kept
 before it failed is not stored twice.
 
 Experiment ids are derived from the name (a sha256 prefix), so two processes
-creating the same experiment at once write the same object.
+creating the same experiment at once write the same object, and a run can be
+started without asking the store: its experiment is created (create-if-absent,
+once per backend) when the run's creation is written, before the run's meta.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 
 from autolog._backend import Backend, Batch, RunMeta
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
-from autolog._store import ObjectNotFound, ObjectStore
+from autolog._store import ObjectNotFound, ObjectStore, Progress
 from autolog._validation import check_id, check_relative_path
 from autolog.errors import (
     ArtifactNotFoundError,
@@ -134,10 +138,13 @@ class LayoutBackend(Backend):
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self.uri = store.uri
+        self.local = store.local
         self._writer_id = uuid.uuid4().hex[:8]
         self._seq = 0
         self._last_ns = 0
         self._experiment_names: dict[str, str] = {}
+        # Experiments this backend created or found, so a run's creation writes them once.
+        self._experiments_known: set[str] = set()
         # Name of a batch whose write failed, by id(batch): a retry reuses it, so a write
         # that failed after the store kept it (a timeout) is not stored twice.
         self._retry_names: dict[int, str] = {}
@@ -145,10 +152,19 @@ class LayoutBackend(Backend):
     # -- experiments -----------------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str) -> Experiment:
+        exp_id = self._create_experiment(name)
+        return self._read_experiment(exp_id)
+
+    def _create_experiment(self, name: str) -> str:
         exp_id = experiment_id_for(name)
         meta = {"id": exp_id, "name": name, "created_at": int(time.time() * 1000), "tags": {}}
         self.store.put_if_absent(f"experiments/{exp_id}/meta.json", _dumps(meta))
-        return self._read_experiment(exp_id)
+        self._experiments_known.add(exp_id)
+        self._experiment_names[exp_id] = name
+        return exp_id
+
+    def local_experiment_id(self, name: str) -> str:
+        return experiment_id_for(name)
 
     def _read_experiment(self, exp_id: str) -> Experiment:
         try:
@@ -196,6 +212,14 @@ class LayoutBackend(Backend):
     def create_run(self, meta: RunMeta) -> None:
         check_id(meta.id)
         check_id(meta.experiment_id, "experiment id")
+        name = meta.experiment_name
+        if (
+            name is not None
+            and meta.experiment_id not in self._experiments_known
+            and experiment_id_for(name) == meta.experiment_id
+        ):
+            # Before the run's meta: a reader never finds a run whose experiment is missing.
+            self._create_experiment(name)
         data = {
             "id": meta.id,
             "name": meta.name,
@@ -225,14 +249,14 @@ class LayoutBackend(Backend):
             self._retry_names[id(batch)] = name
             raise
 
-    def _snapshot(self, run_id: str) -> _Snapshot:
+    def _snapshot(self, run_id: str, listing: list[str] | None = None) -> _Snapshot:
         check_id(run_id)
         prefix = f"runs/{run_id}/log/"
         for attempt in range(_READ_ATTEMPTS):
             if attempt:
                 # Compactions of other processes are racing this read: let them land.
                 time.sleep(0.002 * 2**attempt)
-            keys = self.store.list(prefix)
+            keys = listing if listing is not None and not attempt else self.store.list(prefix)
             if prefix + "meta.json" not in keys:
                 break
             batch_keys = [k for k in keys if k.startswith(prefix + "batches/")]
@@ -266,10 +290,22 @@ class LayoutBackend(Backend):
         self.compact(run_id)
 
     def compact(self, run_id: str) -> None:
-        """Fold a run's batches into one compact object and delete what it folded in."""
+        """Fold a run's batches into one compact object and delete what it folded in.
+
+        A run with no compact and at most one batch is left as it is: there is nothing
+        to fold, and a reader reads its one batch as it would read a compact.
+        """
+        check_id(run_id)
         prefix = f"runs/{run_id}/log/"
+        keys = self.store.list(prefix)
+        batches = sum(1 for k in keys if k.startswith(prefix + "batches/"))
+        compacted = any(k.startswith(prefix + "compact/") for k in keys)
+        if prefix + "meta.json" in keys and batches <= 1 and not compacted:
+            return
+        listing: list[str] | None = keys
         for _ in range(_READ_ATTEMPTS):
-            snap = self._snapshot(run_id)
+            snap = self._snapshot(run_id, listing)
+            listing = None  # a second round lists afresh
             if not snap.batch_keys:
                 return
             seq = snap.compact_seq + 1
@@ -360,13 +396,15 @@ class LayoutBackend(Backend):
                 entries[rel] = FileInfo(rel, False, self.store.size(key))
         return sorted(entries.values(), key=lambda f: f.path)
 
-    def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path:
+    def download_artifacts(
+        self, run_id: str, path: str, dst: Path, progress: Progress | None = None
+    ) -> Path:
         base = self._artifact_key(run_id, path)
         root = f"runs/{run_id}/artifacts/"
         rel = check_relative_path(path)
         if rel and self.store.exists(base):
             target = dst / rel
-            self.store.get_file(base, target)
+            self.store.get_file(base, target, progress)
             return target
         keys = self.store.list(base)
         if not keys:
@@ -379,7 +417,7 @@ class LayoutBackend(Backend):
                 f"run {run_id} has no artifact {path!r}; see `autolog artifacts {run_id}`"
             )
         for key in keys:
-            self.store.get_file(key, dst / key[len(root) :])
+            self.store.get_file(key, dst / key[len(root) :], progress)
         return dst / rel if rel else dst
 
     def close(self) -> None:

@@ -12,6 +12,13 @@
   call straight through; otherwise the hooks run inside
   `capture_internal_errors()` and the original is called exactly once, outside
   any of our guards, its result and exceptions reaching the caller untouched.
+- `Integration.wrap_with(owner, name, wrapper)`: the same bookkeeping for a
+  wrapper that is not an autologged call (a hook on class creation, a worker
+  pool carrying its caller's marker); `when_imported(module, patch)` patches a
+  submodule the library does not import itself when it is imported.
+- `marked(call)`: runs a block as inside an autologged call, so that patched
+  functions called there (an integration's own `predict`, a worker thread's
+  task) call straight through.
 - Run placement: a top-level call with no active run gets a run of its own;
   inside an active run the first top-level call logs into it and later ones
   become child runs, so nothing is overwritten.

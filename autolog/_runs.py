@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from autolog import _context
-from autolog._backend import RunMeta
+from autolog._backend import Batch, RunMeta
 from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors
 from autolog._tracking import tracking
@@ -38,7 +38,17 @@ from autolog._validation import (
     check_tag_value,
     check_timestamp,
 )
-from autolog._writer import ARTIFACT, CALL, CREATE, METRIC, PARAM, STATUS, TAG, Writer
+from autolog._writer import (
+    ARTIFACT,
+    ARTIFACT_FILE,
+    CALL,
+    CREATE,
+    METRIC,
+    PARAM,
+    STATUS,
+    TAG,
+    Writer,
+)
 from autolog.errors import (
     InvalidInputError,
     InvalidValueError,
@@ -231,9 +241,7 @@ class ActiveRun:
             hint = "use log_artifacts() for a directory" if src.is_dir() else "check the path"
             raise InvalidInputError(f"log_artifact: {str(local_path)!r} is not a file; {hint}")
         folder = check_relative_path(artifact_path or "")
-        dest = f"{folder}/{src.name}" if folder else src.name
-        self.flush_self()
-        self._writer.backend.put_artifact_file(self.id, dest, src)
+        self._store_files([(f"{folder}/{src.name}" if folder else src.name, src)])
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         """Copy every file under a local directory into the run's artifacts."""
@@ -241,13 +249,33 @@ class ActiveRun:
         if not src.is_dir():
             raise InvalidInputError(f"log_artifacts: {str(local_dir)!r} is not a directory")
         folder = check_relative_path(artifact_path or "")
-        self.flush_self()
+        files = []
         for path in sorted(src.rglob("*")):
             if path.is_file():
                 rel = path.relative_to(src).as_posix()
-                self._writer.backend.put_artifact_file(
-                    self.id, f"{folder}/{rel}" if folder else rel, path
-                )
+                files.append((f"{folder}/{rel}" if folder else rel, path))
+        self._store_files(files)
+
+    def _store_files(self, files: list[tuple[str, Path]]) -> None:
+        writer = self._writer
+        if writer.backend.local:
+            # A local store: one copy, straight into the store, is the cheapest way to
+            # have the bytes before this returns, and a disk error is the caller's to see.
+            self.flush_self()
+            for dest, path in files:
+                writer.backend.put_artifact_file(self.id, dest, path)
+            return
+        # A remote store may be slow or down: copy the files aside now and upload them in
+        # the background, retried like every other write, so this never waits on the store.
+        records: list[tuple[Any, ...]] = []
+        try:
+            for dest, path in files:
+                records.append((ARTIFACT_FILE, self.id, dest, writer.spool(path)))
+        except BaseException:
+            for record in records:
+                record[3].unlink(missing_ok=True)
+            raise
+        writer.submit_many(records)
 
     def flush_self(self) -> None:
         # The run's creation is queued; a direct write must not overtake it.
@@ -398,13 +426,16 @@ def start_run(
         experiment_id=tracking.experiment_id(exp_name, writer.backend.uri),
         start_time=_now_ms(),
         parent_id=parent.id if parent is not None else None,
+        experiment_name=exp_name,
     )
     run = ActiveRun(meta, exp_name, writer)
     writer.submit((CREATE, run.id, meta))
+    if parent is None:
+        # Before the run's tags: the context's tags then join the batch that follows, and
+        # a tag the caller gives wins over a captured one of the same name.
+        _queue_context_capture(run, writer)
     if checked_tags:
         run.set_tags(checked_tags)
-    if parent is None:
-        _queue_context_capture(run, writer)
     with _live_lock:
         _live[run.id] = run
     if root:
@@ -420,14 +451,17 @@ def start_run(
 def _queue_context_capture(run: ActiveRun, writer: Writer) -> None:
     capture = tracking.settings.disable_capture
 
-    def capture_context() -> None:
+    def capture_context() -> Batch | None:
+        ctx = None
         with capture_internal_errors("capturing the run context"):
             ctx = _context.process_context(_context.Capture.from_names(capture))
-            from autolog._backend import Batch
-
-            writer.backend.write_batch(run.id, Batch(tags=dict(ctx.tags)))
-            for path, data in ctx.artifacts.items():
-                writer.backend.put_artifact(run.id, path, data)
+        if ctx is None:
+            return None
+        # Outside the guard: a store that fails here has the call retried by the writer.
+        for path, data in ctx.artifacts.items():
+            writer.backend.put_artifact(run.id, path, data)
+        # The writer writes these tags with the run's next batch (or alone if there is none).
+        return Batch(tags=dict(ctx.tags))
 
     writer.submit((CALL, run.id, capture_context))
 

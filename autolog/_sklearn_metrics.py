@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import random
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -87,9 +86,7 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
     if yt.ndim != 1 or yp.shape != yt.shape or n == 0:
         raise ValueError(f"expected 1-D labels of one length, got {yt.shape} and {yp.shape}")
     w = _weights(sample_weight, n)
-    labels, codes = np.unique(np.concatenate([yt, yp]), return_inverse=True)
-    k = labels.shape[0]
-    t, p = codes[:n], codes[n:]
+    t, p, k = _codes(yt, yp)
     hit = t == p
     tp = np.bincount(t[hit], weights=None if w is None else w[hit], minlength=k)
     true_sum = np.bincount(t, weights=w, minlength=k).astype(np.float64)
@@ -116,16 +113,33 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray | None) -
     """Area under the ROC curve, or None when y has a single class."""
     order = np.argsort(score, kind="mergesort")[::-1]
     score = score[order]
-    pos = positive[order].astype(np.float64)
-    weight = np.ones_like(pos) if w is None else w[order]
-    last = np.r_[np.flatnonzero(np.diff(score)), score.shape[0] - 1]
-    tps = np.cumsum(pos * weight)[last]
-    fps = np.cumsum((1.0 - pos) * weight)[last]
+    hits = positive[order]
+    # The last index of each run of equal scores: one ROC point per distinct threshold.
+    last = np.flatnonzero(np.concatenate([score[1:] != score[:-1], [True]]))
+    if w is None:
+        tps = np.cumsum(hits)[last].astype(np.float64)
+        fps = (last + 1) - tps
+    else:
+        weight = w[order]
+        tps = np.cumsum(np.where(hits, weight, 0.0))[last]
+        fps = np.cumsum(np.where(hits, 0.0, weight))[last]
     if tps[-1] <= 0 or fps[-1] <= 0:
         return None
-    tpr = np.r_[0.0, tps] / tps[-1]
-    fpr = np.r_[0.0, fps] / fps[-1]
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    tpr = np.concatenate([[0.0], tps / tps[-1]])
+    fpr = np.concatenate([[0.0], fps / fps[-1]])
+    return float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
+
+
+def _codes(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labels as codes 0..k-1 (in sorted label order) for y and the predictions."""
+    if yt.dtype.kind in "iub" and yp.dtype.kind in "iub":
+        low = min(int(yt.min()), int(yp.min()))
+        high = max(int(yt.max()), int(yp.max()))
+        if high - low <= 4 * yt.shape[0]:  # small integer labels: the values are the codes
+            return yt.astype(np.int64) - low, yp.astype(np.int64) - low, high - low + 1
+    labels, codes = np.unique(np.concatenate([yt, yp]), return_inverse=True)
+    n = yt.shape[0]
+    return codes[:n], codes[n:], int(labels.shape[0])
 
 
 def probability_metrics(
@@ -235,33 +249,57 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
     return [data[int(i)] for i in rows]
 
 
-def _alone() -> bool:
-    current = threading.current_thread()
-    return all(
-        t is current or t.daemon or t.name.startswith("autolog-") for t in threading.enumerate()
-    )
+class _GlobalRandomState:
+    """Swaps numpy's global RandomState for a private one while autolog predicts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: Any = None
+        self.spare: Any = None
+
+    def enter(self) -> None:
+        from numpy.random import mtrand
+
+        with self.lock:
+            if self.users == 0:
+                if self.spare is None:
+                    self.spare = np.random.RandomState()
+                self.saved, mtrand._rand = mtrand._rand, self.spare
+            self.users += 1
+
+    def leave(self) -> None:
+        from numpy.random import mtrand
+
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                mtrand._rand, self.saved = self.saved, None
+
+
+_global_random_state = _GlobalRandomState()
 
 
 @contextmanager
 def keeping_global_rng(needed: bool) -> Iterator[None]:
-    """Leave the global random state as the user's program would have it.
+    """Leave numpy's global random stream as the user's program would have it.
 
     An estimator with `random_state=None` draws from numpy's global generator when
     it predicts (DummyClassifier's "stratified"): our extra predictions must not
-    shift the user's random numbers. Only restored while no other thread of the
-    user's runs (daemon threads and autolog's own aside), since rewinding a
-    generator another thread draws from would repeat its numbers there.
+    shift the user's random numbers. scikit-learn reaches that generator through
+    `check_random_state(None)`, which reads `numpy.random.mtrand._rand` at each
+    call; while autolog predicts, that name points at a private generator (saving
+    and restoring the state instead costs 0.15 ms and would rewind the stream under
+    other threads). Only while `needed`: some `random_state` param is None.
     """
-    if not needed or not _alone():
+    if not needed:
         yield
         return
-    np_state = np.random.get_state()
-    py_state = random.getstate()
+    _global_random_state.enter()
     try:
         yield
     finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+        _global_random_state.leave()
 
 
 def training_metrics(
@@ -391,14 +429,21 @@ def _silhouette(X: Any, labels: Any, out: TrainingMetrics, found: dict[str, floa
 
 def _standard_score(estimator: Any, kind: str) -> str | None:
     """The metric `score()` returns when it is sklearn's mixin default, else None."""
-    from sklearn.base import ClassifierMixin, RegressorMixin
+    key = (type(estimator), kind)
+    if key not in _standard_scores:
+        from sklearn.base import ClassifierMixin, RegressorMixin
 
-    method = _unwrapped(type(estimator), "score")
-    if kind == "classifier" and method is _unwrapped(ClassifierMixin, "score"):
-        return "accuracy_score"
-    if kind == "regressor" and method is _unwrapped(RegressorMixin, "score"):
-        return "r2_score"
-    return None
+        method = _unwrapped(type(estimator), "score")
+        found = None
+        if kind == "classifier" and method is _unwrapped(ClassifierMixin, "score"):
+            found = "accuracy_score"
+        elif kind == "regressor" and method is _unwrapped(RegressorMixin, "score"):
+            found = "r2_score"
+        _standard_scores[key] = found
+    return _standard_scores[key]
+
+
+_standard_scores: dict[tuple[type, str], str | None] = {}
 
 
 def _unwrapped(owner: type, name: str) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import numbers
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "estimator_params",
     "estimator_tags",
     "input_example",
+    "log_json",
     "log_dataset",
     "log_feature_importances",
     "log_params",
@@ -113,6 +115,11 @@ def estimator_params(estimator: Any) -> dict[str, Any]:
             out.update((f"{name}__{k}", v) for k, v in estimator_params(value).items())
         out[name] = value
     return out
+
+
+def log_json(run: ActiveRun, data: Any, path: str) -> None:
+    """`run.log_dict` without indentation: json's C encoder, several times faster."""
+    run.log_bytes(json.dumps(data, default=str, allow_nan=True).encode("utf-8"), path)
 
 
 def log_params(run: ActiveRun, params: Mapping[str, Any]) -> None:
@@ -194,7 +201,7 @@ def log_dataset(run: ActiveRun, X: Any, y: Any) -> dict[str, Any]:
         if "sampled" in entry:
             tags["autolog.data.sampled"] = "true"
     run.set_tags(tags)
-    run.log_dict(found, DATASET_ARTIFACT)
+    log_json(run, found, DATASET_ARTIFACT)
     return found
 
 
@@ -251,6 +258,18 @@ def _feature_names(estimator: Any, final: Any, head: Any, n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
+_metric_keys: dict[str, str] = {}
+
+
+def _metric_key(feature: str) -> str:
+    key = _metric_keys.get(feature)
+    if key is None:
+        key = sanitize_key(f"feature_importance.{feature}")
+        if len(_metric_keys) < 100_000:
+            _metric_keys[feature] = key
+    return key
+
+
 def log_feature_importances(run: ActiveRun, estimator: Any) -> bool:
     """Log `feature_importances.json` and the top features as metrics; False if none."""
     found = _importances(estimator)
@@ -258,7 +277,7 @@ def log_feature_importances(run: ActiveRun, estimator: Any) -> bool:
         return False
     values, source, final, head = found
     names = _feature_names(estimator, final, head, values.shape[0])
-    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="mergesort")
+    order = np.argsort(np.where(np.isnan(values), np.inf, -values), kind="mergesort")
     listed = order[:MAX_FEATURES_LISTED]
     artifact: dict[str, Any] = {
         "source": source,
@@ -267,10 +286,10 @@ def log_feature_importances(run: ActiveRun, estimator: Any) -> bool:
     }
     if values.shape[0] > MAX_FEATURES_LISTED:
         artifact["features_total"] = int(values.shape[0])
-    run.log_dict(artifact, IMPORTANCES_ARTIFACT)
+    log_json(run, artifact, IMPORTANCES_ARTIFACT)
     metrics: dict[str, float] = {}
     for i in order[:TOP_FEATURES]:
-        key = sanitize_key(f"feature_importance.{names[i]}")
+        key = _metric_key(names[i])
         while key in metrics:
             key = f"{key}_"
         metrics[key] = float(values[i])

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from autolog.errors import NotFoundError
 
-__all__ = ["MemoryObjectStore", "ObjectNotFound", "ObjectStore"]
+__all__ = ["MemoryObjectStore", "ObjectNotFound", "ObjectStore", "Progress"]
+
+#: Called with the number of bytes moved since the previous call (perhaps from other threads).
+Progress = Callable[[int], None]
 
 
 class ObjectNotFound(NotFoundError):
@@ -26,6 +30,11 @@ class ObjectStore(ABC):
 
     #: A URI naming the store, shown in messages (never with credentials).
     uri: str = ""
+    #: True for stores on this machine (a directory, memory), where a write costs about
+    #: what copying the bytes costs and its failure is a local disk's. Remote stores (S3,
+    #: HTTP) are False: the run API then queues file uploads instead of writing in the
+    #: caller's thread. Unknown stores count as remote, which is always safe.
+    local: bool = False
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
@@ -54,27 +63,34 @@ class ObjectStore(ABC):
             return False
         return True
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         """Write the file at `path` under `key`; stores override this to stream large files."""
-        self.put(key, path.read_bytes())
+        data = path.read_bytes()
+        self.put(key, data)
+        if progress is not None:
+            progress(len(data))
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         """Copy the object under `key` into a new file at `path`."""
         data = self.get(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.autolog-tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
+        if progress is not None:
+            progress(len(data))
 
     def size(self, key: str) -> int:
         return len(self.get(key))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - stores without connections need nothing
         """Release connections; the default store holds none."""
 
 
 class MemoryObjectStore(ObjectStore):
     """A store in a dict, for unit tests and throwaway runs (`memory:` URIs)."""
+
+    local = True
 
     def __init__(self, name: str = "") -> None:
         self.uri = f"memory:{name}"

@@ -105,13 +105,22 @@ class Tracking:
         return self.writer(uri).backend
 
     def experiment_id(self, name: str, uri: str | None = None) -> str:
-        """The id of experiment `name`, created in the store on first use."""
+        """The id of experiment `name`, without a request where the backend can tell it.
+
+        A backend that derives ids from names (`Backend.local_experiment_id`) creates
+        the experiment when it writes the creation of a run that names it, in the
+        background: starting a run never waits for the store, nor fails with it.
+        Other backends create the experiment here, on first use.
+        """
         check_name(name, "experiment name")
         uri = uri or self.settings.resolved_uri()
         key = (uri, name)
         exp_id = self._experiment_ids.get(key)
         if exp_id is None:
-            exp_id = self.backend(uri).get_or_create_experiment(name).id
+            backend = self.backend(uri)
+            exp_id = backend.local_experiment_id(name)
+            if exp_id is None:
+                exp_id = backend.get_or_create_experiment(name).id
             self._experiment_ids[key] = exp_id
         return exp_id
 

@@ -13,6 +13,11 @@ written, so a caller learns that its data is not yet durable.
 
 `sync=True` writes in the calling thread instead, for debugging and for users
 who want every call durable when it returns.
+
+Artifact files for a remote store are queued too: `spool()` copies the file into
+a private directory (so the caller may change or delete it at once) and an
+ARTIFACT_FILE record uploads the copy, then deletes it; a failed upload is
+retried like any other write.
 """
 
 from __future__ import annotations
@@ -21,22 +26,40 @@ import collections
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from autolog._backend import Backend, Batch
+from autolog.errors import StoreError
 
-__all__ = ["ARTIFACT", "CALL", "CREATE", "METRIC", "PARAM", "STATUS", "TAG", "Writer"]
+__all__ = [
+    "ARTIFACT",
+    "ARTIFACT_FILE",
+    "CALL",
+    "CREATE",
+    "METRIC",
+    "PARAM",
+    "STATUS",
+    "TAG",
+    "Writer",
+]
 
 logger = logging.getLogger("autolog")
 
 # Operation codes of queued records: (op, run_id, ...).
-# CALL records carry a function run in the writer thread, in order with the run's records.
-CREATE, PARAM, TAG, METRIC, ARTIFACT, STATUS, CALL, FLUSH = range(8)
+# CALL records carry a function run in the writer thread, in order with the run's records;
+# a Batch it returns (tags it computed there) joins the run's next batch when that is
+# queued right behind the call, and is written on its own otherwise.
+# ARTIFACT_FILE records are (op, run_id, artifact path, spooled copy): see Writer.spool().
+CREATE, PARAM, TAG, METRIC, ARTIFACT, STATUS, CALL, FLUSH, ARTIFACT_FILE = range(9)
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 _MAX_KEPT_ERRORS = 100
@@ -117,6 +140,8 @@ class Writer:
         self._closed = False
         self._errors: list[BaseException] = []
         self._reported: set[str] = set()
+        self._spool_dir: Path | None = None
+        self._spool_lock = threading.Lock()
         _writers.add(self)
 
     # -- producer side ---------------------------------------------------------------------
@@ -144,6 +169,28 @@ class Writer:
             self._start()
         if len(queue) + self._held >= self.max_pending:
             self._wait_for_room()
+
+    def spool(self, src: Path) -> Path:
+        """Copy the file `src` into this writer's spool directory; return the copy.
+
+        The copy is what an ARTIFACT_FILE record uploads, so the caller may change or
+        delete `src` as soon as this returns. Raises StoreError if it cannot be made.
+        """
+        with self._spool_lock:
+            if self._spool_dir is None or not self._spool_dir.is_dir():
+                self._spool_dir = Path(tempfile.mkdtemp(prefix="autolog-spool-"))
+            copy = self._spool_dir / f"{uuid.uuid4().hex}-{src.name}"
+        try:
+            shutil.copyfile(src, copy)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                copy.unlink()
+            raise StoreError(
+                f"cannot copy {str(src)!r} into autolog's spool directory {copy.parent} before"
+                f" uploading it to {self.backend.uri}: {exc}. Check that the file is readable"
+                " and that the temporary directory (TMPDIR) has room for it"
+            ) from exc
+        return copy
 
     def _start(self) -> None:
         with self._process_lock:
@@ -276,7 +323,7 @@ class Writer:
             while rq.items:
                 item = rq.items[0]
                 try:
-                    self._write(run_id, item)
+                    self._write(run_id, item, rq.items)
                 except Exception as exc:  # noqa: BLE001 - kept for retry and reported once
                     self._report(run_id, item, exc)
                     break
@@ -285,7 +332,9 @@ class Writer:
             if not rq.items:
                 del self._runs[run_id]
 
-    def _write(self, run_id: str, item: tuple[Any, ...]) -> None:
+    def _write(
+        self, run_id: str, item: tuple[Any, ...], items: collections.deque[tuple[Any, ...]]
+    ) -> None:
         kind = item[0]
         if kind == "batch":
             self.backend.write_batch(run_id, item[1])
@@ -305,8 +354,33 @@ class Writer:
             self.backend.create_run(item[2])
         elif kind == ARTIFACT:
             self.backend.put_artifact(run_id, item[2], item[3])
+        elif kind == ARTIFACT_FILE:
+            self._upload_spooled(run_id, item[2], item[3])
         elif kind == CALL:
-            item[2]()
+            extra = item[2]()
+            if isinstance(extra, Batch) and not extra.is_empty():
+                following = items[1] if len(items) > 1 else None
+                if following is not None and following[0] == "batch":
+                    # One object instead of two: a short run then has a single batch,
+                    # which needs no compaction.
+                    following[1].prepend(extra)
+                else:
+                    self.backend.write_batch(run_id, extra)
+
+    def _upload_spooled(self, run_id: str, path: str, copy: Path) -> None:
+        if not copy.is_file():
+            # Removed behind our back (a temp cleaner, or close() gave up on it): retrying
+            # could never succeed and would hold up every later write of the run.
+            logger.error(
+                "autolog lost artifact %r of run %s: its spooled copy %s is gone",
+                path,
+                run_id,
+                copy,
+            )
+            return
+        self.backend.put_artifact_file(run_id, path, copy)
+        with contextlib.suppress(OSError):
+            copy.unlink()
 
     def _report(self, run_id: str, item: tuple[Any, ...], exc: Exception) -> None:
         if len(self._errors) < _MAX_KEPT_ERRORS:
@@ -346,6 +420,11 @@ class Writer:
                 left,
                 self.backend.uri,
             )
+        with self._spool_lock:
+            spool, self._spool_dir = self._spool_dir, None
+        if spool is not None:
+            # Spooled files of records that could not be written are lost with them.
+            shutil.rmtree(spool, ignore_errors=True)
 
     def _after_fork_in_child(self) -> None:
         # The parent's queue and thread are not ours: the parent writes its own records.
@@ -358,6 +437,9 @@ class Writer:
         self._wake = threading.Event()
         self._drained = threading.Condition()
         self._process_lock = threading.Lock()
+        # The spool directory is the parent's, emptied and removed by the parent.
+        self._spool_dir = None
+        self._spool_lock = threading.Lock()
 
 
 def _reset_after_fork() -> None:

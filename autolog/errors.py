@@ -17,6 +17,8 @@ Every message names the bad value, what was expected and the fix.
     ├── NoActiveRunError            a call that needs an active run found none
     ├── IntegrationNotEnabled       an integration whose library is missing or unsupported
     ├── ModelIntegrityError         a model file whose sha256 does not match its metadata
+    ├── MissingDependencyError (also an ImportError)
+    │                               an optional package a feature needs is not installed
     ├── StoreError                  the store failed (disk, network, permissions)
     └── InternalError               a swallowed internal error, re-raised in strict mode
 """
@@ -33,6 +35,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidKeyError",
     "InvalidValueError",
+    "MissingDependencyError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "NoActiveRunError",
@@ -96,12 +99,16 @@ class NoActiveRunError(AutologError):
     """A call that needs an active run found none."""
 
 
-class IntegrationNotEnabled(AutologError):  # noqa: N818 - named after what the user sees
+class IntegrationNotEnabled(AutologError):  # not "...Error": named after what the user sees
     """An integration cannot be enabled: its library is missing or of an unsupported version."""
 
 
 class ModelIntegrityError(AutologError):
     """A model file is missing or its sha256 differs from the one recorded at save time."""
+
+
+class MissingDependencyError(AutologError, ImportError):
+    """An optional package that a feature needs (boto3 for s3:// URIs) cannot be imported."""
 
 
 class StoreError(AutologError):

@@ -19,16 +19,30 @@ import uuid
 from pathlib import Path
 
 from autolog._layout import LayoutBackend
-from autolog._store import ObjectNotFound, ObjectStore
+from autolog._store import ObjectNotFound, ObjectStore, Progress
 from autolog.errors import InvalidKeyError, StoreError
 
 __all__ = ["FileBackend", "LocalObjectStore"]
 
 _TMP_SUFFIX = ".autolog-tmp"
+_CHUNK = 4 * 1024 * 1024
+
+
+def _copy(src: Path, dst: Path, progress: Progress | None) -> None:
+    """Copy `src` into the new file `dst`, calling `progress` after each chunk if given."""
+    if progress is None:
+        shutil.copyfile(src, dst)  # in the kernel where it can (sendfile, copy_file_range)
+        return
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(_CHUNK):
+            fout.write(chunk)
+            progress(len(chunk))
 
 
 class LocalObjectStore(ObjectStore):
     """Objects as files under `root`."""
+
+    local = True
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -44,12 +58,18 @@ class LocalObjectStore(ObjectStore):
             raise InvalidKeyError(f"object key {key!r} has an empty, '.' or '..' segment")
         return self.root / key
 
-    def _write_tmp(self, target: Path, data: bytes | None, src: Path | None = None) -> Path:
+    def _write_tmp(
+        self,
+        target: Path,
+        data: bytes | None,
+        src: Path | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
         try:
             tmp.parent.mkdir(parents=True, exist_ok=True)
             if src is not None:
-                shutil.copyfile(src, tmp)
+                _copy(src, tmp, progress)
             else:
                 with open(tmp, "wb") as fh:
                     fh.write(data or b"")
@@ -66,7 +86,7 @@ class LocalObjectStore(ObjectStore):
         target = self._path(key)
         tmp = self._write_tmp(target, data)
         try:
-            os.replace(tmp, target)
+            tmp.replace(target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -122,19 +142,32 @@ class LocalObjectStore(ObjectStore):
         except FileNotFoundError:
             raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         target = self._path(key)
-        tmp = self._write_tmp(target, None, src=path)
-        os.replace(tmp, target)
+        tmp = self._write_tmp(target, None, src=path, progress=progress)
+        try:
+            tmp.replace(target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(f"cannot write {target}: {exc}") from exc
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         src = self._path(key)
         if not src.is_file():
             raise ObjectNotFound(f"no object {key!r} in {self.uri}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _copy(src, tmp, progress)
+            tmp.replace(path)
+        except OSError as exc:
+            if not src.is_file():  # deleted while we copied
+                raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+            raise StoreError(f"cannot copy {src} to {path}: {exc}") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 class FileBackend(LayoutBackend):

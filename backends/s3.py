@@ -28,246 +28,48 @@ import contextlib
 import itertools
 import os
 import random
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from autolog.backends._s3_config import (
+    ATTEMPTS,
+    BACKOFF,
+    CREDENTIAL_CODES,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MULTIPART_CHUNKSIZE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    MAX_KEY_BYTES,
+    NOT_FOUND,
+    Conflict,
+    Retry,
+    boto,
+    check_bucket,
+    check_key,
+    env_int,
+    error_info,
+    is_transient,
+    parse_s3_uri,
+    retry_attempts,
+    retry_ourselves,
+    unsupported_conditional,
+)
+
 from autolog._layout import LayoutBackend
-from autolog._store import ObjectNotFound, ObjectStore
+from autolog._store import ObjectNotFound, ObjectStore, Progress
 from autolog.errors import AutologError, InvalidKeyError, InvalidValueError, StoreError
 
 __all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri"]
 
 T = TypeVar("T")
 
-#: Called with the number of bytes moved since the previous call.
-Progress = Callable[[int], None]
-
-MiB = 1024 * 1024
-DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
-DEFAULT_MULTIPART_CHUNKSIZE = 16 * MiB
-DEFAULT_MAX_CONCURRENCY = 8
-DEFAULT_MAX_ATTEMPTS = 8
-# Our own attempts around botocore's, for failures it does not retry itself.
-_ATTEMPTS = 3
-_BACKOFF = 0.25
-_MAX_KEY_BYTES = 1024
-_INSTALL_HINT = "pip install 'autolog-ml[s3]'"
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
-_NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404"})
-_CREDENTIAL_CODES = frozenset(
-    {"AccessDenied", "ExpiredToken", "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"}
-)
-
 # (endpoint, bucket) pairs seen to refuse a second conditional write: checked once a process.
 _conditional_writes_checked: set[tuple[str, str]] = set()
-
-
-@dataclass(frozen=True)
-class _Lib:
-    """boto3 and the exception classes this module handles, imported on first use."""
-
-    boto3: Any
-    config: Any
-    transfer_config: Any
-    client_error: type[Exception]
-    errors: tuple[type[BaseException], ...]
-    # Failures worth another try, and the part of them that botocore does not retry itself.
-    transient: tuple[type[BaseException], ...]
-    unretried: tuple[type[BaseException], ...]
-
-
-_lib: _Lib | None = None
-
-
-def _boto() -> _Lib:
-    global _lib
-    if _lib is None:
-        try:
-            import boto3
-            import boto3.exceptions
-            import botocore.exceptions
-            import urllib3.exceptions
-            from boto3.s3.transfer import TransferConfig
-            from botocore.config import Config
-        except ImportError as exc:
-            raise StoreError(
-                f"s3:// tracking URIs need boto3, which cannot be imported ({exc}); install it"
-                f" with: {_INSTALL_HINT}"
-            ) from None
-        bce = botocore.exceptions
-        _lib = _Lib(
-            boto3=boto3,
-            config=Config,
-            transfer_config=TransferConfig,
-            client_error=bce.ClientError,
-            errors=(
-                bce.BotoCoreError,
-                bce.ClientError,
-                boto3.exceptions.Boto3Error,
-                urllib3.exceptions.HTTPError,
-                OSError,
-                _Retry,
-            ),
-            transient=(
-                bce.ConnectionError,
-                bce.HTTPClientError,
-                bce.IncompleteReadError,
-                bce.ResponseStreamingError,
-                boto3.exceptions.RetriesExceededError,
-                urllib3.exceptions.HTTPError,
-                ConnectionError,
-                TimeoutError,
-                _Retry,
-            ),
-            unretried=(
-                bce.IncompleteReadError,
-                bce.ResponseStreamingError,
-                boto3.exceptions.RetriesExceededError,
-                _Retry,
-            ),
-        )
-    return _lib
-
-
-def _error_info(exc: BaseException) -> tuple[str, int, str]:
-    """(code, HTTP status, message) of a botocore ClientError; ("", 0, str) otherwise."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error", {})
-        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return str(error.get("Code", "")), status, str(error.get("Message", "") or "")
-    return "", 0, str(exc) or type(exc).__name__
-
-
-def _retry_attempts(exc: BaseException) -> int:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return int(response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
-    return 0
-
-
-def _is_transient(exc: BaseException, lib: _Lib) -> bool:
-    if isinstance(exc, lib.transient):
-        return True
-    code, status, _ = _error_info(exc)
-    if code or status:
-        return status >= 500 or status == 429 or "Throttl" in code or code == "RequestTimeout"
-    # boto3 wraps a failed managed upload and keeps the cause only as the context.
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and _is_transient(cause, lib)
-
-
-def _retry_ourselves(exc: BaseException, lib: _Lib) -> bool:
-    """Whether to try again a failure that botocore's own retries did not cover."""
-    if isinstance(exc, lib.unretried):
-        return True
-    # Under a burst of failures botocore stops retrying early, once its retry quota is spent.
-    response = getattr(exc, "response", None)
-    return isinstance(response, dict) and bool(
-        response.get("ResponseMetadata", {}).get("RetryQuotaReached")
-    )
-
-
-def _unsupported_conditional(exc: BaseException) -> bool:
-    code, status, message = _error_info(exc)
-    if status == 501 or code == "NotImplemented":
-        return True
-    return code in ("InvalidArgument", "InvalidRequest") and "if-none-match" in message.lower()
-
-
-class _Retry(Exception):
-    """A failure botocore does not retry: an answer cut short, a conflicting write."""
-
-
-class _Conflict(_Retry):
-    """A concurrent conditional write to the same key (409): try again."""
-
-
-def check_bucket(bucket: str) -> str:
-    """Return `bucket` if it is a valid S3 bucket name; raise InvalidValueError otherwise."""
-    if (
-        not _BUCKET_RE.fullmatch(bucket)
-        or ".." in bucket
-        or ".-" in bucket
-        or "-." in bucket
-        or _IP_RE.fullmatch(bucket)
-    ):
-        raise InvalidValueError(
-            f"S3 bucket name {bucket!r} is not valid; expected 3-63 lowercase letters, digits,"
-            " '.' or '-', starting and ending with a letter or digit (for example"
-            " s3://ml-bucket/team-a)"
-        )
-    return bucket
-
-
-def _check_key(key: str, what: str = "object key") -> str:
-    # Keys come from the layout, which validates every user-given part; this keeps
-    # the S3 store to the same rules as the directory store.
-    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-        raise InvalidKeyError(f"{what} {key!r} is not a relative path")
-    if any(part in ("", ".", "..") for part in key.split("/")):
-        raise InvalidKeyError(f"{what} {key!r} has an empty, '.' or '..' segment")
-    return key
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split `s3://bucket/prefix` into (bucket, prefix); raise InvalidValueError if malformed."""
-    parts = urlsplit(uri)
-    if parts.scheme.lower() != "s3" or not uri.lower().startswith("s3://"):
-        raise InvalidValueError(f"{uri!r} is not an S3 URI; expected s3://BUCKET/PREFIX")
-    if "@" in parts.netloc or ":" in parts.netloc:
-        # Never echo the URI: what stands before '@' or ':' is most likely a secret.
-        raise InvalidValueError(
-            "the S3 tracking URI has ':' or '@' in its bucket part, as in user:secret@bucket"
-            " (not shown here); remove it: autolog takes credentials only from boto3's"
-            " standard chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the"
-            " endpoint from AUTOLOG_S3_ENDPOINT_URL"
-        )
-    if parts.query or parts.fragment:
-        raise InvalidValueError(
-            "the S3 tracking URI has a query or fragment ('?' or '#', not shown here);"
-            " expected s3://BUCKET/PREFIX"
-        )
-    if not parts.netloc:
-        raise InvalidValueError(f"S3 URI {uri!r} names no bucket; expected s3://BUCKET/PREFIX")
-    bucket = check_bucket(parts.netloc)
-    prefix = parts.path.strip("/")
-    if prefix:
-        try:
-            _check_key(prefix, "S3 prefix")
-        except InvalidKeyError as exc:
-            raise InvalidValueError(
-                f"S3 URI {uri!r}: {exc}; expected s3://BUCKET/PREFIX/PARTS"
-            ) from None
-    return bucket, prefix
-
-
-def _env_int(name: str, default: int, *, sizes: bool = False) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    scale = 1
-    if sizes and raw[-1:].upper() in ("K", "M", "G"):
-        scale = 1024 ** ("KMG".index(raw[-1].upper()) + 1)
-        raw = raw[:-1]
-    try:
-        value = int(raw) * scale
-    except ValueError:
-        value = 0
-    if value <= 0:
-        example = "64M" if sizes else "8"
-        raise InvalidValueError(
-            f"{name}={os.environ[name]!r} is not a positive integer; set it like {name}={example}"
-        )
-    return value
 
 
 class S3ObjectStore(ObjectStore):
@@ -286,20 +88,20 @@ class S3ObjectStore(ObjectStore):
         retry_mode: str | None = None,
         addressing_style: str | None = None,
     ) -> None:
-        self._lib = _boto()
+        self._lib = boto()
         self.bucket = check_bucket(bucket)
-        self.prefix = _check_key(prefix.strip("/"), "S3 prefix") if prefix.strip("/") else ""
+        self.prefix = check_key(prefix.strip("/"), "S3 prefix") if prefix.strip("/") else ""
         self._root = f"{self.prefix}/" if self.prefix else ""
         self.uri = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         self.endpoint_url = endpoint_url or os.environ.get("AUTOLOG_S3_ENDPOINT_URL") or None
-        self.multipart_threshold = multipart_threshold or _env_int(
+        self.multipart_threshold = multipart_threshold or env_int(
             "AUTOLOG_S3_MULTIPART_THRESHOLD", DEFAULT_MULTIPART_THRESHOLD, sizes=True
         )
-        self.multipart_chunksize = multipart_chunksize or _env_int(
+        self.multipart_chunksize = multipart_chunksize or env_int(
             "AUTOLOG_S3_MULTIPART_CHUNKSIZE", DEFAULT_MULTIPART_CHUNKSIZE, sizes=True
         )
         self.max_concurrency = max_concurrency
-        self._max_attempts = max_attempts or _env_int("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+        self._max_attempts = max_attempts or env_int("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
         self._retry_mode = retry_mode or os.environ.get("AWS_RETRY_MODE") or "standard"
         if self._retry_mode not in ("standard", "adaptive", "legacy"):
             raise InvalidValueError(
@@ -364,10 +166,10 @@ class S3ObjectStore(ObjectStore):
         )
 
     def _full(self, key: str) -> str:
-        full = self._root + _check_key(key)
-        if len(full.encode("utf-8")) > _MAX_KEY_BYTES:
+        full = self._root + check_key(key)
+        if len(full.encode("utf-8")) > MAX_KEY_BYTES:
             raise InvalidKeyError(
-                f"object key {key!r} is longer than S3's {_MAX_KEY_BYTES} bytes with prefix"
+                f"object key {key!r} is longer than S3's {MAX_KEY_BYTES} bytes with prefix"
                 f" {self.prefix!r}; use a shorter artifact path or prefix"
             )
         return full
@@ -376,7 +178,7 @@ class S3ObjectStore(ObjectStore):
 
     def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
         """Run `fn`, retrying transient failures; turn what is left into StoreError."""
-        delay = _BACKOFF
+        delay = BACKOFF
         attempt = 1
         while True:
             try:
@@ -384,7 +186,7 @@ class S3ObjectStore(ObjectStore):
             except AutologError:
                 raise
             except self._lib.errors as exc:
-                if attempt < _ATTEMPTS and _retry_ourselves(exc, self._lib):
+                if attempt < ATTEMPTS and retry_ourselves(exc, self._lib):
                     time.sleep(delay * random.uniform(0.5, 1.0))
                     delay *= 2
                     attempt += 1
@@ -396,11 +198,11 @@ class S3ObjectStore(ObjectStore):
             data: bytes = response["Body"].read()
         except self._lib.errors as exc:
             # botocore retries a request, not the reading of its answer.
-            raise _Retry(f"the answer was cut short ({type(exc).__name__}: {exc})") from exc
+            raise Retry(f"the answer was cut short ({type(exc).__name__}: {exc})") from exc
         return data
 
     def _store_error(self, what: str, key: str, exc: BaseException) -> StoreError:
-        code, status, message = _error_info(exc)
+        code, status, message = error_info(exc)
         where = f"{self.uri}/{key}" if key else self.uri
         detail = f"{code}: {message}" if code else f"{type(exc).__name__}: {message}"
         if code == "NoSuchBucket":
@@ -408,7 +210,7 @@ class S3ObjectStore(ObjectStore):
                 f"bucket {self.bucket!r} does not exist at {self._endpoint()}; create it"
                 f" (aws s3 mb s3://{self.bucket}) or fix the tracking URI"
             )
-        elif code in _CREDENTIAL_CODES or status == 403:
+        elif code in CREDENTIAL_CODES or status == 403:
             hint = (
                 "check the credentials boto3 finds (AWS_ACCESS_KEY_ID / AWS_PROFILE; `aws sts"
                 f" get-caller-identity`) and that they may read and write {self.uri}/"
@@ -420,7 +222,7 @@ class S3ObjectStore(ObjectStore):
                 f"cannot reach {self._endpoint()}; check AUTOLOG_S3_ENDPOINT_URL or"
                 " AWS_ENDPOINT_URL and that the server is up"
             )
-        elif _is_transient(exc, self._lib):
+        elif is_transient(exc, self._lib):
             hint = f"the store at {self._endpoint()} kept failing after retries"
         else:
             hint = f"endpoint {self._endpoint()}"
@@ -470,16 +272,16 @@ class S3ObjectStore(ObjectStore):
         try:
             self._s3().put_object(Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*")
         except self._lib.client_error as exc:
-            code, status, _ = _error_info(exc)
+            code, status, _ = error_info(exc)
             if status == 412 or code == "PreconditionFailed":
                 # An earlier attempt may have been applied and its answer lost: then the
                 # object there is ours.
-                return own and (attempt > 1 or _retry_attempts(exc) > 0) and self._holds(full, body)
+                return own and (attempt > 1 or retry_attempts(exc) > 0) and self._holds(full, body)
             if status == 409 or code == "ConditionalRequestConflict":
-                if attempt >= _ATTEMPTS:
+                if attempt >= ATTEMPTS:
                     return False  # still contended after our retries: another writer has it
-                raise _Conflict(f"concurrent conditional write to {self.uri}/{key}") from exc
-            if _unsupported_conditional(exc):
+                raise Conflict(f"concurrent conditional write to {self.uri}/{key}") from exc
+            if unsupported_conditional(exc):
                 raise self._no_conditional_writes(
                     f"answered {code or status} to a conditional write (If-None-Match: *)"
                 ) from exc
@@ -490,7 +292,7 @@ class S3ObjectStore(ObjectStore):
         try:
             current = self._read(self._s3().get_object(Bucket=self.bucket, Key=full))
         except self._lib.client_error as exc:
-            if _error_info(exc)[0] in _NOT_FOUND:
+            if error_info(exc)[0] in NOT_FOUND:
                 return False
             raise
         return bool(current == body)
@@ -510,7 +312,7 @@ class S3ObjectStore(ObjectStore):
             try:
                 response = self._s3().get_object(Bucket=self.bucket, Key=full)
             except self._lib.client_error as exc:
-                if _error_info(exc)[0] in _NOT_FOUND:
+                if error_info(exc)[0] in NOT_FOUND:
                     raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
                 raise
             return self._read(response)
@@ -519,7 +321,7 @@ class S3ObjectStore(ObjectStore):
 
     def list(self, prefix: str) -> list[str]:
         rel = prefix.strip("/")
-        s3_prefix = self._root + (f"{_check_key(rel)}/" if rel else "")
+        s3_prefix = self._root + (f"{check_key(rel)}/" if rel else "")
         start = len(self._root)
 
         def fetch() -> list[str]:
@@ -547,7 +349,7 @@ class S3ObjectStore(ObjectStore):
             try:
                 response: dict[str, Any] = self._s3().head_object(Bucket=self.bucket, Key=full)
             except self._lib.client_error as exc:
-                if _error_info(exc)[0] in _NOT_FOUND:
+                if error_info(exc)[0] in NOT_FOUND:
                     return None
                 raise
             return response
@@ -592,7 +394,7 @@ class S3ObjectStore(ObjectStore):
                     self.bucket, full, str(tmp), Config=self._transfer_config(), Callback=progress
                 )
             except self._lib.client_error as exc:
-                if _error_info(exc)[0] in _NOT_FOUND:
+                if error_info(exc)[0] in NOT_FOUND:
                     raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
                 raise
 

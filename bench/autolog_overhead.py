@@ -59,9 +59,23 @@ def _setup(config: str, root: Path) -> Callable[[], None]:
     if config.startswith("mlflow"):
         import mlflow
 
-        mlflow.set_tracking_uri((root / "mlruns").as_uri())
+        # MLflow 3's default store (it refuses a plain directory); artifacts go to cwd.
+        mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         mlflow.sklearn.autolog(log_models=config.endswith("+models"), silent=True)
     return lambda: None
+
+
+def _runs_recorded(config: str) -> int:
+    """How many runs the configuration stored: proof that it logged at all."""
+    if config.startswith("autolog"):
+        import autolog
+
+        return len(autolog.search_runs())
+    if config.startswith("mlflow"):
+        import mlflow
+
+        return len(mlflow.search_runs(search_all_experiments=True))
+    return 0
 
 
 def _data(rows: int = ROWS, cols: int = COLS) -> tuple[Any, Any]:
@@ -81,13 +95,19 @@ def worker_fits(config: str, root: Path, count: int) -> dict[str, Any]:
     for _ in range(10):  # first fits import lazily and create the experiment
         LogisticRegression().fit(X, y)
     times = []
+    cpu = time.process_time()
     for _ in range(count):
         start = time.perf_counter()
         LogisticRegression().fit(X, y)
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
     drain()
-    return {"times": times, "drain": time.perf_counter() - start}
+    return {
+        "times": times,
+        "drain": time.perf_counter() - start,
+        "cpu_per_fit": (time.process_time() - cpu) / count,
+        "runs": _runs_recorded(config),
+    }
 
 
 def worker_search(config: str, root: Path, count: int) -> dict[str, Any]:
@@ -100,17 +120,22 @@ def worker_search(config: str, root: Path, count: int) -> dict[str, Any]:
     drain = _setup(config, root)
     GridSearchCV(LogisticRegression(), {"C": [1.0, 2.0]}, cv=5).fit(X, y)  # warm up
     times = []
+    cpu = time.process_time()
     for _ in range(count):
         start = time.perf_counter()
         GridSearchCV(LogisticRegression(), grid, cv=5).fit(X, y)
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
     drain()
-    return {"times": times, "drain": time.perf_counter() - start}
+    return {
+        "times": times,
+        "drain": time.perf_counter() - start,
+        "cpu_per_fit": (time.process_time() - cpu) / count,
+        "runs": _runs_recorded(config),
+    }
 
 
 def worker_memory(config: str, root: Path, count: int) -> dict[str, Any]:
-    import numpy as np
     from sklearn.linear_model import SGDClassifier
 
     X, y = _data(1_000_000, 25)
@@ -128,7 +153,6 @@ def worker_memory(config: str, root: Path, count: int) -> dict[str, Any]:
         "data_mb": (X.nbytes + y.nbytes) / 2**20,
         "peak_mb": peak / 1024,
         "fit_extra_mb": (peak - before) / 1024,
-        "unused": float(np.sum(y[:1])),
     }
 
 
@@ -136,6 +160,9 @@ WORKERS: dict[str, Callable[[str, Path, int], dict[str, Any]]] = {
     "fits": worker_fits,
     "search": worker_search,
     "memory": worker_memory,
+    # Defined further down, with the XGBoost sections.
+    "xgb_train": lambda config, root, count: worker_xgb_train(config, root, count),
+    "xgb_long": lambda config, root, count: worker_xgb_long(config, root, count),
 }
 
 
@@ -159,10 +186,18 @@ def mlflow_available() -> bool:
     return True
 
 
-def run_worker(worker: str, config: str, count: int) -> dict[str, Any]:
+def run_worker(worker: str, config: str, count: int, tmp_root: str | None) -> dict[str, Any]:
     """Run one worker for one configuration in a fresh interpreter; return its JSON."""
-    with tempfile.TemporaryDirectory(prefix="autolog-bench-") as tmp:
-        env = {**os.environ, "AUTOLOG_TRACKING_URI": str(Path(tmp) / "autolog-runs")}
+    with tempfile.TemporaryDirectory(prefix="autolog-bench-", dir=tmp_root) as tmp:
+        env = {
+            **os.environ,
+            "AUTOLOG_TRACKING_URI": str(Path(tmp) / "autolog-runs"),
+            # One BLAS thread: on a small or shared machine, BLAS threads waiting for
+            # each other turn any other load into noise larger than what is measured.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
         env.pop("AUTOLOG_STRICT", None)
         done = subprocess.run(
             [
@@ -180,19 +215,25 @@ def run_worker(worker: str, config: str, count: int) -> dict[str, Any]:
             capture_output=True,
             text=True,
             env=env,
+            cwd=tmp,
             check=False,
         )
     if done.returncode != 0:
         raise RuntimeError(f"{worker}/{config} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    if config != "bare" and result.get("runs", 1) < count:
+        raise RuntimeError(f"{worker}/{config} recorded {result['runs']} runs for {count} calls")
+    return result
 
 
-def measure(worker: str, configs: list[str], count: int, rounds: int) -> dict[str, Measured]:
+def measure(
+    worker: str, configs: list[str], count: int, rounds: int, tmp_root: str | None = None
+) -> dict[str, Measured]:
     """Every configuration, in turn, `rounds` times: `count` measurements per round."""
     found = {c: Measured() for c in configs}
     for _ in range(rounds):
         for config in configs:
-            result = run_worker(worker, config, count)
+            result = run_worker(worker, config, count, tmp_root)
             found[config].times += result.pop("times")
             found[config].drains.append(result.pop("drain"))
             for key, value in result.items():
@@ -210,10 +251,12 @@ def print_table(title: str, rows: list[list[str]], header: list[str]) -> None:
 
 def _timing_table(title: str, found: dict[str, Measured], unit: float, suffix: str) -> None:
     bare = statistics.median(found["bare"].times)
+    bare_cpu = statistics.median(found["bare"].extra["cpu_per_fit"])
     rows = []
     for config, measured in found.items():
         median = statistics.median(measured.times)
         p90 = statistics.quantiles(measured.times, n=10)[-1] if len(measured.times) > 1 else median
+        cpu = statistics.median(measured.extra["cpu_per_fit"])
         rows.append(
             [
                 config,
@@ -221,10 +264,17 @@ def _timing_table(title: str, found: dict[str, Measured], unit: float, suffix: s
                 f"{p90 * unit:.2f} {suffix}",
                 "-" if config == "bare" else f"{(median - bare) * unit:+.2f} {suffix}",
                 f"{median / bare:.2f}x",
+                f"{cpu * unit:.2f} {suffix}",
+                "-" if config == "bare" else f"{(cpu - bare_cpu) * unit:+.2f} {suffix}",
                 f"{statistics.median(measured.drains):.2f} s",
             ]
         )
-    print_table(title, rows, ["config", "median", "p90", "overhead", "ratio", "drain"])
+    header = ["config", "median", "p90", "overhead", "ratio", "CPU", "CPU overhead", "drain"]
+    print_table(title, rows, header)
+    print(
+        "  median/p90: wall time of one call in the user's thread; CPU: process CPU time per"
+        " call, every thread, the writer's drain included"
+    )
 
 
 def _configs(args: argparse.Namespace) -> list[str]:
@@ -234,7 +284,7 @@ def _configs(args: argparse.Namespace) -> list[str]:
 
 def sklearn_fits(args: argparse.Namespace) -> None:
     per_round = max(1, args.fits // args.rounds)
-    found = measure("fits", _configs(args), per_round, args.rounds)
+    found = measure("fits", _configs(args), per_round, args.rounds, args.tmp)
     _timing_table(
         f"scikit-learn: LogisticRegression().fit on {ROWS}x{COLS},"
         f" {per_round * args.rounds} fits per config (per fit)",
@@ -245,7 +295,7 @@ def sklearn_fits(args: argparse.Namespace) -> None:
 
 
 def sklearn_search(args: argparse.Namespace) -> None:
-    found = measure("search", _configs(args), args.searches, args.rounds)
+    found = measure("search", _configs(args), args.searches, args.rounds, args.tmp)
     _timing_table(
         f"scikit-learn: GridSearchCV, 50 candidates x 5 folds on {ROWS}x{COLS},"
         f" {args.searches * args.rounds} searches per config (per search)",
@@ -256,7 +306,7 @@ def sklearn_search(args: argparse.Namespace) -> None:
 
 
 def sklearn_memory(args: argparse.Namespace) -> None:
-    found = measure("memory", _configs(args), 1, 1)
+    found = measure("memory", _configs(args), 1, 1, args.tmp)
     bare = statistics.median(found["bare"].extra["peak_mb"])
     rows = []
     for config, measured in found.items():
@@ -278,12 +328,163 @@ def sklearn_memory(args: argparse.Namespace) -> None:
     )
 
 
+# -- XGBoost -------------------------------------------------------------------------------
+# `xgboost.train` on 1000x10 with two evals. One XGBoost thread: on a shared or small
+# machine OpenMP's barriers turn any other load into seconds of waiting per training.
+XGB_ROWS, XGB_COLS, XGB_ROUNDS = 1000, 10, 20
+
+
+def _setup_xgboost(config: str, root: Path) -> Callable[[], object]:
+    """As `_setup`, for the XGBoost integrations; MLflow writes to its sqlite store."""
+    warnings.simplefilter("ignore")
+    if config.startswith("autolog"):
+        import autolog
+
+        autolog.configure(tracking_uri=str(root / "autolog-runs"))
+        autolog.enable(integrations=["xgboost"], log_models=config.endswith("+models"))
+        return autolog.flush
+    if config.startswith("mlflow"):
+        import logging
+
+        import mlflow
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        # MLflow 3 refuses new use of its file store without an opt-out: its default store.
+        mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+        mlflow.xgboost.autolog(log_models=config.endswith("+models"), silent=True)
+        return lambda: mlflow.flush_async_logging()
+    return lambda: None
+
+
+def _xgb_train(rounds: int) -> Callable[[], Any]:
+    import numpy as np
+    import xgboost as xgb
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(XGB_ROWS, XGB_COLS))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.8, size=XGB_ROWS) > 0).astype(int)
+    cut = XGB_ROWS * 4 // 5
+    dtrain, dvalid = xgb.DMatrix(X[:cut], y[:cut]), xgb.DMatrix(X[cut:], y[cut:])
+    params = {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 1}
+    evals = [(dtrain, "train"), (dvalid, "eval")]
+    return lambda: xgb.train(params, dtrain, rounds, evals=evals, verbose_eval=False)
+
+
+def worker_xgb_train(config: str, root: Path, count: int) -> dict[str, Any]:
+    train = _xgb_train(XGB_ROUNDS)
+    drain = _setup_xgboost(config, root)
+    for _ in range(3):  # first trainings import lazily and create the experiment
+        train()
+    drain()
+    times = []
+    cpu = time.process_time()
+    for _ in range(count):
+        start = time.perf_counter()
+        train()
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    drain()
+    return {
+        "times": times,
+        "drain": time.perf_counter() - start,
+        "cpu_per_fit": (time.process_time() - cpu) / count,
+        "runs": _runs_recorded(config),
+    }
+
+
+def worker_xgb_long(config: str, root: Path, count: int) -> dict[str, Any]:
+    """One training of `count` rounds; under autolog, also the CPU time its callback took."""
+    train = _xgb_train(count)
+    drain = _setup_xgboost(config, root)
+    _xgb_train(2)()  # imports, the experiment
+    drain()
+    spent = [0.0]
+    if config.startswith("autolog"):
+        from autolog import _xgb_callback
+
+        cls = _xgb_callback.MetricsCallback
+        for name in ("after_iteration", "flush"):
+            setattr(cls, name, _cpu_timed(getattr(cls, name), spent))
+    wall, cpu = time.perf_counter(), time.thread_time()
+    train()
+    cpu = time.thread_time() - cpu
+    wall = time.perf_counter() - wall
+    start = time.perf_counter()
+    drain()
+    return {
+        "times": [wall],
+        "drain": time.perf_counter() - start,
+        "cpu": cpu,
+        "callback": spent[0],
+        "runs": _runs_recorded(config),
+    }
+
+
+def _cpu_timed(method: Callable[..., Any], spent: list[float]) -> Callable[..., Any]:
+    def timed(*args: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return method(*args)
+        finally:
+            spent[0] += time.thread_time() - start
+
+    return timed
+
+
+def _xgb_configs(args: argparse.Namespace) -> list[str]:
+    wanted = [c for c in CONFIGS if mlflow_available() or not c.startswith("mlflow")]
+    return [c for c in wanted if c in args.configs] if args.configs else wanted
+
+
+def xgboost_trainings(args: argparse.Namespace) -> None:
+    per_round = max(1, args.trainings // args.rounds)
+    found = measure("xgb_train", _xgb_configs(args), per_round, args.rounds, args.tmp)
+    _timing_table(
+        f"XGBoost: xgboost.train, {XGB_ROUNDS} rounds on {XGB_ROWS}x{XGB_COLS} with two evals,"
+        f" {per_round * args.rounds} trainings per config (per training)",
+        found,
+        1000.0,
+        "ms",
+    )
+
+
+def xgboost_long(args: argparse.Namespace) -> None:
+    configs = [c for c in ("bare", "autolog") if not args.configs or c in args.configs]
+    found = measure("xgb_long", configs, args.long_rounds, max(args.rounds, 5), args.tmp)
+    bare, bare_cpu = (
+        statistics.median(found["bare"].times),
+        statistics.median(found["bare"].extra["cpu"]),
+    )
+    rows = []
+    for config, m in found.items():
+        wall, cpu = statistics.median(m.times), statistics.median(m.extra["cpu"])
+        callback = statistics.median(m.extra["callback"])
+        rows.append(
+            [
+                config,
+                f"{wall:.2f} s",
+                f"{wall / bare:.3f}x",
+                f"{cpu / bare_cpu:.3f}x",
+                "-" if config == "bare" else f"{callback / args.long_rounds * 1e6:.1f} us",
+                "-" if config == "bare" else f"{callback / bare_cpu * 100:.2f} %",
+            ]
+        )
+    print_table(
+        f"XGBoost: one training of {args.long_rounds} rounds on {XGB_ROWS}x{XGB_COLS}, two evals"
+        " (per-iteration logging)",
+        rows,
+        ["config", "wall", "wall ratio", "CPU ratio", "callback/round", "callback share"],
+    )
+
+
 # Sections in the order main() runs them. Another library's section is a function of
 # the parsed arguments that prints its table; add it here.
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "sklearn_fits": sklearn_fits,
     "sklearn_search": sklearn_search,
     "sklearn_memory": sklearn_memory,
+    "xgboost_trainings": xgboost_trainings,
+    "xgboost_long": xgboost_long,
 }
 
 
@@ -293,7 +494,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", default="", help=f"comma-separated, of {CONFIGS}")
     parser.add_argument("--fits", type=int, default=200, help="fits per configuration")
     parser.add_argument("--searches", type=int, default=1, help="searches per round")
+    parser.add_argument("--trainings", type=int, default=20, help="XGBoost trainings per config")
+    parser.add_argument("--long-rounds", type=int, default=2000, help="rounds of the long training")
     parser.add_argument("--rounds", type=int, default=4, help="turns each configuration takes")
+    parser.add_argument("--tmp", help="where the stores go (default: the system's temp dir)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
@@ -309,7 +513,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"python {platform.python_version()}, scikit-learn {sklearn.__version__},"
         f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f};"
-        f" MLflow {'available' if mlflow_available() else 'not importable'}"
+        f" MLflow {'available' if mlflow_available() else 'not importable'};"
+        f" stores under {args.tmp or tempfile.gettempdir()}"
     )
     for name in args.sections.split(","):
         SECTIONS[name](args)

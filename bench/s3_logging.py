@@ -8,15 +8,20 @@ own) and times:
    (and with boto3's default settings);
 2. `download_artifacts` of the model, against `download_file`;
 3. a run with 10,000 metric points, from `start_run` until the run is ended,
-   written and compacted, against one `put_object` of the same points as JSON.
+   written and compacted, against one `put_object` of the same points as JSON;
+4. the S3 requests a short run costs (counted by a proxy in front of the server):
+   the first run of a process, a bare run (params and metrics), the same with the
+   run context captured, and one that also logs a small scikit-learn model.
 
 The boto3 calls are the floor: what the bytes cost on this server. Run with
-`python bench/s3_logging.py [--size-mb 200] [--points 10000] [--repeat 3]`.
+`python bench/s3_logging.py [--size-mb 200] [--points 10000] [--repeat 3]`, or
+`--requests-only` for part 4 alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -33,7 +38,7 @@ from typing import Any
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from s3server import s3_environment  # noqa: E402 - found through the path above
+from s3server import FaultProxy, s3_environment  # noqa: E402 - found through the path above
 
 BUCKET = "autolog-bench"
 MiB = 1024 * 1024
@@ -64,16 +69,67 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
+def count_requests(endpoint: str, runs: int) -> None:
+    """Print the S3 requests of short runs, counted by a proxy in front of `endpoint`."""
+    from sklearn.linear_model import LogisticRegression
+
+    import autolog
+    from autolog._tracking import tracking
+
+    x = [[0.0, 1.0], [1.0, 0.0], [0.9, 0.2], [0.1, 0.8]]
+    model = LogisticRegression().fit(x, [0, 1, 1, 0])
+    with FaultProxy(endpoint) as proxy:
+        tracking.reset()
+        os.environ["AUTOLOG_S3_ENDPOINT_URL"] = proxy.endpoint
+        prefix = f"requests-{uuid.uuid4().hex[:8]}"
+        autolog.configure(tracking_uri=f"s3://{BUCKET}/{prefix}", experiment="requests")
+
+        def short_run(with_model: bool = False) -> None:
+            with autolog.start_run():
+                autolog.log_params({"alpha": 0.1, "solver": "lbfgs"})
+                if with_model:
+                    autolog.log_model(model, "model")
+                autolog.log_metrics({"accuracy": 0.9, "loss": 0.2})
+            autolog.flush()
+
+        def measure(name: str, times: int, **kw: bool) -> None:
+            before, kinds = proxy.requests, collections.Counter(proxy.by_kind)
+            for _ in range(times):
+                short_run(**kw)
+            each = (proxy.requests - before) / times
+            delta = proxy.by_kind - kinds
+            detail = ", ".join(f"{k} {v / times:g}" for k, v in sorted(delta.items()))
+            print(f"  {name:44} {each:5.1f}  ({detail})")
+
+        print("S3 requests per short run (log_params, log_metrics, end; then flush)")
+        autolog.configure(disable_capture=["git", "source", "packages", "system"])
+        measure("the first run of a process", 1)
+        measure(f"a bare run (mean of {runs})", runs)
+        autolog.configure(disable_capture=[])
+        short_run()  # the process context is captured once; later runs reuse it
+        measure(f"with the run context captured (mean of {runs})", runs)
+        measure(f"  and a small sklearn model (mean of {runs})", runs, with_model=True)
+        tracking.reset()
+    os.environ["AUTOLOG_S3_ENDPOINT_URL"] = endpoint
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--short-runs", type=int, default=5, help="runs per request count")
+    parser.add_argument("--requests-only", action="store_true", help="only count requests")
     args = parser.parse_args()
 
     server, endpoint = start_server()
     os.environ.update(s3_environment(endpoint))
     os.environ["AUTOLOG_DISABLE_CAPTURE"] = "git,source,packages,system"  # bytes only
+    if args.requests_only:
+        count_requests(endpoint, args.short_runs)
+        server.terminate()
+        server.wait()
+        return
 
     from autolog.backends.s3 import S3ObjectStore
     from boto3.s3.transfer import TransferConfig
@@ -184,6 +240,8 @@ def main() -> None:
         else:
             print(f"{name:40} {mine:8.3f}s {floor:8.3f}s {mine / floor:6.2f}x")
     print(f"(the points as one JSON object: {len(body) / 1e6:.2f} MB)")
+    print()
+    count_requests(endpoint, args.short_runs)
     tracking.reset()
     store.close()
     server.terminate()

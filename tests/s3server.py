@@ -16,6 +16,7 @@ The pytest fixtures that start them live in `s3fixtures.py`.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import itertools
 import socket
@@ -157,6 +158,8 @@ class FaultProxy:
         self.strip_conditional = strip_conditional
         self.reject_conditional = reject_conditional
         self.requests = 0
+        # Requests by kind: GET, PUT, HEAD, DELETE, POST, and LIST (a GET with list-type).
+        self.by_kind: collections.Counter[str] = collections.Counter()
         self.failures: dict[str, int] = dict.fromkeys(modes, 0)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
@@ -173,11 +176,12 @@ class FaultProxy:
             target=self._server.serve_forever, name="s3-fault-proxy", daemon=True
         )
 
-    def next_fault(self) -> str | None:
+    def next_fault(self, kind: str = "") -> str | None:
         """Count one request; return the fault to inject into it, if any."""
         with self._lock:
             n = next(self._counter)
             self.requests = n
+            self.by_kind[kind] += 1
             if self.fail_every <= 0 or n % self.fail_every:
                 return None
             mode = self.modes[(n // self.fail_every - 1) % len(self.modes)]
@@ -263,7 +267,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         owner = self.owner
         body = self._read_body()
-        fault = owner.next_fault()
+        listing = self.command == "GET" and "list-type=" in self.path
+        fault = owner.next_fault("LIST" if listing else self.command)
         conditional = "If-None-Match" in self.headers and self.command in ("PUT", "POST")
         if fault == "503":
             return self._error(503, "SlowDown", "Please reduce your request rate.")

@@ -270,7 +270,9 @@ def test_a_stale_compactor_leaves_no_stray_compact() -> None:
     store = _GatedStore()
     backend = LayoutBackend(store)
     run_id = new_run(backend)
-    backend.write_batch(run_id, Batch(metrics={"m": points(3)}))
+    # Two batches: a run with one batch and no compact has nothing to fold.
+    backend.write_batch(run_id, Batch(metrics={"m": points(2)}))
+    backend.write_batch(run_id, Batch(metrics={"m": points(1, 2)}))
     store.gate = threading.Event()
     stale = threading.Thread(target=backend.compact, args=(run_id,), name="stale")
     stale.start()

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from autolog.backends import _s3_config as s3_config
 from autolog.backends import s3 as s3_backend
 from autolog.backends.file import LocalObjectStore
 from autolog.backends.s3 import S3Backend, S3ObjectStore, from_uri, parse_s3_uri
@@ -40,7 +41,13 @@ from autolog import _tracking
 from autolog._backend import Batch, RunMeta
 from autolog._layout import LayoutBackend
 from autolog._store import MemoryObjectStore, ObjectNotFound, ObjectStore
-from autolog.errors import InvalidKeyError, InvalidValueError, NotFoundError, StoreError
+from autolog.errors import (
+    InvalidKeyError,
+    InvalidValueError,
+    MissingDependencyError,
+    NotFoundError,
+    StoreError,
+)
 
 pytest_plugins = ["s3fixtures"]
 
@@ -287,12 +294,14 @@ def test_uri_with_credentials_is_refused_without_echoing_them(uri: str) -> None:
 
 
 def test_missing_boto3_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(s3_backend, "_lib", None)
+    monkeypatch.setattr(s3_config, "_lib", None)
     monkeypatch.setitem(sys.modules, "boto3", None)
-    with pytest.raises(StoreError, match=r"pip install 'autolog-ml\[s3\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'autolog-ml\[s3\]'"):
         from_uri("s3://ml-bucket/x")
-    with pytest.raises(StoreError, match="boto3"):
+    with pytest.raises(ImportError, match="boto3"):  # also an ImportError, as users expect
         autolog.configure(tracking_uri="s3://ml-bucket/x")
+    with pytest.raises(MissingDependencyError, match="boto3"):
+        autolog.load_model("s3://ml-bucket/x/model")
 
 
 def test_importing_the_backend_does_not_import_boto3() -> None:

@@ -16,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 from sklearn_helpers import (
     all_runs,
     artifact_paths,
@@ -128,6 +129,21 @@ def test_a_randomized_search_with_several_scorers_ranks_by_its_refit_scorer() ->
     children = [r for r in runs if r.parent_id is not None]
     assert len(children) == 3
     assert all("mean_test_f1" in c.metrics and "rank_test_accuracy" in c.metrics for c in children)
+
+
+def test_a_halving_search_logs_its_best_candidates_too() -> None:
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    X, y = classification_data(120)
+    search = HalvingGridSearchCV(
+        DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=3, factor=2
+    ).fit(X, y)
+    runs = all_runs()
+    parent = next(r for r in runs if r.parent_id is None)
+    assert parent.tags["estimator_name"] == "HalvingGridSearchCV"
+    assert parent.params["best_max_depth"] == str(search.best_params_["max_depth"])
+    assert len(runs) == 1 + min(5, len(search.cv_results_["params"]))  # max_tuning_runs=5
 
 
 def test_inside_a_user_run_the_first_fit_logs_into_it_and_later_ones_are_children() -> None:

@@ -190,18 +190,13 @@ def test_a_method_that_raises_skips_its_metrics_with_a_reason() -> None:
     assert "no probabilities today" in found.tags["autolog.metrics.skipped"]
 
 
-def test_keeping_global_rng_restores_numpy_and_python_state() -> None:
-    import random
+def test_keeping_global_rng_gives_sklearn_a_private_generator() -> None:
+    from sklearn.utils import check_random_state
 
     np.random.seed(3)
-    random.seed(3)
-    with m.keeping_global_rng(True):
-        np.random.random(5)
-        random.random()
+    with m.keeping_global_rng(True), m.keeping_global_rng(True):  # nested: one swap
+        check_random_state(None).random_sample(5)
+    with m.keeping_global_rng(False):
+        pass
+    assert check_random_state(None) is np.random.mtrand._rand
     assert np.random.random() == np.random.RandomState(3).random_sample()
-    random.seed(3)
-    expected = random.random()
-    random.seed(3)
-    with m.keeping_global_rng(True):
-        random.random()
-    assert random.random() == expected

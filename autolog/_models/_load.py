@@ -1,8 +1,14 @@
-"""Loading a model directory: parse the URI, pick the flavor, verify, warn, deserialize."""
+"""Loading a model directory: parse the URI, pick the flavor, verify, warn, deserialize.
+
+A model directory named by an `s3://bucket/path/to/model` URI is first downloaded
+into a temporary directory, which `load_dir` removes once the model is loaded.
+"""
 
 from __future__ import annotations
 
 import platform
+import shutil
+import tempfile
 import threading
 import urllib.parse
 import warnings
@@ -15,13 +21,13 @@ from autolog._models._mlmodel import ModelInfo, read_mlmodel, verify
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import EXAMPLE_FILE
 from autolog._validation import check_id, check_relative_path
-from autolog.errors import InvalidInputError
+from autolog.errors import InvalidInputError, ModelNotFoundError
 
 __all__ = ["URI_FORMS", "ModelVersionWarning", "load_dir", "local_path", "parse_runs_uri"]
 
 URI_FORMS = (
-    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>, a file:// URI"
-    " or a local directory"
+    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>,"
+    " s3://<bucket>/<path>, a file:// URI or a local directory"
 )
 
 
@@ -31,6 +37,10 @@ class ModelVersionWarning(UserWarning):
 
 _warned: set[tuple[str, str, str]] = set()
 _warned_lock = threading.Lock()
+# Temporary directories that `local_path` downloaded a remote model into: `load_dir`
+# removes them when it is done.
+_downloads: set[Path] = set()
+_downloads_lock = threading.Lock()
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -41,7 +51,12 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def local_path(uri: str) -> Path:
-    """The directory a `file:` URI or a plain path names; other schemes are an error."""
+    """The directory a `file:` URI or a plain path names, or an `s3://` URI's download.
+
+    Other schemes are an error.
+    """
+    if uri[:5].lower() == "s3://":
+        return _download_s3(uri)
     if uri.startswith("file:"):
         parsed = urllib.parse.urlparse(uri)
         if parsed.netloc not in ("", "localhost"):
@@ -59,6 +74,38 @@ def local_path(uri: str) -> Path:
             f" {URI_FORMS}"
         )
     return Path(uri).expanduser()
+
+
+def _download_s3(uri: str) -> Path:
+    """Download the objects under the model directory `uri` into a new temporary directory."""
+    from autolog.backends.s3 import S3ObjectStore, parse_s3_uri
+
+    bucket, prefix = parse_s3_uri(uri)
+    if not prefix:
+        raise InvalidInputError(
+            f"model URI {uri!r} names a whole bucket; name the model's directory, as in"
+            f" s3://{bucket}/<prefix>/runs/<run_id>/artifacts/model"
+        )
+    store = S3ObjectStore(bucket, prefix)
+    tmp = Path(tempfile.mkdtemp(prefix="autolog-model-"))
+    try:
+        keys = store.list("")
+        if not keys:
+            raise ModelNotFoundError(
+                f"no model directory at {uri}: nothing is stored under it. Name the directory"
+                " that holds the MLmodel file (not the file itself); `autolog artifacts RUN`"
+                " lists a run's artifacts"
+            )
+        for key in keys:
+            store.get_file(key, tmp / key)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        store.close()
+    with _downloads_lock:
+        _downloads.add(tmp)
+    return tmp
 
 
 def _native_flavor(flavors: Mapping[str, Any], where: str, wanted: str | None) -> Flavor:
@@ -119,17 +166,24 @@ def _warn_versions(mlmodel: Mapping[str, Any], flavor: Flavor, where: str) -> No
 
 def load_dir(model_dir: Path, where: str, wanted: str | None) -> Any:
     """Verify and load the model directory `model_dir` (`where` names it in messages)."""
-    mlmodel = read_mlmodel(model_dir)
-    flavors = mlmodel["flavors"]
-    native = _native_flavor(flavors, where, wanted)
-    verify(model_dir, mlmodel, where)
-    _warn_versions(mlmodel, native, where)
-    model = native.load(model_dir, dict(flavors.get(native.name) or {}))
-    if wanted != "python_function":
-        return model
-    info = ModelInfo.from_mlmodel(mlmodel, where)
-    example = None
-    if info.saved_input_example_info:
-        rel = info.saved_input_example_info.get("artifact_path", EXAMPLE_FILE)
-        example = model_file(model_dir, rel).read_bytes()
-    return PyFuncModel(model, native, info, example)
+    with _downloads_lock:
+        downloaded = model_dir in _downloads
+        _downloads.discard(model_dir)
+    try:
+        mlmodel = read_mlmodel(model_dir)
+        flavors = mlmodel["flavors"]
+        native = _native_flavor(flavors, where, wanted)
+        verify(model_dir, mlmodel, where)
+        _warn_versions(mlmodel, native, where)
+        model = native.load(model_dir, dict(flavors.get(native.name) or {}))
+        if wanted != "python_function":
+            return model
+        info = ModelInfo.from_mlmodel(mlmodel, where)
+        example = None
+        if info.saved_input_example_info:
+            rel = info.saved_input_example_info.get("artifact_path", EXAMPLE_FILE)
+            example = model_file(model_dir, rel).read_bytes()
+        return PyFuncModel(model, native, info, example)
+    finally:
+        if downloaded:
+            shutil.rmtree(model_dir, ignore_errors=True)
