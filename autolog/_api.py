@@ -126,11 +126,13 @@ def set_experiment(name: str) -> Experiment:
 def get_experiment(name_or_id: str) -> Experiment:
     """Return an experiment by name or id."""
     check_name(name_or_id, "experiment name")
+    tracking.flush()  # start_run queues the creation of its experiment
     return tracking.backend().get_experiment(name_or_id)
 
 
 def list_experiments() -> list[Experiment]:
     """Every experiment in the store, oldest first."""
+    tracking.flush()
     return tracking.backend().list_experiments()
 
 
@@ -303,4 +305,7 @@ def download_with_progress(
     rel = check_relative_path(path)
     tracking.flush()
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="autolog-"))
-    return tracking.backend().download_artifacts(run_id, rel, target, progress)
+    backend = tracking.backend()
+    if progress is None:  # backends written before `progress` existed keep working
+        return backend.download_artifacts(run_id, rel, target)
+    return backend.download_artifacts(run_id, rel, target, progress)

@@ -12,6 +12,8 @@ none of them keeps a reference to the user's data after it returns.
 - feature importances: `feature_importances_`, else `|coef_|` (averaged over
   classes or outputs), with the feature names, as `feature_importances.json`
   and the top `TOP_FEATURES` as metrics `feature_importance.<name>`.
+- the model: through `autolog._models.log_model`, with an input example or at
+  least the signature.
 - searches: `best_<param>` params and the `best_cv_score` metric on the run,
   `cv_results.csv`, and a child run for each of the best `max_tuning_runs`
   candidates with its params and its mean/std scores and times.
@@ -31,9 +33,10 @@ import numpy as np
 
 from autolog import _runs
 from autolog._fingerprint import fingerprint
+from autolog._patching import AutologOptions
 from autolog._runs import ActiveRun
 from autolog._validation import sanitize_key
-from autolog.errors import ParamConflictError
+from autolog.errors import InvalidValueError, ParamConflictError
 
 __all__ = [
     "TOP_FEATURES",
@@ -41,9 +44,10 @@ __all__ = [
     "estimator_params",
     "estimator_tags",
     "input_example",
-    "log_json",
     "log_dataset",
     "log_feature_importances",
+    "log_json",
+    "log_model",
     "log_params",
     "log_search",
     "render_param",
@@ -203,6 +207,37 @@ def log_dataset(run: ActiveRun, X: Any, y: Any) -> dict[str, Any]:
     run.set_tags(tags)
     log_json(run, found, DATASET_ARTIFACT)
     return found
+
+
+# -- the model -----------------------------------------------------------------------------
+
+
+def log_model(run: ActiveRun, estimator: Any, X: Any, options: AutologOptions) -> None:
+    """Log the fitted estimator as the run's `model`, registered when the options ask.
+
+    With `log_input_examples` off, the signature (column names and dtypes) is still
+    inferred from the first rows, which are not saved. An estimator that cannot be
+    pickled (a class defined in a function) is skipped with the tag
+    `autolog.model.skipped` saying why.
+    """
+    from autolog._models import infer_signature
+    from autolog._models import log_model as save
+
+    rows = input_example(X)
+    try:
+        if options.log_input_examples or rows is None:
+            save(estimator, "model", run=run, input_example=rows)
+        else:
+            save(estimator, "model", run=run, signature=infer_signature(rows))
+    except InvalidValueError as exc:
+        run.set_tag("autolog.model.skipped", str(exc)[:1000])
+        return
+    if options.registered_model_name:
+        from autolog._registry import register_logged_model
+
+        register_logged_model(
+            run.id, "model", options.registered_model_name, tracking_uri=run.tracking_uri
+        )
 
 
 # -- feature importances -------------------------------------------------------------------

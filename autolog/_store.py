@@ -123,4 +123,3 @@ class MemoryObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         with self._lock:
             self._objects.pop(key, None)
-

@@ -179,7 +179,7 @@ class Writer:
         with self._spool_lock:
             if self._spool_dir is None or not self._spool_dir.is_dir():
                 self._spool_dir = Path(tempfile.mkdtemp(prefix="autolog-spool-"))
-            copy = self._spool_dir / f"{uuid.uuid4().hex}-{src.name}"
+            copy = self._spool_dir / f"{uuid.uuid4().hex}{src.suffix[:16]}"
         try:
             shutil.copyfile(src, copy)
         except OSError as exc:

@@ -75,6 +75,8 @@ _conditional_writes_checked: set[tuple[str, str]] = set()
 class S3ObjectStore(ObjectStore):
     """Objects under `prefix/` in an S3 bucket, reached with boto3."""
 
+    local = False  # the run API queues artifact files for it rather than wait
+
     def __init__(
         self,
         bucket: str,

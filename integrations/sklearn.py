@@ -25,32 +25,22 @@ already loads:
 - `sklearn.metrics` scoring functions are patched when `sklearn.metrics` is
   imported, for post-training metrics (`autolog._post_metrics`).
 
-`partial_fit`: one run per estimator, a step per call. The run stays RUNNING
-while the estimator is trained; it ends (FINISHED) when the estimator is freed,
-when `fit` starts over on it, when autologging is disabled, or at exit. The
-model is logged when it ends, except when the estimator was freed (nothing is
-left to save). Training metrics are computed on each call's batch at step =
-call number; when they cost more than the call itself, on every k-th call, k
-chosen from the measured times so they add at most about as much as training.
+`partial_fit`: one run per estimator, a step per call, ended when training is
+over (see `autolog._sklearn_partial`).
 """
 
 from __future__ import annotations
 
-import atexit
 import inspect
-import math
-import os
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from autolog import _post_metrics as post
-from autolog._entities import RunStatus
 from autolog._patching import (
     AutologWrapper,
     CallHooks,
@@ -61,9 +51,9 @@ from autolog._patching import (
     marked,
     open_run,
 )
-from autolog._runs import ActiveRun, record_error
+from autolog._runs import ActiveRun
 from autolog._safety import capture_internal_errors
-from autolog.errors import InvalidValueError
+from autolog._sklearn_partial import PartialCall, PartialFitSessions
 
 __all__ = ["SklearnIntegration"]
 
@@ -91,31 +81,6 @@ class Fit:
         return self.opened.run
 
 
-@dataclass
-class Session:
-    """The run of an estimator trained by `partial_fit` calls."""
-
-    opened: OpenedRun
-    calls: int = 0
-    metrics_every: int = 1
-    pid: int = field(default_factory=os.getpid)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def run(self) -> ActiveRun:
-        return self.opened.run
-
-
-@dataclass
-class PartialCall:
-    session: Session
-    step: int
-    X: Any
-    y: Any
-    sample_weight: Any
-    started: float
-
-
 class SklearnIntegration(Integration):
     """Records every scikit-learn estimator's training, and metrics computed afterwards."""
 
@@ -131,7 +96,9 @@ class SklearnIntegration(Integration):
         self._method_hooks: dict[str, CallHooks[Any]] = {
             **{m: self._fit_hooks(m) for m in FIT_METHODS},
             "partial_fit": CallHooks(
-                before=self._before_partial, after=self._after_partial, failed=_partial_failed
+                before=self._before_partial,
+                after=lambda state, estimator, _result: self._sessions.after(state, estimator),
+                failed=lambda state, exc: self._sessions.failed(state, exc),
             ),
             **dict.fromkeys(PREDICT_METHODS, post.predict_hooks()),
             "score": post.score_hooks(),
@@ -140,9 +107,7 @@ class SklearnIntegration(Integration):
         self._base: type | None = None
         self._task_calls: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._task_lock = threading.Lock()
-        self._sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
-        self._sessions_lock = threading.Lock()
-        self._atexit_registered = False
+        self._sessions = PartialFitSessions(lambda: self.options)
         self._signatures: dict[tuple[type, str], list[str]] = {}
         # Libraries with an integration of their own patch their estimators themselves.
         self._foreign = tuple(f"{n}." for n in Registry.known if n != self.name)
@@ -168,7 +133,7 @@ class SklearnIntegration(Integration):
 
     def _unpatch(self) -> None:
         super()._unpatch()
-        self._end_sessions("autologging disabled")
+        self._sessions.end_all("autologging disabled")
 
     def _on_new_class(
         self,
@@ -282,7 +247,7 @@ class SklearnIntegration(Integration):
         if type(estimator).__module__ == _LABEL_ENCODERS and _called_by_sklearn():
             return None  # a metric's or a dataset generator's own LabelEncoder
         if self._sessions:
-            self._end_session(estimator, f"{method} called")
+            self._sessions.end(estimator, f"{method} called")
         X, y, weight = self._fit_arguments(estimator, method, args, kwargs)
         opened = open_run(self.options)
         state = Fit(opened, method, X, y, weight, rng_sensitive=False)
@@ -336,7 +301,7 @@ class SklearnIntegration(Integration):
             record.log_feature_importances(run, estimator)
         if options.log_models:
             with capture_internal_errors("sklearn: logging the model"):
-                _log_model(run, estimator, state.X, options.log_input_examples, options)
+                record.log_model(run, estimator, state.X, options)
         model = post.remember_model(estimator, run)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")
@@ -368,71 +333,7 @@ class SklearnIntegration(Integration):
         if self._base is None or not isinstance(estimator, self._base):
             return None
         X, y, weight = self._fit_arguments(estimator, "partial_fit", args, kwargs)
-        with self._sessions_lock:
-            session = self._sessions.get(estimator)
-            fresh = session is None or session.run.status is not RunStatus.RUNNING
-        if fresh:
-            session = self._start_session(estimator, X, y)
-        assert session is not None
-        with session.lock:
-            step = session.calls
-            session.calls += 1
-        return PartialCall(session, step, X, y, weight, time.perf_counter())
-
-    def _start_session(self, estimator: Any, X: Any, y: Any) -> Session:
-        from autolog import _sklearn_record as record
-
-        session = Session(open_run(self.options))
-        with self._sessions_lock:
-            self._sessions[estimator] = session
-            if not self._atexit_registered:
-                self._atexit_registered = True
-                # Registered after the run machinery's own exit hook, so it runs first.
-                atexit.register(self._end_sessions, "exit")
-        weakref.finalize(estimator, _end_freed_session, session)
-        run = session.run
-        with capture_internal_errors("sklearn: logging params"):
-            record.log_params(run, record.estimator_params(estimator))
-        with capture_internal_errors("sklearn: logging tags"):
-            run.set_tags(
-                {**record.estimator_tags(estimator), "autolog.sklearn.method": "partial_fit"}
-            )
-        if self.options.log_datasets:
-            with capture_internal_errors("sklearn: fingerprinting the first batch"):
-                record.log_dataset(run, X, y)
-        post.remember_model(estimator, run)
-        return session
-
-    def _after_partial(self, state: PartialCall, estimator: Any, result: Any) -> None:
-        from autolog import _sklearn_metrics as metrics
-        from autolog import _sklearn_record as record
-
-        session = state.session
-        if state.step % session.metrics_every:
-            return
-        spent = time.perf_counter() - state.started
-        started = time.perf_counter()
-        with marked():
-            kind = record.estimator_kind(estimator)
-            found = metrics.training_metrics(
-                estimator, str(kind), state.X, state.y, state.sample_weight
-            )
-        cost = time.perf_counter() - started
-        session.metrics_every = max(1, min(1000, math.ceil(cost / max(spent, 1e-6))))
-        session.run.log_metrics(found.metrics, step=state.step)
-
-    def _end_session(self, estimator: Any, reason: str) -> None:
-        with self._sessions_lock:
-            session = self._sessions.pop(estimator, None)
-        if session is not None:
-            _close_session(session, estimator, reason, self.options)
-
-    def _end_sessions(self, reason: str) -> None:
-        with self._sessions_lock:
-            sessions = list(self._sessions.items())
-            self._sessions.clear()
-        for estimator, session in sessions:
-            _close_session(session, estimator, reason, self.options)
+        return self._sessions.before(estimator, X, y, weight)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -457,7 +358,7 @@ def _called_by_sklearn() -> bool:
     """Whether the caller of the patched method (past autolog and wrapt) is scikit-learn."""
     frame = sys._getframe(1)
     while frame is not None:
-        module = frame.f_globals.get("__name__", "")
+        module = str(frame.f_globals.get("__name__", ""))
         if not module.startswith(("autolog.", "wrapt.")):
             return module.startswith("sklearn.")
         frame = frame.f_back  # type: ignore[assignment]
@@ -473,50 +374,3 @@ def _wrappable(value: Any) -> bool:
     if isinstance(value, (AutologWrapper, *_SKIP_DESCRIPTORS)):
         return False
     return hasattr(type(value), "__get__")
-
-
-def _partial_failed(state: PartialCall, exc: BaseException) -> None:
-    record_error(state.session.run, exc)
-
-
-def _close_session(session: Session, estimator: Any, reason: str, options: Any) -> None:
-    if session.pid != os.getpid():
-        return  # a forked child's copy: the parent ends its run
-    with capture_internal_errors("sklearn: ending a partial_fit run"):
-        run = session.run
-        if run.status is RunStatus.RUNNING:
-            run.set_tag("autolog.partial_fit.ended", reason)
-            run.log_metric("partial_fit_calls", session.calls)
-            if options.log_models and session.opened.owned:
-                with marked():
-                    _log_model(run, estimator, None, False, options)
-        session.opened.close()
-
-
-def _end_freed_session(session: Session) -> None:
-    if session.run.status is RunStatus.RUNNING and os.getpid() == session.pid:
-        with capture_internal_errors("sklearn: ending a partial_fit run"):
-            session.run.set_tag("autolog.partial_fit.ended", "estimator freed")
-            session.run.log_metric("partial_fit_calls", session.calls)
-            session.opened.close()
-
-
-def _log_model(run: ActiveRun, estimator: Any, X: Any, with_example: bool, options: Any) -> None:
-    from autolog._models import infer_signature, log_model
-    from autolog._sklearn_record import input_example
-
-    rows = input_example(X)
-    try:
-        if with_example or rows is None:
-            log_model(estimator, "model", run=run, input_example=rows)
-        else:  # the signature (column names and dtypes) without the example itself
-            log_model(estimator, "model", run=run, signature=infer_signature(rows))
-    except InvalidValueError as exc:  # a model that cannot be pickled (a local class)
-        run.set_tag("autolog.model.skipped", str(exc)[:1000])
-        return
-    if options.registered_model_name:
-        from autolog._registry import register_logged_model
-
-        register_logged_model(
-            run.id, "model", options.registered_model_name, tracking_uri=run.tracking_uri
-        )

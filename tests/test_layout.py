@@ -132,6 +132,74 @@ def test_compaction_folds_batches_into_one_object(backend: LayoutBackend) -> Non
     assert len(backend.store.list(f"runs/{run_id}/log/compact")) == 1
 
 
+def test_a_run_with_one_batch_is_left_as_it_is(backend: LayoutBackend) -> None:
+    run_id = new_run(backend)
+    backend.write_batch(
+        run_id,
+        Batch(params={"a": "1"}, metrics={"m": points(3)}, status="FINISHED", end_time=5),
+    )
+    before = backend.store.list(f"runs/{run_id}/log")
+    backend.finish_run(run_id)  # nothing to fold: no compact, the batch stays
+    assert backend.store.list(f"runs/{run_id}/log") == before
+    assert len([k for k in before if "/batches/" in k]) == 1
+    run = backend.get_run(run_id)
+    assert (run.params, run.metrics, run.status, run.end_time) == (
+        {"a": "1"},
+        {"m": 2.0},
+        RunStatus.FINISHED,
+        5,
+    )
+    assert [m.step for m in backend.get_metric_history(run_id, "m")] == [0, 1, 2]
+    # A second batch makes it worth folding; a compact and one batch after it too.
+    backend.write_batch(run_id, Batch(tags={"t": "x"}, metrics={"m": points(1, 3)}))
+    backend.compact(run_id)
+    assert [k for k in backend.store.list(f"runs/{run_id}/log") if "/batches/" in k] == []
+    backend.write_batch(run_id, Batch(metrics={"m": points(1, 4)}))
+    backend.compact(run_id)
+    assert backend.store.list(f"runs/{run_id}/log/compact") == [
+        f"runs/{run_id}/log/compact/0000000002.json"
+    ]
+    assert [m.step for m in backend.get_metric_history(run_id, "m")] == [0, 1, 2, 3, 4]
+    assert backend.get_run(run_id).tags == {"t": "x"}
+    with pytest.raises(RunNotFoundError):
+        backend.compact(uuid.uuid4().hex)  # still an error for a run that is not there
+
+
+class _CountingStore(MemoryObjectStore):
+    def __init__(self) -> None:
+        super().__init__(uuid.uuid4().hex)
+        self.creates: list[str] = []
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.creates.append(key)
+        return super().put_if_absent(key, data)
+
+
+def test_a_runs_creation_creates_its_experiment_once() -> None:
+    store = _CountingStore()
+    backend = LayoutBackend(store)
+    exp_id = backend.local_experiment_id("housing")
+    assert exp_id == experiment_id_for("housing") and store.creates == []
+    runs = [uuid.uuid4().hex for _ in range(3)]
+    for run_id in runs:
+        backend.create_run(RunMeta(run_id, "r", exp_id, 1, experiment_name="housing"))
+    assert store.creates == [f"experiments/{exp_id}/meta.json"]
+    assert [e.name for e in backend.list_experiments()] == ["housing"]
+    assert {r.id for r in backend.list_runs([exp_id])} == set(runs)
+    assert backend.get_run(runs[0]).experiment == "housing"
+    # Another process's backend creates it again (create-if-absent: a no-op) and reads it.
+    other = LayoutBackend(store)
+    other.create_run(RunMeta(uuid.uuid4().hex, "r", exp_id, 2, experiment_name="housing"))
+    assert store.creates == [f"experiments/{exp_id}/meta.json"] * 2
+    assert other.get_experiment("housing").id == exp_id
+    # One created or found by get_or_create_experiment is not created again.
+    backend.get_or_create_experiment("other")
+    backend.create_run(
+        RunMeta(uuid.uuid4().hex, "r", experiment_id_for("other"), 3, experiment_name="other")
+    )
+    assert len(store.creates) == 3
+
+
 def test_concurrent_writers_and_compactors_lose_and_duplicate_nothing(
     new_backend: Callable[[], LayoutBackend],
 ) -> None:

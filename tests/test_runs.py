@@ -12,7 +12,10 @@ import pytest
 
 import autolog
 from autolog import _runs
+from autolog._backend import register_backend
 from autolog._entities import RunStatus
+from autolog._layout import LayoutBackend
+from autolog._store import MemoryObjectStore
 from autolog._tracking import tracking
 from autolog.errors import (
     ExperimentNotFoundError,
@@ -20,15 +23,59 @@ from autolog.errors import (
     NoActiveRunError,
     ParamConflictError,
     RunNotFoundError,
+    StoreError,
 )
 
 
-@pytest.fixture(params=["file", "memory"], autouse=True)
+class RemoteLikeStore(MemoryObjectStore):
+    """A memory store that counts as remote: artifact files are spooled and queued."""
+
+    local = False
+
+
+class OutageStore(RemoteLikeStore):
+    """A remote-like store whose every operation fails while `down`."""
+
+    def __init__(self) -> None:
+        super().__init__(uuid.uuid4().hex)
+        self.down = True
+
+    def _check(self) -> None:
+        if self.down:
+            raise StoreError(f"{self.uri} is down (an injected outage)")
+
+    def put(self, key: str, data: bytes) -> None:
+        self._check()
+        super().put(key, data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self._check()
+        return super().put_if_absent(key, data)
+
+    def get(self, key: str) -> bytes:
+        self._check()
+        return super().get(key)
+
+    def list(self, prefix: str) -> list[str]:
+        self._check()
+        return super().list(prefix)
+
+
+_remote_stores: dict[str, MemoryObjectStore] = {}
+register_backend(
+    "remotelike", lambda uri: LayoutBackend(_remote_stores.setdefault(uri, RemoteLikeStore(uri)))
+)
+
+
+@pytest.fixture(params=["file", "memory", "remote"], autouse=True)
 def backend_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run every test once over the file store and once over the in-memory store."""
+    """Run every test over the file store, the in-memory store and a remote-like store."""
     if request.param == "memory":
         monkeypatch.setenv("AUTOLOG_TRACKING_URI", f"memory:{uuid.uuid4().hex}")
+    elif request.param == "remote":
+        monkeypatch.setenv("AUTOLOG_TRACKING_URI", f"remotelike:{uuid.uuid4().hex}")
     yield request.param
+    _remote_stores.clear()
 
 
 def test_start_run_records_name_tags_and_times() -> None:
@@ -365,3 +412,46 @@ def test_nested_runs_share_one_writer() -> None:
     with autolog.start_run(), autolog.start_run(nested=True):
         autolog.log_metric("x", 1.0)
     assert len(tracking.all_writers()) == 1
+
+
+def test_starting_and_logging_never_wait_for_a_store_that_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = OutageStore()
+    register_backend("outage", lambda uri: LayoutBackend(store))
+    autolog.configure(
+        tracking_uri=f"outage:{store.uri}", disable_capture=["git", "source", "packages"]
+    )
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"\x00" * 5000)
+    writer = tracking.writer()
+    with caplog.at_level("WARNING", logger="autolog"):
+        with autolog.start_run(experiment="offline", tags={"team": "a"}) as run:
+            autolog.log_param("alpha", 1)
+            autolog.log_artifact(weights, "model")
+            autolog.log_artifacts(tmp_path, "everything")
+        weights.unlink()  # the logged copy does not depend on it
+        assert not writer.flush(timeout=10)
+        store.down = False
+        assert writer.flush(timeout=10)
+    writer.take_errors()
+    assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 1
+    stored = autolog.get_run(run.id)
+    assert (stored.experiment, stored.params, stored.tags["team"]) == (
+        "offline",
+        {"alpha": "1"},
+        "a",
+    )
+    assert "autolog.python" in stored.tags  # the context's tags were written with the rest
+    assert [r.id for r in autolog.search_runs("offline")] == [run.id]
+    out = autolog.download_artifacts(run.id, dst=tmp_path / "back")
+    assert (out / "model" / "weights.bin").read_bytes() == b"\x00" * 5000
+    assert (out / "everything" / "weights.bin").read_bytes() == b"\x00" * 5000
+
+
+def test_a_runs_experiment_is_readable_at_once() -> None:
+    autolog.configure(flush_interval=60.0)  # no background flush in between
+    with autolog.start_run(experiment="fresh") as run:
+        assert autolog.get_experiment("fresh").name == "fresh"
+        assert "fresh" in {e.name for e in autolog.list_experiments()}
+        assert autolog.get_run(run.id).experiment == "fresh"

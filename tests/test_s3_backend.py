@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -42,9 +43,12 @@ from autolog._backend import Batch, RunMeta
 from autolog._layout import LayoutBackend
 from autolog._store import MemoryObjectStore, ObjectNotFound, ObjectStore
 from autolog.errors import (
+    InvalidInputError,
     InvalidKeyError,
     InvalidValueError,
     MissingDependencyError,
+    ModelIntegrityError,
+    ModelNotFoundError,
     NotFoundError,
     StoreError,
 )
@@ -372,22 +376,50 @@ def test_run_api_end_to_end(s3_uri: str, s3_env: S3Server, tmp_path: Path) -> No
     backend.close()
 
 
-def test_runs_uri_loads_a_model_from_s3(s3_uri: str, s3_env: S3Server) -> None:
+def test_models_load_by_s3_runs_and_models_uris(
+    s3_uri: str, s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sklearn.linear_model import LogisticRegression
 
+    from autolog import _registry as reg
     from autolog._models import load_model, log_model
 
     x = [[0.0, 1.0], [1.0, 0.0], [0.9, 0.2], [0.1, 0.8]]
     model = LogisticRegression().fit(x, [0, 1, 1, 0])
+    expected = model.predict_proba(x).tolist()
     autolog.configure(tracking_uri=s3_uri, disable_capture=["git", "source", "packages", "system"])
     with autolog.start_run() as run:
         log_model(model, "model")
-    loaded = load_model(f"runs:/{run.id}/model")
-    assert loaded.predict(x).tolist() == model.predict(x).tolist()
+    autolog.flush()
+    model_dir = f"{s3_uri}/runs/{run.id}/artifacts/model"
+    # The model directory named directly: downloaded to a temporary directory, verified,
+    # loaded, and the temporary directory removed.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert load_model(model_dir).predict_proba(x).tolist() == expected
+    assert load_model(model_dir + "/", flavor="python_function").predict(x).tolist() == [0, 1, 1, 0]
+    assert list(temp.iterdir()) == []
+    # runs:/ and models:/ against the S3 tracking store.
+    reg.register_model(f"runs:/{run.id}/model", "churn")
+    reg.set_alias("churn", "prod", 1)
+    for uri in (f"runs:/{run.id}/model", "models:/churn/1", "models:/churn@prod"):
+        assert load_model(uri).predict_proba(x).tolist() == expected, uri
+    with pytest.raises(ModelNotFoundError, match="nothing is stored under it"):
+        load_model(f"{s3_uri}/runs/{run.id}/artifacts/other")
+    with pytest.raises(ModelNotFoundError, match="not the file itself"):
+        load_model(model_dir + "/MLmodel")
+    with pytest.raises(InvalidInputError, match="names a whole bucket"):
+        load_model("s3://" + parse_s3_uri(s3_uri)[0])
+    # A changed file is refused by its hash, as from a local directory.
     bucket, prefix = parse_s3_uri(s3_uri)
-    assert f"{prefix}/runs/{run.id}/artifacts/model/MLmodel" in _bucket_objects(
-        s3_env, bucket, f"{prefix}/runs/{run.id}/artifacts/"
-    )
+    client = s3_env.client()
+    key = f"{prefix}/runs/{run.id}/artifacts/model/model.pkl"
+    client.put_object(Bucket=bucket, Key=key, Body=b"not a model")
+    client.close()
+    with pytest.raises(ModelIntegrityError, match=r"model\.pkl"):
+        load_model(model_dir)
+    assert list(temp.iterdir()) == []
 
 
 def test_tracking_uri_from_the_environment(
@@ -594,6 +626,105 @@ def test_create_whose_answer_was_lost_still_counts_as_created(s3_env: S3Server) 
     direct = S3ObjectStore(BUCKET, store.prefix)
     assert not direct.put_if_absent("v/0", b"other")
     assert [direct.get(f"v/{n}") for n in range(6)] == [f"mine-{n}".encode() for n in range(6)]
+
+
+def test_nothing_waits_for_a_store_that_is_down_and_everything_arrives_later(
+    s3_uri: str,
+    s3_env: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(300_000))
+    original = weights.read_bytes()
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    (folder / "loss.svg").write_text("<svg/>")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "acc.svg").write_text("<svg>acc</svg>")
+    with FaultProxy(s3_env.endpoint, fail_every=1, modes=("503",)) as proxy:  # down from the start
+        monkeypatch.setenv("AUTOLOG_S3_ENDPOINT_URL", proxy.endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # fail fast: the writer retries
+        autolog.configure(
+            tracking_uri=s3_uri,
+            flush_interval=0.05,
+            disable_capture=["git", "source", "packages", "system"],
+        )
+        # An explicit call that needs the store says so with autolog's own error.
+        with pytest.raises(StoreError, match="SlowDown") as info:
+            autolog.set_experiment("offline")
+        assert type(info.value) is StoreError
+        writer = _tracking.tracking.writer()
+        with caplog.at_level(logging.WARNING, logger="autolog"):
+            # Calls that only queue return at once, store or no store.
+            with autolog.start_run(name="offline-run", experiment="offline") as run:
+                autolog.log_param("alpha", 0.1)
+                autolog.log_artifact(weights, "model")
+                weights.write_bytes(b"changed after the call")  # the logged copy is kept
+                autolog.log_artifacts(folder, "plots")
+                autolog.log_metric("loss", 0.5)
+            weights.unlink()
+            assert not writer.flush(timeout=30)
+            proxy.fail_every = 0  # the store comes back
+            assert writer.flush(timeout=30)
+        writer.take_errors()
+    reports = [r for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(reports) == 1, [r.getMessage() for r in reports]
+    assert writer._spool_dir is not None and list(writer._spool_dir.iterdir()) == []
+    monkeypatch.setenv("AUTOLOG_S3_ENDPOINT_URL", s3_env.endpoint)
+    backend = from_uri(s3_uri)
+    stored = backend.get_run(run.id)
+    assert (stored.experiment, stored.status, stored.params) == (
+        "offline",
+        autolog.RunStatus.FINISHED,
+        {"alpha": "0.1"},
+    )
+    assert [r.id for r in backend.list_runs([backend.get_experiment("offline").id])] == [run.id]
+    out = backend.download_artifacts(run.id, "", tmp_path / "back")
+    assert (out / "model" / "weights.bin").read_bytes() == original
+    assert (out / "plots" / "loss.svg").read_text() == "<svg/>"
+    assert (out / "plots" / "sub" / "acc.svg").read_text() == "<svg>acc</svg>"
+    backend.close()
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_cli_download_shows_progress_and_copies_every_byte(
+    kind: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from autolog._cli import main
+
+    if kind == "s3":
+        # Above the threshold, the download goes in concurrent ranges: progress from threads.
+        monkeypatch.setenv("AUTOLOG_S3_MULTIPART_THRESHOLD", "5M")
+        monkeypatch.setenv("AUTOLOG_S3_MULTIPART_CHUNKSIZE", "5M")
+        autolog.configure(tracking_uri=request.getfixturevalue("s3_uri"))
+    autolog.configure(disable_capture=["git", "source", "packages", "system"])
+    files = {"model/weights.bin": os.urandom(12 * MiB + 7), "notes.txt": b"hi", "a/b/c": b"c"}
+    for rel, data in files.items():
+        (tmp_path / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / rel).write_bytes(data)
+    with autolog.start_run() as run:
+        autolog.log_artifacts(tmp_path / "src")
+    autolog.flush()
+    capsys.readouterr()
+    assert main(["artifacts", run.id, "--download", "out", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    head = "Downloading 3 files (12.0 MiB)..."
+    assert err.startswith(f"\r{head}   0%") and err.endswith(f"\r{head} 100%\n")
+    shown = [int(part.rsplit(" ", 1)[1].rstrip("%")) for part in err.strip().split("\r")]
+    assert shown == sorted(shown) and len(shown) > 2 and len(shown) == len(set(shown))
+    assert out.startswith(f"Downloaded 3 files (12.0 MiB) of run {run.id}")
+    for rel, data in files.items():
+        assert (tmp_path / "out" / rel).read_bytes() == data, rel
+    # Without --progress and with stderr not a terminal: no progress line.
+    assert main(["artifacts", run.id, "notes.txt", "--download", "again"]) == 0
+    assert capsys.readouterr().err == ""
+    assert (tmp_path / "again" / "notes.txt").read_bytes() == b"hi"
 
 
 # -- 5. no credentials anywhere -----------------------------------------------------------

@@ -7,14 +7,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autolog._backend import RunMeta
+from autolog._backend import Batch, RunMeta
 from autolog._layout import LayoutBackend, experiment_id_for
 from autolog._store import MemoryObjectStore
-from autolog._writer import ARTIFACT, CALL, CREATE, METRIC, PARAM, STATUS, TAG, Writer
+from autolog._writer import (
+    ARTIFACT,
+    ARTIFACT_FILE,
+    CALL,
+    CREATE,
+    METRIC,
+    PARAM,
+    STATUS,
+    TAG,
+    Writer,
+)
 from autolog.errors import StoreError
 
 EXP = experiment_id_for("Default")
@@ -365,3 +376,78 @@ def test_many_threads_submitting_at_once(make_writer: Callable[..., Writer]) -> 
     assert writer.flush(timeout=10)
     for k in range(4):
         assert steps(writer, run, f"k{k}") == list(range(2000))
+
+
+def test_tags_a_call_returns_join_the_next_batch(make_writer: Callable[..., Writer]) -> None:
+    store = CountingStore()
+    writer = make_writer(store)
+    run = create(writer)
+    context = Batch(tags={"ctx": "1", "shared": "captured"})
+    writer.submit((CALL, run, lambda: context))
+    writer.submit((TAG, run, "shared", "given"))
+    writer.submit(metric(run, 0))
+    writer.submit((STATUS, run, "FINISHED", 2_000))
+    assert writer.flush(timeout=10)
+    # One batch, hence nothing to compact: the short run is meta, marker and one batch.
+    assert len(store.batch_puts(run)) == 1
+    assert store.list(f"runs/{run}/log/compact") == []
+    stored = writer.backend.get_run(run)
+    assert stored.tags == {"ctx": "1", "shared": "given"}  # what was logged later wins
+    assert (stored.status.value, steps(writer, run)) == ("FINISHED", [0])
+    # With nothing queued behind the call, its batch is written on its own.
+    other = create(writer)
+    writer.submit((CALL, other, lambda: Batch(tags={"ctx": "2"})))
+    assert writer.flush(timeout=10)
+    assert len(store.batch_puts(other)) == 1
+    assert writer.backend.get_run(other).tags == {"ctx": "2"}
+
+
+def test_spooled_artifact_files_are_retried_then_removed(
+    make_writer: Callable[..., Writer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore()
+    writer = make_writer(store, flush_interval=0.01)
+    run = create(writer)
+    assert writer.flush(timeout=10)
+    src = tmp_path / "weights.bin"
+    src.write_bytes(b"w" * 1000)
+    copy = writer.spool(src)
+    src.write_bytes(b"changed")  # the caller may change its file at once
+    store.down = True
+    with caplog.at_level(logging.WARNING, logger="autolog"):
+        writer.submit((ARTIFACT_FILE, run, "model/weights.bin", copy))
+        writer.submit(metric(run, 0))
+        assert not writer.flush(timeout=10)
+        assert not writer.flush(timeout=10)
+        assert copy.is_file()  # kept for the next try
+        store.down = False
+        assert writer.flush(timeout=10)
+    assert store.get(f"runs/{run}/artifacts/model/weights.bin") == b"w" * 1000
+    assert not copy.exists()
+    assert steps(writer, run) == [0]
+    assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 1
+    # A spooled copy removed behind the writer's back is reported and skipped, so it
+    # cannot hold up the run's later writes.
+    gone = writer.spool(src)
+    gone.unlink()
+    with caplog.at_level(logging.ERROR, logger="autolog"):
+        writer.submit((ARTIFACT_FILE, run, "lost.bin", gone))
+        writer.submit(metric(run, 1))
+        assert writer.flush(timeout=10)
+    assert steps(writer, run) == [0, 1]
+    assert any("lost artifact 'lost.bin'" in r.getMessage() for r in caplog.records)
+    spool_dir = copy.parent
+    writer.close(timeout=5)
+    assert not spool_dir.exists()  # close() removes the spool directory
+
+
+def test_spool_of_an_unreadable_file_is_a_store_error(
+    make_writer: Callable[..., Writer], tmp_path: Path
+) -> None:
+    writer = make_writer(CountingStore())
+    good = tmp_path / "good.bin"
+    good.write_bytes(b"g")
+    copy = writer.spool(good)
+    with pytest.raises(StoreError, match=r"missing\.bin.*spool directory"):
+        writer.spool(tmp_path / "missing.bin")
+    assert list(copy.parent.iterdir()) == [copy]  # no partial copy left behind

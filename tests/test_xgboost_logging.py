@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+import xgboost as xgb
 
 import autolog
 from autolog._entities import Run, RunStatus
-
-xgb = pytest.importorskip("xgboost")
 
 IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
 
@@ -84,10 +84,8 @@ def _assert_importances(run: Run, booster: Any) -> None:
     names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
     assert recorded["feature_names"] == list(names)
     assert sorted(recorded["importance_types"]) == sorted(IMPORTANCE_TYPES)
-    for kind in IMPORTANCE_TYPES:
-        assert recorded["importance_types"][kind] == pytest.approx(
-            booster.get_score(importance_type=kind)
-        )
+    for kind in IMPORTANCE_TYPES:  # exactly what get_score gives
+        assert recorded["importance_types"][kind] == booster.get_score(importance_type=kind)
 
 
 def test_train_with_evals_and_early_stopping() -> None:
@@ -168,6 +166,29 @@ def test_each_sklearn_api_class(cls: str, task: str) -> None:
     assert run.tags["autolog.data.hash"] == data["hash"]
     assert run.tags["estimator_name"] == cls
     assert run.tags["estimator_class"] == f"xgboost.sklearn.{cls}"
+
+
+def test_sklearn_early_stopping() -> None:
+    x, y = _binary(400)
+    model = xgb.XGBClassifier(n_estimators=300, early_stopping_rounds=3, learning_rate=0.8)
+    model.fit(x[:300], y[:300], eval_set=[(x[300:], y[300:])], verbose=False)
+    run = _only_run()
+    assert run.params["early_stopping_rounds"] == "3"
+    history = model.evals_result()["validation_0"]["logloss"]
+    assert len(history) < 300
+    _assert_histories(run, model.evals_result())
+    assert run.metrics["best_iteration"] == model.best_iteration
+    assert run.metrics["best_score"] == pytest.approx(model.best_score)
+    assert run.metrics["stopped_iteration"] == len(history) - 1
+
+
+def test_gblinear_records_the_one_importance_it_has() -> None:
+    x, y = _regression()
+    booster = xgb.train({"booster": "gblinear"}, xgb.DMatrix(x, y), 3)
+    run = _only_run()
+    recorded = _artifact_json(run, "feature_importances.json")
+    assert list(recorded["importance_types"]) == ["weight"]
+    assert recorded["importance_types"]["weight"] == booster.get_score(importance_type="weight")
 
 
 def test_ranker_with_query_ids() -> None:
@@ -285,6 +306,7 @@ def test_cv_records_mean_and_std_per_round() -> None:
         early_stopping_rounds=3,
         seed=7,
     )
+    assert isinstance(result, pd.DataFrame)
     run = _only_run()
     assert run.tags["autolog.xgboost.call"] == "xgboost.cv"
     assert run.params["nfold"] == "3"
@@ -381,7 +403,6 @@ def test_params_already_in_the_user_run_are_kept() -> None:
 
 
 def test_multiclass_with_pandas_features() -> None:
-    pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(rng.normal(size=(150, 3)), columns=["width", "height", "depth"])
     labels = rng.integers(0, 3, size=150)
@@ -416,36 +437,26 @@ def test_log_datasets_off_records_no_fingerprint() -> None:
     assert "datasets" not in [a.path for a in autolog.list_artifacts(run.id)]
 
 
-def _load_model_or_skip() -> Any:
-    models = pytest.importorskip("autolog._models")
-    if not hasattr(models, "log_model"):
-        pytest.skip("autolog._models.log_model is not there yet")
-    return models
-
-
 def test_booster_model_round_trip() -> None:
-    models = _load_model_or_skip()
     x, y = _binary()
     dtrain = xgb.DMatrix(x, y)
     booster = xgb.train({"objective": "binary:logistic"}, dtrain, 5)
     run = _only_run()
-    loaded = models.load_model(f"runs:/{run.id}/model")
+    loaded = autolog.load_model(f"runs:/{run.id}/model")
     assert isinstance(loaded, xgb.Booster)
     np.testing.assert_array_equal(loaded.predict(dtrain), booster.predict(dtrain))
 
 
 def test_sklearn_model_round_trip() -> None:
-    models = _load_model_or_skip()
     x, y = _binary()
     model = xgb.XGBClassifier(n_estimators=5).fit(x, y)
     run = _only_run()
-    loaded = models.load_model(f"runs:/{run.id}/model")
+    loaded = autolog.load_model(f"runs:/{run.id}/model")
     assert type(loaded) is xgb.XGBClassifier
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
 def test_registered_model_name_registers_each_model() -> None:
-    _load_model_or_skip()
     from autolog import _registry
 
     autolog.enable("xgboost", registered_model_name="churn-xgb")

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+import xgboost as xgb
+import xgboost.sklearn
+import xgboost.training
 
 import autolog
 from autolog import _safety
 from autolog._entities import RunStatus
 from autolog._patching import AutologWrapper
 from autolog._runs import ActiveRun
-
-xgb = pytest.importorskip("xgboost")
-import xgboost.sklearn  # noqa: E402 - after the skip above
-import xgboost.training  # noqa: E402
 
 FIT_CLASSES = ["XGBModel", "XGBClassifier", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"]
 
@@ -46,7 +46,7 @@ def _data(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
 def test_train_is_one_wrapper_under_every_name() -> None:
     assert isinstance(xgboost.training.train, AutologWrapper)
     assert xgb.train is xgboost.training.train
-    assert xgboost.sklearn.train is xgboost.training.train
+    assert vars(xgboost.sklearn)["train"] is xgboost.training.train
     assert xgb.cv is xgboost.training.cv
     assert isinstance(xgb.cv, AutologWrapper)
 
@@ -66,13 +66,14 @@ def test_disable_restores_the_originals_and_enable_patches_again() -> None:
     original_fit = vars(xgboost.sklearn.XGBClassifier)["fit"]
     assert not isinstance(original_train, AutologWrapper)
     assert xgb.train is original_train
-    assert xgboost.sklearn.train is original_train
+    assert vars(xgboost.sklearn)["train"] is original_train
     assert "fit" not in vars(xgboost.sklearn.XGBRegressor)
     autolog.enable("xgboost")
     autolog.enable("xgboost")  # a second enable is a no-op
-    assert xgboost.training.train.__wrapped__ is original_train
+    wrapper = xgboost.training.train
+    assert isinstance(wrapper, AutologWrapper)
+    assert wrapper.__wrapped__ is original_train  # wrapped once, not twice
     assert vars(xgboost.sklearn.XGBClassifier)["fit"].__wrapped__ is original_fit
-    assert not isinstance(xgboost.training.train.__wrapped__, AutologWrapper)
     autolog.disable("xgboost")
     assert xgboost.training.train is original_train
     assert vars(xgboost.sklearn.XGBClassifier)["fit"] is original_fit
@@ -164,7 +165,7 @@ def test_metric_logging_errors_never_stop_training(
 
 @pytest.mark.no_strict
 def test_errors_before_and_after_training_are_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from autolog.integrations import xgboost as integration
+    integration = importlib.import_module("autolog.integrations.xgboost")
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("autolog bug")

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+import xgboost as xgb
 
 import autolog
 from autolog._entities import RunStatus
-
-xgb = pytest.importorskip("xgboost")
-pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture(autouse=True)
