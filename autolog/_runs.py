@@ -24,7 +24,7 @@ from typing import Any
 from autolog import _context
 from autolog._backend import Batch, RunMeta
 from autolog._entities import RunStatus
-from autolog._safety import capture_internal_errors
+from autolog._safety import capture_internal_errors, report_internal_error
 from autolog._tracking import tracking
 from autolog._validation import (
     _checked_keys,
@@ -54,6 +54,7 @@ from autolog.errors import (
     InvalidValueError,
     NoActiveRunError,
     ParamConflictError,
+    StoreError,
 )
 
 __all__ = ["ActiveRun", "active_run", "end_run", "start_run"]
@@ -457,9 +458,13 @@ def _queue_context_capture(run: ActiveRun, writer: Writer) -> None:
             ctx = _context.process_context(_context.Capture.from_names(capture))
         if ctx is None:
             return None
-        # Outside the guard: a store that fails here has the call retried by the writer.
         for path, data in ctx.artifacts.items():
-            writer.backend.put_artifact(run.id, path, data)
+            try:
+                writer.backend.put_artifact(run.id, path, data)
+            except StoreError:
+                raise  # the store failed: the writer keeps the call and tries it again
+            except Exception as exc:  # noqa: BLE001 - a retry would fail alike and hold up the run
+                report_internal_error(exc, "storing the run context")
         # The writer writes these tags with the run's next batch (or alone if there is none).
         return Batch(tags=dict(ctx.tags))
 

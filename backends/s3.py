@@ -19,7 +19,9 @@ botocore does not retry: a response body cut short, a transfer that gave up. A
 write that still fails raises StoreError; the writer keeps the data and tries
 again on its next cycle.
 
-boto3 is an optional dependency, imported when the first S3 store is built.
+boto3 is an optional dependency, imported when the first S3 store is built
+(MissingDependencyError without it). URI parsing, settings from the environment,
+boto3 loading and the sorting of its errors live in `autolog.backends._s3_config`.
 """
 
 from __future__ import annotations
