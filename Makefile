@@ -44,9 +44,13 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	AUTOLOG_STRICT=1 $(PY) -m pytest -q -p no:cacheprovider
 
+# Benchmarks (not tests): each prints its figures and MLflow's for the same work.
 bench: $(VENV)/.dev
 	$(PIP) -e ".[dev,bench]"
 	$(PY) bench/logging_throughput.py
+	$(PY) bench/autolog_overhead.py
+	$(PY) bench/log_model_cost.py
+	$(PY) bench/s3_logging.py
 
 clean:
 	rm -rf $(VENV) build autolog-runs
