@@ -22,9 +22,12 @@ with models off / on (when MLflow can be imported). Each configuration runs in a
 fresh interpreter, since autolog and MLflow both patch scikit-learn, and the
 configurations take turns over several rounds so that a change of machine load
 hits them alike. autolog and MLflow keep their defaults (autolog's run-context
-capture included) apart from the models switch; both write to a local directory.
+capture included) apart from the models switch; both store in a temporary
+directory (`--tmp` chooses where: the file system's speed shows in the CPU
+column), MLflow in its default SQLite store. Workers run with one BLAS thread.
 Timings are what the user's thread sees: autolog's background writer drains
-afterwards, and the time it takes is reported as `drain`.
+afterwards, and the time it takes is reported as `drain`; the CPU column is the
+process's CPU time per call over all threads, that drain included.
 """
 
 from __future__ import annotations

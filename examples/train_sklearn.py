@@ -29,9 +29,7 @@ def main() -> None:
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
-    pipeline = Pipeline(
-        [("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=1000))]
-    )
+    pipeline = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=1000))])
     search = GridSearchCV(pipeline, {"clf__C": [0.01, 0.1, 1.0, 10.0]}, cv=5, scoring="f1")
     search.fit(X_train, y_train)
 
