@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from autolog._layout import LayoutBackend
+from autolog._store import ObjectNotFound, ObjectStore, Progress
 from autolog.backends._s3_config import (
     ATTEMPTS,
     BACKOFF,
@@ -61,9 +63,6 @@ from autolog.backends._s3_config import (
     retry_ourselves,
     unsupported_conditional,
 )
-
-from autolog._layout import LayoutBackend
-from autolog._store import ObjectNotFound, ObjectStore, Progress
 from autolog.errors import AutologError, InvalidKeyError, InvalidValueError, StoreError
 
 __all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri"]

@@ -131,11 +131,11 @@ def main() -> None:
         server.wait()
         return
 
-    from autolog.backends.s3 import S3ObjectStore
     from boto3.s3.transfer import TransferConfig
 
     import autolog
     from autolog._tracking import tracking
+    from autolog.backends.s3 import S3ObjectStore
 
     store = S3ObjectStore(BUCKET, "bench")
     client: Any = store._s3()

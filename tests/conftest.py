@@ -12,9 +12,9 @@ os.environ["AUTOLOG_STRICT"] = "1"
 # Tests read runs back at once; a short interval keeps background flushes quick.
 os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "0.05")
 
-from autolog import _runs, _safety  # noqa: E402 - after the environment above
-from autolog._tracking import tracking  # noqa: E402
-from autolog.backends import memory  # noqa: E402
+from autolog import _runs, _safety
+from autolog._tracking import tracking
+from autolog.backends import memory
 
 
 @pytest.fixture(autouse=True)

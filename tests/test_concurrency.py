@@ -15,12 +15,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from autolog.backends.file import FileBackend
 
 import autolog
 from autolog import _runs
 from autolog._backend import RunMeta
 from autolog._entities import RunStatus
+from autolog.backends.file import FileBackend
 
 pytestmark = pytest.mark.slow
 

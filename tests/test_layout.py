@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from autolog.backends.file import LocalObjectStore
 
 from autolog._backend import Batch, RunMeta
 from autolog._entities import RunStatus
 from autolog._layout import LayoutBackend, experiment_id_for
 from autolog._store import MemoryObjectStore, ObjectNotFound, ObjectStore
+from autolog.backends.file import LocalObjectStore
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,

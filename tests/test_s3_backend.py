@@ -24,10 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from autolog.backends import _s3_config as s3_config
-from autolog.backends import s3 as s3_backend
-from autolog.backends.file import LocalObjectStore
-from autolog.backends.s3 import S3Backend, S3ObjectStore, from_uri, parse_s3_uri
 from s3server import (
     ACCESS_KEY_ID,
     BUCKET,
@@ -42,6 +38,10 @@ from autolog import _tracking
 from autolog._backend import Batch, RunMeta
 from autolog._layout import LayoutBackend
 from autolog._store import MemoryObjectStore, ObjectNotFound, ObjectStore
+from autolog.backends import _s3_config as s3_config
+from autolog.backends import s3 as s3_backend
+from autolog.backends.file import LocalObjectStore
+from autolog.backends.s3 import S3Backend, S3ObjectStore, from_uri, parse_s3_uri
 from autolog.errors import (
     InvalidInputError,
     InvalidKeyError,
