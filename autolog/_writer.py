@@ -148,26 +148,21 @@ class Writer:
 
     def submit(self, record: tuple[Any, ...]) -> None:
         """Queue one record; in sync mode, write it before returning."""
-        queue = self._queue
-        queue.append(record)
-        if self.sync:
-            self._cycle()
-            return
-        if self._thread is None:
-            self._start()
-        if len(queue) + self._held >= self.max_pending:
-            self._wait_for_room()
+        self._queue.append(record)
+        self._after_enqueue()
 
     def submit_many(self, records: list[tuple[Any, ...]]) -> None:
         """Queue several records at once, in order; in sync mode, write them first."""
-        queue = self._queue
-        queue.extend(records)
+        self._queue.extend(records)
+        self._after_enqueue()
+
+    def _after_enqueue(self) -> None:
         if self.sync:
             self._cycle()
             return
         if self._thread is None:
             self._start()
-        if len(queue) + self._held >= self.max_pending:
+        if len(self._queue) + self._held >= self.max_pending:
             self._wait_for_room()
 
     def spool(self, src: Path) -> Path:
