@@ -67,8 +67,9 @@ def end_live_runs(status: RunStatus, error: BaseException | None = None) -> None
         for run in _runs.live_runs():
             with capture_internal_errors("ending a run at exit"):
                 if error is not None:
-                    _runs.record_error(run, error)
-                run.end(status)
+                    run.fail(error)
+                else:
+                    run.end(status)
 
 
 def shutdown(status: RunStatus = RunStatus.FINISHED, timeout: float = EXIT_TIMEOUT) -> None:

@@ -277,19 +277,16 @@ class Integration(ABC):
         `aliases` are other (owner, name) places bound to the same object, such as a
         function a package re-exports; those still bound to it get the same wrapper.
         """
-        created = name not in vars(owner)
-        original = vars(owner)[name] if not created else getattr(owner, name)
-        if isinstance(original, AutologWrapper):
-            return  # already ours (a class patched through two paths)
-        wrapper = AutologWrapper(original, self._wrapper(hooks))
-        self._patches.append(_Patch(owner, name, original, created))
-        setattr(owner, name, wrapper)
-        for alias_owner, alias in aliases:
-            if vars(alias_owner).get(alias) is original:
-                self._patches.append(_Patch(alias_owner, alias, original, False))
-                setattr(alias_owner, alias, wrapper)
+        self.wrap_with(owner, name, self._wrapper(hooks), aliases=aliases)
 
-    def wrap_with(self, owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+    def wrap_with(
+        self,
+        owner: Any,
+        name: str,
+        wrapper: Callable[..., Any],
+        *,
+        aliases: Iterable[tuple[Any, str]] = (),
+    ) -> None:
         """Wrap `owner.name` with a wrapt wrapper function of the integration's own.
 
         For patches that are not autologged calls (a hook on class creation, a worker
@@ -298,9 +295,14 @@ class Integration(ABC):
         created = name not in vars(owner)
         original = vars(owner)[name] if not created else getattr(owner, name)
         if isinstance(original, AutologWrapper):
-            return
+            return  # already ours (a class patched through two paths)
+        installed = AutologWrapper(original, wrapper)
         self._patches.append(_Patch(owner, name, original, created))
-        setattr(owner, name, AutologWrapper(original, wrapper))
+        setattr(owner, name, installed)
+        for alias_owner, alias in aliases:
+            if vars(alias_owner).get(alias) is original:
+                self._patches.append(_Patch(alias_owner, alias, original, False))
+                setattr(alias_owner, alias, installed)
 
     def when_imported(self, module: str, patch: Callable[[ModuleType], None]) -> None:
         """Call `patch(module)` once `module` is imported (now if it is), while enabled.
@@ -395,11 +397,8 @@ class OpenedRun:
             return
         if error is None:
             self.run.end(RunStatus.FINISHED)
-            return
-        with capture_internal_errors("recording a failed fit"):
-            _runs.record_error(self.run, error)
-        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
-        self.run.end(status)
+        else:
+            self.run.fail(error)
 
 
 def open_run(options: AutologOptions, name: str | None = None) -> OpenedRun:

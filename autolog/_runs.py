@@ -308,8 +308,15 @@ class ActiveRun:
         if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
             self.end(RunStatus.FINISHED)
             return
+        self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the run FAILED (KILLED for KeyboardInterrupt) with `exc` recorded.
+
+        A run already ended (by the SIGTERM handler, say) is left as it is.
+        """
         if self.status is not RunStatus.RUNNING:
-            return  # already ended (by the SIGTERM handler, say): nothing more to record
+            return
         with capture_internal_errors("recording a run's error"):
             record_error(self, exc)
         self.end(RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED)

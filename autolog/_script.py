@@ -96,8 +96,9 @@ def run_script(
     with capture_internal_errors("ending the script run"):
         run.set_tag("autolog.exit_code", code)
         if error is not None:
-            _runs.record_error(run, error)
-        run.end(status)
+            run.fail(error)
+        else:
+            run.end(status)
     sys.stdout.flush()
     return code
 
