@@ -10,33 +10,21 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from xgboost_helpers import autolog_xgboost, one_xgboost_thread
 
 import autolog
 from autolog._entities import Run, RunStatus
 
 IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
 
-
-@pytest.fixture(autouse=True)
-def _one_xgboost_thread() -> Iterator[None]:
-    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
-    # what autolog records do not depend on the thread count.
-    with xgb.config_context(nthread=1):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _autolog_xgboost() -> Iterator[None]:
-    autolog.enable("xgboost")
-    yield
-    autolog.disable("xgboost")
+# Imported fixtures are used by pytest, not by name.
+__all__ = ["autolog_xgboost", "one_xgboost_thread"]
 
 
 def _binary(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

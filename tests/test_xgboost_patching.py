@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import xgboost as xgb
 import xgboost.sklearn
 import xgboost.training
+from xgboost_helpers import autolog_xgboost, one_xgboost_thread
 
 import autolog
 from autolog import _safety
@@ -21,20 +21,8 @@ from autolog._runs import ActiveRun
 
 FIT_CLASSES = ["XGBModel", "XGBClassifier", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"]
 
-
-@pytest.fixture(autouse=True)
-def _one_xgboost_thread() -> Iterator[None]:
-    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
-    # what autolog records do not depend on the thread count.
-    with xgb.config_context(nthread=1):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _autolog_xgboost() -> Iterator[None]:
-    autolog.enable("xgboost")
-    yield
-    autolog.disable("xgboost")
+# Imported fixtures are used by pytest, not by name.
+__all__ = ["autolog_xgboost", "one_xgboost_thread"]
 
 
 def _data(n: int = 120) -> tuple[np.ndarray, np.ndarray]:

@@ -14,17 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from xgboost_helpers import one_xgboost_thread
 
 import autolog
 from autolog._entities import RunStatus
 
-
-@pytest.fixture(autouse=True)
-def _one_xgboost_thread() -> Iterator[None]:
-    # OpenMP barriers make multi-threaded training crawl on a busy machine; results and
-    # what autolog records do not depend on the thread count.
-    with xgb.config_context(nthread=1):
-        yield
+# Imported fixtures are used by pytest, not by name.
+__all__ = ["one_xgboost_thread"]
 
 
 @pytest.fixture(autouse=True)
