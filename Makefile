@@ -36,7 +36,7 @@ lint: $(VENV)/.dev
 # it checks a tree of links shaped like the installed package.
 typecheck: $(VENV)/.dev
 	rm -rf build/typecheck && mkdir -p build/typecheck/autolog
-	for f in autolog/*.py autolog/py.typed autolog/_models; do ln -s "$(CURDIR)/$$f" build/typecheck/autolog/; done
+	for f in autolog/*.py autolog/py.typed autolog/_[a-z]*/; do ln -s "$(CURDIR)/$${f%/}" build/typecheck/autolog/; done
 	ln -s "$(CURDIR)/integrations" build/typecheck/autolog/integrations
 	ln -s "$(CURDIR)/backends" build/typecheck/autolog/backends
 	cd build/typecheck && "$(CURDIR)/$(PY)" -m mypy --config-file "$(CURDIR)/pyproject.toml" -p autolog

@@ -13,7 +13,46 @@ Importing autolog imports neither scikit-learn nor XGBoost.
 from __future__ import annotations
 
 from autolog import errors
-from autolog._api import (
+from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._models import (
+    ColSpec,
+    Flavor,
+    ModelInfo,
+    ModelVersionWarning,
+    PyFuncModel,
+    SavedFlavor,
+    Signature,
+    TensorSpec,
+    infer_signature,
+    load_model,
+    log_model,
+    register_flavor,
+    save_model,
+)
+from autolog._patching.enable import disable, enable
+from autolog._registry.api import (
+    ModelEvent,
+    ModelVersion,
+    RegisteredModel,
+    delete_alias,
+    delete_model_version,
+    delete_model_version_tag,
+    delete_registered_model,
+    delete_registered_model_tag,
+    get_model_history,
+    get_model_version,
+    get_model_version_by_alias,
+    get_registered_model,
+    register_model,
+    search_model_versions,
+    search_registered_models,
+    set_alias,
+    set_model_version_tag,
+    set_registered_model_tag,
+    update_model_version,
+    update_registered_model,
+)
+from autolog._tracking.api import (
     configure,
     download_artifacts,
     flush,
@@ -38,46 +77,7 @@ from autolog._api import (
     set_tags,
     set_tracking_uri,
 )
-from autolog._autolog import disable, enable
-from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
-from autolog._models import (
-    ColSpec,
-    Flavor,
-    ModelInfo,
-    ModelVersionWarning,
-    PyFuncModel,
-    SavedFlavor,
-    Signature,
-    TensorSpec,
-    infer_signature,
-    load_model,
-    log_model,
-    register_flavor,
-    save_model,
-)
-from autolog._registry import (
-    ModelEvent,
-    ModelVersion,
-    RegisteredModel,
-    delete_alias,
-    delete_model_version,
-    delete_model_version_tag,
-    delete_registered_model,
-    delete_registered_model_tag,
-    get_model_history,
-    get_model_version,
-    get_model_version_by_alias,
-    get_registered_model,
-    register_model,
-    search_model_versions,
-    search_registered_models,
-    set_alias,
-    set_model_version_tag,
-    set_registered_model_tag,
-    update_model_version,
-    update_registered_model,
-)
-from autolog._runs import ActiveRun, active_run, end_run, start_run
+from autolog._tracking.runs import ActiveRun, active_run, end_run, start_run
 
 __version__ = "0.1.0"
 

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from autolog._cli import main
+from autolog._cli.main import main
 
 sys.exit(main())

@@ -18,8 +18,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from autolog._layout import LayoutBackend
-from autolog._store import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._layout import LayoutBackend
+from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
 from autolog.errors import InvalidKeyError, StoreError
 
 __all__ = ["FileBackend", "LocalObjectStore"]
@@ -171,7 +171,7 @@ class LocalObjectStore(ObjectStore):
 
 
 class FileBackend(LayoutBackend):
-    """The layout of `autolog._layout` in a local directory."""
+    """The layout of `autolog.backends._layout` in a local directory."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         super().__init__(LocalObjectStore(root))

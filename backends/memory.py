@@ -1,4 +1,4 @@
-"""The in-memory backend: the layout of `autolog._layout` in a dict.
+"""The in-memory backend: the layout of `autolog.backends._layout` in a dict.
 
 `memory:` URIs with the same name share one store for the life of the process,
 so a test can log through the run API and read back through a new backend.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from autolog._layout import LayoutBackend
-from autolog._store import MemoryObjectStore
+from autolog.backends._layout import LayoutBackend
+from autolog.backends._objects import MemoryObjectStore
 
 __all__ = ["MemoryBackend", "from_uri"]
 

@@ -1,7 +1,7 @@
 """The S3 store: runs, metrics, artifacts and models in a bucket, laid out as on disk.
 
 `s3://bucket/prefix` keeps under `prefix/` exactly the objects the file backend
-keeps under its directory (see `autolog._layout`), so everything built on the
+keeps under its directory (see `autolog.backends._layout`), so everything built on the
 layout works unchanged. Any S3-compatible store will do (AWS, MinIO, Ceph, ...)
 if it supports conditional writes (`If-None-Match: *`): create-if-absent relies
 on them, and a store that rejects or ignores them gets a clear error instead of
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from autolog._layout import LayoutBackend
-from autolog._store import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._layout import LayoutBackend
+from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
 from autolog.backends._s3_config import (
     ATTEMPTS,
     BACKOFF,
@@ -416,7 +416,7 @@ class S3ObjectStore(ObjectStore):
 
 
 class S3Backend(LayoutBackend):
-    """The layout of `autolog._layout` under a prefix of an S3 bucket."""
+    """The layout of `autolog.backends._layout` under a prefix of an S3 bucket."""
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
         super().__init__(S3ObjectStore(bucket, prefix, endpoint_url=endpoint_url))

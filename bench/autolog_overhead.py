@@ -408,7 +408,7 @@ def worker_xgb_long(config: str, root: Path, count: int) -> dict[str, Any]:
     drain()
     spent = [0.0]
     if config.startswith("autolog"):
-        from autolog import _xgb_callback
+        from autolog.integrations.xgboost import _callback as _xgb_callback
 
         cls = _xgb_callback.MetricsCallback
         for name in ("after_iteration", "flush"):

@@ -74,7 +74,7 @@ def count_requests(endpoint: str, runs: int) -> None:
     from sklearn.linear_model import LogisticRegression
 
     import autolog
-    from autolog._tracking import tracking
+    from autolog._tracking.settings import tracking
 
     x = [[0.0, 1.0], [1.0, 0.0], [0.9, 0.2], [0.1, 0.8]]
     model = LogisticRegression().fit(x, [0, 1, 1, 0])
@@ -134,7 +134,7 @@ def main() -> None:
     from boto3.s3.transfer import TransferConfig
 
     import autolog
-    from autolog._tracking import tracking
+    from autolog._tracking.settings import tracking
     from autolog.backends.s3 import S3ObjectStore
 
     store = S3ObjectStore(BUCKET, "bench")

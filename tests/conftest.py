@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,11 @@ os.environ["AUTOLOG_STRICT"] = "1"
 # Tests read runs back at once; a short interval keeps background flushes quick.
 os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "0.05")
 
-from autolog import _runs, _safety
-from autolog._tracking import tracking
+from s3server import BUCKET, UNSET_AWS, S3Server, s3_environment
+
+from autolog import _safety
+from autolog._tracking import runs as _runs
+from autolog._tracking.settings import tracking
 from autolog.backends import memory
 
 
@@ -44,3 +48,30 @@ def _fresh_tracking(
 def store_dir(tmp_path: Path) -> Path:
     """The directory of the file store the test's runs go to."""
     return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 server (moto, on localhost) for the whole session, with the bucket `BUCKET`."""
+    with S3Server() as server:
+        server.create_bucket(BUCKET)
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """Point boto3 (through autolog's endpoint variable) at the test server."""
+    for name in UNSET_AWS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_environment(s3_server.endpoint).items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture
+def s3_uri(s3_env: S3Server) -> str:
+    """A fresh `s3://bucket/prefix` tracking URI in a bucket of its own, for one test."""
+    # moto lists a bucket by scanning all of it: small buckets keep listings fast.
+    bucket = f"autolog-{uuid.uuid4().hex[:12]}"
+    s3_env.create_bucket(bucket)
+    return f"s3://{bucket}/team-a"

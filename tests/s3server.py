@@ -11,7 +11,7 @@ deterministically (every `fail_every`-th request), fails one instead: a 503 or a
 dropped after the server applied it (the answer is lost), or a GET whose body is
 cut short. It can also play a store that ignores or rejects conditional writes.
 
-The pytest fixtures that start them live in `s3fixtures.py`.
+The pytest fixtures that start them live in `conftest.py`.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ from autolog._models._load import (
 from autolog._models._mlmodel import MLMODEL, ModelInfo
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import ColSpec, Signature, TensorSpec, infer_signature
-from autolog._runs import ActiveRun, require_run
-from autolog._tracking import tracking
+from autolog._tracking.runs import ActiveRun, require_run
+from autolog._tracking.settings import tracking
 from autolog._validation import check_relative_path
 from autolog.errors import (
     ArtifactNotFoundError,
@@ -209,7 +209,7 @@ def load_model(model_uri: str | os.PathLike[str], flavor: str | None = None) -> 
     source = uri
     if uri.startswith("models:/"):
         try:
-            from autolog._registry import resolve_models_uri
+            from autolog._registry.api import resolve_models_uri
         except ImportError:
             raise InvalidInputError(
                 f"cannot load {uri!r}: this autolog has no model registry; load the model by its"

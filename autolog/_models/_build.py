@@ -23,7 +23,7 @@ from autolog._models._signature import (
     infer_schema,
     slice_example,
 )
-from autolog._runs import ActiveRun
+from autolog._tracking.runs import ActiveRun
 from autolog._validation import check_relative_path
 from autolog.errors import InvalidInputError, InvalidValueError
 

@@ -1,0 +1,1 @@
+"""The `autolog` command: one module per command group, and their output helpers."""

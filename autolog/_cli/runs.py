@@ -1,0 +1,495 @@
+"""The read commands of the CLI: `experiments`, `runs`, `show` and `artifacts`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from autolog._cli.main import add_command, note, positive_int, resolve_run, write_json, write_lines
+from autolog._cli.progress import ProgressLine
+from autolog._cli.table import (
+    Charset,
+    Column,
+    TreeNode,
+    charset_for,
+    format_duration,
+    format_number,
+    format_numbers,
+    format_size,
+    format_time,
+    key_value_lines,
+    render_table,
+    render_tree,
+    terminal_width,
+)
+from autolog._entities import Run, RunStatus
+from autolog._tracking.api import (
+    download_with_progress,
+    get_metric_history,
+    get_run,
+    list_artifacts,
+    list_experiments,
+    search_runs,
+)
+from autolog._tracking.settings import tracking
+from autolog.errors import ArtifactNotFoundError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from autolog._cli.main import Subparsers
+
+__all__ = ["register"]
+
+DEFAULT_MAX_RESULTS = 100
+KEY_COLUMNS = 4  # params and metrics shown per table, each
+SYSTEM_TAG_PREFIX = "autolog."
+
+_RUNS_EPILOG = """\
+examples:
+  autolog runs --experiment housing --filter "metrics.rmse < 0.5 and params.model LIKE 'xgb%'"
+  autolog runs --order-by "metrics.rmse ASC" --max-results 10
+  autolog runs --status failed --json
+
+Params and metrics named in --filter and --order-by are shown first; then those
+whose values differ between the runs listed.
+"""
+
+# A params.KEY or metrics.KEY reference in a filter or order-by (see autolog/_search.py).
+_MENTION = re.compile(
+    r"(?<![\w.`\"'])(metrics?|params?)\.(`[^`]+`|\"[^\"]+\"|[A-Za-z0-9_.:/]+)", re.IGNORECASE
+)
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add the `experiments`, `runs`, `show` and `artifacts` commands."""
+    p = add_command(
+        subparsers, "experiments", _experiments, help="list experiments and their number of runs"
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    p = add_command(
+        subparsers, "runs", _runs, help="list runs as a table, newest first", epilog=_RUNS_EPILOG
+    )
+    p.add_argument(
+        "--experiment",
+        "-e",
+        action="append",
+        metavar="NAME",
+        help="only this experiment (repeat for several)",
+    )
+    p.add_argument("--filter", "-f", metavar="EXPR", help='e.g. "metrics.rmse < 0.5"')
+    p.add_argument(
+        "--order-by",
+        "-o",
+        action="extend",
+        nargs="+",
+        metavar="CLAUSE",
+        help='e.g. "metrics.rmse ASC" (several are applied in turn)',
+    )
+    p.add_argument(
+        "--max-results",
+        "-n",
+        type=positive_int,
+        metavar="N",
+        help=f"show at most N runs (default {DEFAULT_MAX_RESULTS})",
+    )
+    p.add_argument(
+        "--status",
+        type=str.upper,
+        choices=[s.value for s in RunStatus],
+        help="only runs with this status",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON list of runs")
+
+    p = add_command(
+        subparsers,
+        "show",
+        _show,
+        help="show everything about one run",
+        description="Show a run: status, times, parent and children, params, metrics, tags"
+        " and artifacts.",
+    )
+    p.add_argument("run", metavar="RUN", help="a run id, or a unique prefix of 6+ characters")
+    p.add_argument("--json", action="store_true", help="print the run as JSON")
+
+    p = add_command(subparsers, "artifacts", _artifacts, help="list or download a run's artifacts")
+    p.add_argument("run", metavar="RUN", help="a run id, or a unique prefix of 6+ characters")
+    p.add_argument("path", metavar="PATH", nargs="?", default="", help="an artifact file or folder")
+    p.add_argument("--download", "-d", metavar="DIR", help="copy the artifacts into DIR")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show download progress on stderr (the default when stderr is a terminal)",
+    )
+    p.add_argument("--json", action="store_true", help="print the file list as JSON")
+
+
+def _store() -> str:
+    return tracking.backend().uri
+
+
+# -- experiments ---------------------------------------------------------------------------
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    experiments = list_experiments()
+    counts = Counter(run.experiment_id for run in search_runs())
+    if args.json:
+        write_json(
+            [
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "created_at": e.created_at,
+                    "tags": e.tags,
+                    "runs": counts[e.id],
+                }
+                for e in experiments
+            ]
+        )
+        return 0
+    if not experiments:
+        note(f"no experiments in {_store()}")
+        return 0
+    charset = charset_for(sys.stdout)
+    columns = [
+        Column("ID", cells=[e.id for e in experiments]),
+        Column("NAME", max_width=60, soft_min=12, min_width=8, cells=[e.name for e in experiments]),
+        Column("CREATED", drop=1, cells=[format_time(e.created_at) for e in experiments]),
+        Column("RUNS", align=">", cells=[str(counts[e.id]) for e in experiments]),
+    ]
+    write_lines(render_table(columns, terminal_width(), charset))
+    return 0
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+def _runs(args: argparse.Namespace) -> int:
+    limit = args.max_results or DEFAULT_MAX_RESULTS
+    order_by = _join_directions(args.order_by or [])
+    matching = search_runs(
+        experiment=args.experiment, filter=args.filter, order_by=order_by, status=args.status
+    )
+    runs = matching[:limit]
+    if len(matching) > limit and args.max_results is None:
+        note(f"showing {limit} of {len(matching)} runs; use --max-results N to see more")
+    if args.json:
+        write_json([run.to_dict() for run in runs])
+        return 0
+    if not runs:
+        what = "runs match" if args.filter or args.status or args.experiment else "runs"
+        note(f"no {what} in {_store()}")
+        return 0
+    mentioned = " ".join([args.filter or "", *order_by])
+    charset = charset_for(sys.stdout)
+    columns = runs_table(runs, mentioned, charset)
+    write_lines(render_table(columns, terminal_width(), charset))
+    return 0
+
+
+def _join_directions(clauses: Sequence[str]) -> list[str]:
+    """Rejoin `--order-by metrics.rmse desc` (ASC/DESC split off by the shell) to its key."""
+    out: list[str] = []
+    for clause in clauses:
+        if out and clause.strip().upper() in ("ASC", "DESC"):
+            out[-1] = f"{out[-1]} {clause.strip()}"
+        else:
+            out.append(clause)
+    return out
+
+
+def runs_table(
+    runs: Sequence[Run], mentioned: str = "", charset: Charset | None = None
+) -> list[Column]:
+    """The columns of the `autolog runs` table: children indented under their parents.
+
+    `mentioned` is filter or order-by text: the params and metrics it names come first.
+    """
+    charset = charset or charset_for(sys.stdout)
+    ordered = _tree_order(runs, charset)
+    rows = [run for run, _ in ordered]
+    columns = [
+        Column("RUN ID", cells=[r.id for r in rows]),
+        Column(
+            "NAME",
+            max_width=40,
+            soft_min=16,
+            min_width=8,
+            cells=[prefix + r.name for r, prefix in ordered],
+        ),
+        Column("STATUS", cells=[r.status.value for r in rows]),
+        Column("START", drop=12, cells=[format_time(r.start_time) for r in rows]),
+        Column("DURATION", drop=11, cells=[format_duration(r.duration) for r in rows]),
+    ]
+    if len({r.experiment_id for r in rows}) > 1:
+        columns.insert(
+            2,
+            Column(
+                "EXPERIMENT",
+                max_width=24,
+                soft_min=10,
+                min_width=6,
+                drop=100,
+                cells=[r.experiment for r in rows],
+            ),
+        )
+    pinned = _mentioned_keys(mentioned)
+    params = _pick_keys([r.params for r in rows], pinned["params"])
+    metrics = _pick_keys([r.metrics for r in rows], pinned["metrics"])
+    # Drop order on a narrow terminal: columns whose value is the same in every row, the
+    # later params and metrics, START and DURATION, the first param, the first metric last.
+    for i, key in enumerate(params):
+        columns.append(
+            Column(
+                key,
+                max_width=24,
+                soft_min=6,
+                min_width=4,
+                group="params",
+                drop=(21 + 2 * i if i else 10) + _same_everywhere([r.params for r in rows], key),
+                cells=[r.params.get(key, "-") for r in rows],
+            )
+        )
+    for i, key in enumerate(metrics):
+        cells = format_numbers([r.metrics.get(key) for r in rows])
+        # Numbers are never cut (the column is dropped instead); only a long header is.
+        value_width = max(len(c) for c in cells)
+        columns.append(
+            Column(
+                key,
+                align=">",
+                soft_min=max(value_width, 6),
+                min_width=value_width,
+                group="metrics",
+                drop=(20 + 2 * i if i else 9) + _same_everywhere([r.metrics for r in rows], key),
+                cells=cells,
+            )
+        )
+    return columns
+
+
+def _tree_order(runs: Sequence[Run], charset: Charset) -> list[tuple[Run, str]]:
+    """`runs` with each child moved under its parent (when listed), and its name prefix."""
+    listed = {run.id for run in runs}
+    children: dict[str, list[Run]] = {}
+    roots: list[Run] = []
+    for run in runs:
+        if run.parent_id in listed and run.parent_id != run.id:
+            children.setdefault(run.parent_id, []).append(run)
+        else:
+            roots.append(run)
+    out: list[tuple[Run, str]] = []
+    seen: set[str] = set()
+
+    def walk(run: Run, lead: str, branch: str) -> None:
+        seen.add(run.id)
+        out.append((run, lead + branch))
+        kids = [k for k in children.get(run.id, []) if k.id not in seen]
+        below = lead + (
+            "" if not branch else charset.blank if branch == charset.elbow else charset.pipe
+        )
+        for i, kid in enumerate(kids):
+            walk(kid, below, charset.elbow if i == len(kids) - 1 else charset.tee)
+
+    for run in roots:
+        walk(run, "", "")
+    # Parent links that loop (only in a damaged store) leave runs unreached: list them flat.
+    out.extend((run, "") for run in runs if run.id not in seen)
+    return out
+
+
+def _mentioned_keys(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"params": [], "metrics": []}
+    for match in _MENTION.finditer(text):
+        kind = "params" if match.group(1).lower().startswith("param") else "metrics"
+        key = match.group(2)
+        if key[0] in '`"':
+            key = key[1:-1]
+        if key not in found[kind]:
+            found[kind].append(key)
+    return found
+
+
+def _varies(values: Sequence[Mapping[str, object]], key: str) -> bool:
+    """Whether the runs that have `key` disagree on its value."""
+    return len({repr(mapping[key]) for mapping in values if key in mapping}) > 1
+
+
+def _same_everywhere(values: Sequence[Mapping[str, object]], key: str) -> int:
+    """A drop-priority bonus (50) for a column that tells rows apart by nothing."""
+    return 50 if len(values) > 1 and not _varies(values, key) else 0
+
+
+def _pick_keys(values: Sequence[Mapping[str, object]], pinned: Sequence[str]) -> list[str]:
+    """At most KEY_COLUMNS keys: pinned ones, then those that differ between runs."""
+    present = Counter(key for mapping in values for key in mapping)
+
+    def rank(key: str) -> tuple[int, int, int, str]:
+        pin = pinned.index(key) if key in pinned else len(pinned)
+        return (pin, 0 if _varies(values, key) else 1, -present[key], key)
+
+    return sorted(present, key=rank)[:KEY_COLUMNS]
+
+
+# -- show ----------------------------------------------------------------------------------
+
+
+def _show(args: argparse.Namespace) -> int:
+    run = resolve_run(args.run)
+    children = search_runs(filter=f"parent_id = '{run.id}'", order_by=["start_time ASC"])
+    points = {key: len(get_metric_history(run.id, key)) for key in run.metrics}
+    nodes = _artifact_nodes(run.id, "")
+    if args.json:
+        data = run.to_dict()
+        data["duration"] = run.duration
+        data["children"] = [child.id for child in children]
+        data["metric_points"] = points
+        data["artifacts"] = _flat_files(nodes)
+        write_json(data)
+        return 0
+    charset = charset_for(sys.stdout)
+    write_lines(show_lines(run, children, points, nodes, charset))
+    return 0
+
+
+def show_lines(
+    run: Run,
+    children: Sequence[Run],
+    points: Mapping[str, int],
+    nodes: Sequence[TreeNode],
+    charset: Charset,
+) -> list[str]:
+    """The text of `autolog show`: a header block, then one section per kind of data."""
+    head = [
+        ("Run", run.id),
+        ("Name", run.name),
+        ("Experiment", f"{run.experiment}  (id {run.experiment_id})"),
+        ("Status", run.status.value),
+        ("Start", format_time(run.start_time)),
+        ("End", format_time(run.end_time)),
+        ("Duration", format_duration(run.duration)),
+    ]
+    if run.parent_id:
+        try:
+            parent = f"{run.parent_id}  ({get_run(run.parent_id).name})"
+        except RunNotFoundError:
+            parent = f"{run.parent_id}  (not in this store)"
+        head.append(("Parent", parent))
+    if "autolog.error" in run.tags:
+        head.append(("Error", run.tags["autolog.error"]))
+    lines = key_value_lines(head)
+
+    def section(title: str, count: int, body: list[str], unit: str = "") -> None:
+        lines.append("")
+        lines.append(f"{title} ({unit or count})" if count else f"{title}: none")
+        lines.extend(body)
+
+    width = terminal_width()
+    kids = [
+        Column("RUN ID", cells=[c.id for c in children]),
+        Column("NAME", max_width=40, soft_min=16, min_width=8, cells=[c.name for c in children]),
+        Column("STATUS", cells=[c.status.value for c in children]),
+        Column("DURATION", drop=1, cells=[format_duration(c.duration) for c in children]),
+    ]
+    table = render_table(kids, width - 2 if width else None, charset)[1:] if children else []
+    section("Child runs", len(children), ["  " + line for line in table])
+    section("Params", len(run.params), key_value_lines(sorted(run.params.items()), "  "))
+    values = {key: format_number(value, 6) for key, value in run.metrics.items()}
+    value_width = max((len(v) for v in values.values()), default=0)
+    metric_rows = [
+        (key, f"{values[key].rjust(value_width)}  ({n} point{'s' if n != 1 else ''})")
+        for key in sorted(run.metrics)
+        for n in [points.get(key, 0)]
+    ]
+    section("Metrics", len(metric_rows), key_value_lines(metric_rows, "  "))
+    user = sorted((k, v) for k, v in run.tags.items() if not k.startswith(SYSTEM_TAG_PREFIX))
+    system = sorted((k, v) for k, v in run.tags.items() if k.startswith(SYSTEM_TAG_PREFIX))
+    section("Tags", len(user), key_value_lines(user, "  "))
+    section("System tags", len(system), key_value_lines(system, "  "))
+    files, size = TreeNode("", children=list(nodes)).total()
+    summary = f"{files} file{'s' if files != 1 else ''}, {format_size(size)}"
+    section("Artifacts", files, render_tree(nodes, charset, "  "), summary)
+    return lines
+
+
+# -- artifacts -----------------------------------------------------------------------------
+
+
+def _artifact_nodes(run_id: str, path: str) -> list[TreeNode]:
+    """The artifacts under `path` as a tree (a one-node list when `path` is a file)."""
+    nodes: list[TreeNode] = []
+    for info in list_artifacts(run_id, path):
+        name = info.path.rsplit("/", 1)[-1]
+        if info.is_dir:
+            nodes.append(TreeNode(name, children=_artifact_nodes(run_id, info.path)))
+        else:
+            nodes.append(TreeNode(name, size=info.size))
+    return nodes
+
+
+def _flat_files(nodes: Sequence[TreeNode], base: str = "") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        path = f"{base}/{node.name}" if base else node.name
+        if node.children is None:
+            out.append({"path": path, "size": node.size})
+        else:
+            out.extend(_flat_files(node.children, path))
+    return out
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    run = resolve_run(args.run)
+    path = args.path.rstrip("/")
+    infos = list_artifacts(run.id, path)
+    if path and not infos:
+        raise ArtifactNotFoundError(
+            f"run {run.id} has no artifact {args.path!r}; list them with"
+            f" `autolog artifacts {run.id}`"
+        )
+    if path and len(infos) == 1 and not infos[0].is_dir and infos[0].path == path:
+        nodes = [TreeNode(path, size=infos[0].size)]
+    elif path:
+        # A folder is listed as the root of its tree, so the output says what was asked for.
+        nodes = [TreeNode(path, children=_artifact_nodes(run.id, path))]
+    else:
+        nodes = _artifact_nodes(run.id, "")
+    files, size = TreeNode("", children=nodes).total()
+    if args.download is not None:
+        show = files and (args.progress or sys.stderr.isatty())
+        line = ProgressLine(files, size) if show else None
+        try:
+            local = download_with_progress(run.id, path, args.download, line).resolve()
+        finally:
+            if line is not None:
+                line.finish()
+        if args.json:
+            write_json(
+                {
+                    "run": run.id,
+                    "path": path,
+                    "local_path": str(local),
+                    "files": files,
+                    "size": size,
+                }
+            )
+        elif files:
+            noun = "file" if files == 1 else "files"
+            write_lines(
+                f"Downloaded {files} {noun} ({format_size(size)}) of run {run.id} to {local}"
+            )
+        else:
+            note(f"run {run.id} has no artifacts; created the empty folder {local}")
+        return 0
+    if args.json:
+        write_json(_flat_files(nodes))
+        return 0
+    if not nodes:
+        note(f"run {run.id} has no artifacts")
+        return 0
+    write_lines(render_tree(nodes, charset_for(sys.stdout)))
+    return 0

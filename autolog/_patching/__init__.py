@@ -1,0 +1,1 @@
+"""The machinery every integration is built on: patching, run placement, enable/disable."""

@@ -1,0 +1,1 @@
+"""The model registry: public functions, the store, entities and name rules."""

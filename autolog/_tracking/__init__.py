@@ -1,0 +1,1 @@
+"""The run API and what carries it to a store: runs, the writer, settings, lifecycle, context."""

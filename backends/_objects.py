@@ -1,0 +1,125 @@
+"""The object interface every layout-based store is built on.
+
+A store is a flat namespace of keys (`runs/abc/meta.json`) holding immutable
+bytes. The file and S3 backends implement these few operations; everything
+else (runs, metrics, artifacts, the registry) is written in terms of them by
+`autolog.backends._layout`, so one layout serves a directory, a bucket and memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+from autolog.errors import NotFoundError
+
+__all__ = ["MemoryObjectStore", "ObjectNotFound", "ObjectStore", "Progress"]
+
+#: Called with the number of bytes moved since the previous call (perhaps from other threads).
+Progress = Callable[[int], None]
+
+
+class ObjectNotFound(NotFoundError):
+    """No object under that key."""
+
+
+class ObjectStore(ABC):
+    """Immutable objects under string keys: put, get, list, delete and create-if-absent."""
+
+    #: A URI naming the store, shown in messages (never with credentials).
+    uri: str = ""
+    #: True for stores on this machine (a directory, memory), where a write costs about
+    #: what copying the bytes costs and its failure is a local disk's. Remote stores (S3,
+    #: HTTP) are False: the run API then queues file uploads instead of writing in the
+    #: caller's thread. Unknown stores count as remote, which is always safe.
+    local: bool = False
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write `data` under `key` atomically: readers see all of it or none."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write `data` under `key` only if no object is there; return False if one was."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the object under `key`; raise ObjectNotFound if there is none."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Return every key under `prefix/` (recursively), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object under `key`; a missing object is not an error."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.get(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Write the file at `path` under `key`; stores override this to stream large files."""
+        data = path.read_bytes()
+        self.put(key, data)
+        if progress is not None:
+            progress(len(data))
+
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Copy the object under `key` into a new file at `path`."""
+        data = self.get(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.autolog-tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        if progress is not None:
+            progress(len(data))
+
+    def size(self, key: str) -> int:
+        return len(self.get(key))
+
+    def close(self) -> None:  # noqa: B027 - stores without connections need nothing
+        """Release connections; the default store holds none."""
+
+
+class MemoryObjectStore(ObjectStore):
+    """A store in a dict, for unit tests and throwaway runs (`memory:` URIs)."""
+
+    local = True
+
+    def __init__(self, name: str = "") -> None:
+        self.uri = f"memory:{name}"
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._objects[key] = bytes(data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        with self._lock:
+            if key in self._objects:
+                return False
+            self._objects[key] = bytes(data)
+            return True
+
+    def get(self, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._objects[key]
+            except KeyError:
+                raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+
+    def list(self, prefix: str) -> list[str]:
+        start = prefix.rstrip("/") + "/" if prefix else ""
+        with self._lock:
+            return sorted(k for k in self._objects if k.startswith(start))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._objects.pop(key, None)

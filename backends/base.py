@@ -1,0 +1,264 @@
+"""The backend contract and the registry that picks a backend by URI scheme.
+
+A backend stores batches; it knows nothing of scikit-learn or of the active
+run. The run API (`autolog._tracking.runs`) turns log calls into `Batch` objects and the
+background writer hands them over here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from autolog._entities import Experiment, FileInfo, Metric, Run
+from autolog.backends._objects import Progress
+from autolog.errors import UnknownSchemeError
+
+__all__ = [
+    "Backend",
+    "Batch",
+    "RunMeta",
+    "backend_for_uri",
+    "default_tracking_uri",
+    "register_backend",
+]
+
+DEFAULT_URI = "./autolog-runs"
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What is fixed when a run is created.
+
+    `experiment_name` names the run's experiment: a backend whose
+    `local_experiment_id` gave the id without asking the store creates the
+    experiment, if it is not there yet, when it writes the run's creation.
+    """
+
+    id: str
+    name: str
+    experiment_id: str
+    start_time: int
+    parent_id: str | None = None
+    experiment_name: str | None = None
+
+
+@dataclass
+class Batch:
+    """Everything logged to one run since the last flush.
+
+    `metrics` maps a key to its points as `(value, step, timestamp)` tuples.
+    """
+
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    status: str | None = None
+    end_time: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.params or self.tags or self.metrics or self.status)
+
+    def prepend(self, earlier: Batch) -> None:
+        """Fold into this batch a batch logged before it, as if it had been written first."""
+        params = dict(earlier.params)
+        for key, value in self.params.items():
+            params.setdefault(key, value)  # params: the first value wins
+        self.params = params
+        self.tags = {**earlier.tags, **self.tags}  # tags: the last value wins
+        for key, points in earlier.metrics.items():
+            self.metrics[key] = [*points, *self.metrics.get(key, [])]
+        if self.status is None and earlier.status is not None:
+            self.status, self.end_time = earlier.status, earlier.end_time
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.params:
+            out["params"] = self.params
+        if self.tags:
+            out["tags"] = self.tags
+        if self.metrics:
+            out["metrics"] = {k: [list(p) for p in v] for k, v in self.metrics.items()}
+        if self.status is not None:
+            out["status"] = self.status
+        if self.end_time is not None:
+            out["end_time"] = self.end_time
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Batch:
+        return cls(
+            params=dict(data.get("params", {})),
+            tags=dict(data.get("tags", {})),
+            metrics={
+                k: [(float(p[0]), int(p[1]), int(p[2])) for p in v]
+                for k, v in data.get("metrics", {}).items()
+            },
+            status=data.get("status"),
+            end_time=data.get("end_time"),
+        )
+
+
+class Backend(ABC):
+    """Where runs, metrics and artifacts are stored. Usable as a context manager."""
+
+    uri: str = ""
+    #: True when the store is on this machine (see `ObjectStore.local`): artifact files are
+    #: then written in the caller's thread; for a remote store they are queued.
+    local: bool = False
+
+    # experiments
+    @abstractmethod
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """Return the experiment called `name`, creating it if needed (safe under races)."""
+
+    @abstractmethod
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """Return an experiment by name or id; raise ExperimentNotFoundError."""
+
+    @abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment, oldest first."""
+
+    def local_experiment_id(self, name: str) -> str | None:
+        """The id experiment `name` has or will have, if known without a request; else None.
+
+        A backend that returns an id creates the experiment in `create_run` when a
+        run's `RunMeta.experiment_name` names it, so that starting a run never waits
+        for (or fails with) the store. None makes `start_run` call
+        `get_or_create_experiment` first.
+        """
+        return None
+
+    # runs
+    @abstractmethod
+    def create_run(self, meta: RunMeta) -> None:
+        """Record a new run."""
+
+    @abstractmethod
+    def write_batch(self, run_id: str, batch: Batch) -> None:
+        """Store one batch of params, tags, metric points and status for a run."""
+
+    def finish_run(self, run_id: str) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Tell the backend a run reached a terminal status (a chance to compact it)."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return a run; raise RunNotFoundError."""
+
+    @abstractmethod
+    def list_runs(self, experiment_ids: list[str] | None = None) -> list[Run]:
+        """Return the runs of the given experiments (all when None)."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Return every point of a metric in step order."""
+
+    # artifacts
+    @abstractmethod
+    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
+        """Store `data` as the artifact at `path` (already validated) of a run."""
+
+    @abstractmethod
+    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
+        """Store the local file `local` as the artifact at `path` of a run."""
+
+    @abstractmethod
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """Return the entries directly under `path` of a run's artifacts."""
+
+    @abstractmethod
+    def download_artifacts(
+        self, run_id: str, path: str, dst: Path, progress: Progress | None = None
+    ) -> Path:
+        """Copy the artifact file or directory at `path` to `dst/path`; return that path.
+
+        `progress`, if given, is called with the number of bytes copied since its last call.
+        """
+
+    def close(self) -> None:  # noqa: B027 - backends without connections need nothing
+        """Release connections."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+BackendFactory = Callable[[str], Backend]
+
+# Built-in schemes point at modules so that choosing one imports only it.
+_BUILTIN: dict[str, str] = {
+    "file": "autolog.backends.file:from_uri",
+    "memory": "autolog.backends.memory:from_uri",
+    "s3": "autolog.backends.s3:from_uri",
+}
+_registered: dict[str, BackendFactory] = {}
+_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+def register_backend(scheme: str, factory: BackendFactory) -> None:
+    """Make `scheme://...` URIs build their backend with `factory(uri)`."""
+    with _lock:
+        _registered[scheme.lower()] = factory
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="autolog.backends"):
+        _registered.setdefault(ep.name.lower(), ep.load())
+
+
+def _scheme(uri: str) -> str:
+    head, sep, _ = uri.partition(":")
+    # A Windows drive letter or a plain path has no scheme worth the name.
+    if not sep or len(head) <= 1 or "/" in head or "\\" in head or head.startswith("."):
+        return "file"
+    return head.lower()
+
+
+def known_schemes() -> list[str]:
+    _load_entry_points()
+    return sorted(set(_BUILTIN) | set(_registered))
+
+
+def backend_for_uri(uri: str) -> Backend:
+    """Build the backend for a tracking URI; raise UnknownSchemeError listing known schemes."""
+    scheme = _scheme(uri)
+    factory = _registered.get(scheme)
+    if factory is None and scheme in _BUILTIN:
+        module, _, attr = _BUILTIN[scheme].partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    if factory is None:
+        _load_entry_points()
+        factory = _registered.get(scheme)
+    if factory is None:
+        raise UnknownSchemeError(
+            f"tracking URI {uri!r} has scheme {scheme!r}, which no backend handles; known"
+            f" schemes: {', '.join(known_schemes())}. Use a path such as './autolog-runs' or"
+            " install the package that provides the backend"
+        )
+    return factory(uri)
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("AUTOLOG_TRACKING_URI") or DEFAULT_URI

@@ -1,0 +1,202 @@
+"""The numpy training metrics agree with sklearn.metrics, weights and edge cases included."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from autolog.integrations.sklearn import _metrics as m
+
+
+def _close(ours: float, theirs: float) -> None:
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+
+
+def _sklearn_classification(y: Any, p: Any, w: Any) -> dict[str, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zero_division warnings: we give 0 without a warning
+        return {
+            "accuracy_score": skm.accuracy_score(y, p, sample_weight=w),
+            "precision_score": skm.precision_score(y, p, average="weighted", sample_weight=w),
+            "recall_score": skm.recall_score(y, p, average="weighted", sample_weight=w),
+            "f1_score": skm.f1_score(y, p, average="weighted", sample_weight=w),
+        }
+
+
+@pytest.mark.parametrize("classes", [2, 3, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classification_metrics_match_sklearn(classes: int, weighted: bool) -> None:
+    rng = np.random.default_rng(classes)
+    y = rng.integers(0, classes, 300)
+    p = np.where(rng.random(300) < 0.7, y, rng.integers(0, classes, 300))
+    w = rng.random(300) * 3 if weighted else None
+    ours = m.classification_metrics(y, p, w)
+    for key, value in _sklearn_classification(y, p, w).items():
+        _close(ours[key], value)
+
+
+def test_classification_metrics_with_string_labels_and_unpredicted_classes() -> None:
+    y = np.array(["cat", "dog", "emu", "dog", "cat", "emu", "emu"])
+    p = np.array(["cat", "cat", "cat", "dog", "cat", "cat", "cat"])  # "emu" never predicted
+    ours = m.classification_metrics(y, p)
+    for key, value in _sklearn_classification(y, p, None).items():
+        _close(ours[key], value)
+
+
+def test_classification_metrics_accept_a_column_vector_and_lists() -> None:
+    y = [[0], [1], [1], [0]]
+    ours = m.classification_metrics(y, [0, 1, 0, 0])
+    _close(ours["accuracy_score"], 0.75)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_probability_metrics_match_sklearn(classes: int, weighted: bool) -> None:
+    rng = np.random.default_rng(10 + classes)
+    y = rng.integers(0, classes, 400)
+    raw = rng.random((400, classes)) + np.eye(classes)[y] * rng.random((400, 1))
+    raw[:7] = np.round(raw[:7], 1)  # ties in the scores
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    w = rng.random(400) if weighted else None
+    labels = np.arange(classes)
+    ours = m.probability_metrics(y, proba, labels, w)
+    _close(ours["log_loss"], skm.log_loss(y, proba, sample_weight=w, labels=labels))
+    score = proba[:, 1] if classes == 2 else proba
+    expected = skm.roc_auc_score(y, score, sample_weight=w, multi_class="ovr", average="weighted")
+    _close(ours["roc_auc"], expected)
+
+
+def test_probability_metrics_clip_certain_wrong_answers_like_sklearn() -> None:
+    y = np.array([0, 1, 1, 0])
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    ours = m.probability_metrics(y, proba, [0, 1])
+    _close(ours["log_loss"], skm.log_loss(y, proba))
+
+
+def test_probability_metrics_with_string_classes_in_classes_order() -> None:
+    y = np.array(["b", "a", "c", "a", "b", "c"])
+    proba = np.array(
+        [
+            [0.2, 0.7, 0.1],
+            [0.6, 0.3, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.5, 0.25, 0.25],
+            [0.3, 0.4, 0.3],
+            [0.2, 0.2, 0.6],
+        ]
+    )
+    ours = m.probability_metrics(y, proba, np.array(["a", "b", "c"]))
+    _close(ours["log_loss"], skm.log_loss(y, proba))
+    _close(ours["roc_auc"], skm.roc_auc_score(y, proba, multi_class="ovr", average="weighted"))
+
+
+def test_roc_auc_is_left_out_when_a_class_is_absent() -> None:
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
+    ours = m.probability_metrics(y, proba, [0, 1, 2])
+    assert "roc_auc" not in ours
+    _close(ours["log_loss"], skm.log_loss(y, proba, labels=[0, 1, 2]))
+
+
+def test_probability_metrics_refuse_labels_outside_the_classes() -> None:
+    with pytest.raises(ValueError, match="classes_"):
+        m.probability_metrics([0, 1, 2], np.full((3, 2), 0.5), [0, 1])
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_metrics_match_sklearn(outputs: int, weighted: bool) -> None:
+    rng = np.random.default_rng(outputs)
+    y = rng.normal(size=(200, outputs)).squeeze()
+    p = y + rng.normal(scale=0.3, size=y.shape)
+    w = rng.random(200) if weighted else None
+    ours = m.regression_metrics(y, p, w)
+    _close(ours["mean_squared_error"], skm.mean_squared_error(y, p, sample_weight=w))
+    _close(ours["root_mean_squared_error"], skm.root_mean_squared_error(y, p, sample_weight=w))
+    _close(ours["mean_absolute_error"], skm.mean_absolute_error(y, p, sample_weight=w))
+    _close(ours["r2_score"], skm.r2_score(y, p, sample_weight=w))
+
+
+def test_r2_of_a_constant_target_follows_force_finite() -> None:
+    y = np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 4.0]])
+    p = np.array([[1.0, 2.0], [2.0, 3.0], [1.0, 4.0]])
+    _close(m.regression_metrics(y, p)["r2_score"], skm.r2_score(y, p))
+    _close(m.regression_metrics(y[:, :1], y[:, :1])["r2_score"], 1.0)
+
+
+def test_training_metrics_of_a_classifier_with_weights() -> None:
+    X, y = make_classification(n_samples=120, n_classes=3, n_informative=4, random_state=0)
+    w = np.linspace(0.5, 2.0, 120)
+    clf = LogisticRegression(max_iter=500).fit(X, y, sample_weight=w)
+    found = m.training_metrics(clf, "classifier", X, y, w)
+    p = clf.predict(X)
+    _close(found.metrics["training_accuracy_score"], skm.accuracy_score(y, p, sample_weight=w))
+    _close(found.metrics["training_score"], clf.score(X, y, sample_weight=w))
+    _close(
+        found.metrics["training_log_loss"],
+        skm.log_loss(y, clf.predict_proba(X), sample_weight=w),
+    )
+    assert not found.tags
+
+
+def test_training_metrics_of_a_pipeline_regressor() -> None:
+    X, y = make_regression(n_samples=80, n_features=5, random_state=0)
+    pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(X, y)
+    found = m.training_metrics(pipe, "regressor", X, y)
+    _close(found.metrics["training_r2_score"], skm.r2_score(y, pipe.predict(X)))
+    _close(found.metrics["training_score"], pipe.score(X, y))
+
+
+def test_training_metrics_of_a_clusterer() -> None:
+    X, _ = make_classification(n_samples=90, random_state=0)
+    km = KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
+    found = m.training_metrics(km, "clusterer", X, None, labels=km.labels_)
+    _close(found.metrics["training_silhouette_score"], skm.silhouette_score(X, km.labels_))
+    _close(found.metrics["training_score"], km.score(X))
+
+
+def test_training_metrics_above_the_cap_use_evenly_spaced_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(m, "MAX_ROWS", 50)
+    monkeypatch.setattr(m, "CHUNK_ROWS", 20)
+    X, y = make_classification(n_samples=200, random_state=0)
+    clf = LogisticRegression().fit(X, y)
+    found = m.training_metrics(clf, "classifier", X, y)
+    rows = np.linspace(0, 199, 50).astype(int)
+    expected = skm.accuracy_score(y[rows], clf.predict(X[rows]))
+    _close(found.metrics["training_accuracy_score"], expected)
+    assert found.tags["autolog.metrics.sampled"] == "50"
+
+
+def test_a_method_that_raises_skips_its_metrics_with_a_reason() -> None:
+    class Stubborn(LogisticRegression):
+        def predict_proba(self, X: Any) -> Any:
+            raise RuntimeError("no probabilities today")
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    found = m.training_metrics(Stubborn().fit(X, y), "classifier", X, y)
+    assert "training_accuracy_score" in found.metrics
+    assert "training_log_loss" not in found.metrics
+    assert "no probabilities today" in found.tags["autolog.metrics.skipped"]
+
+
+def test_keeping_global_rng_gives_sklearn_a_private_generator() -> None:
+    from sklearn.utils import check_random_state
+
+    np.random.seed(3)
+    with m.keeping_global_rng(True), m.keeping_global_rng(True):  # nested: one swap
+        check_random_state(None).random_sample(5)
+    with m.keeping_global_rng(False):
+        pass
+    assert check_random_state(None) is np.random.mtrand._rand
+    assert np.random.random() == np.random.RandomState(3).random_sample()
