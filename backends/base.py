@@ -11,13 +11,14 @@ import importlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run
+from autolog._search import Order, Query
 from autolog.backends._objects import Progress
 from autolog.errors import UnknownSchemeError
 
@@ -25,6 +26,7 @@ __all__ = [
     "Backend",
     "Batch",
     "RunMeta",
+    "RunPage",
     "backend_for_uri",
     "default_tracking_uri",
     "register_backend",
@@ -106,6 +108,17 @@ class Batch:
         )
 
 
+@dataclass
+class RunPage:
+    """One page of a search: the runs, and the token that asks for the next page.
+
+    The token is opaque to the caller and None on the last page.
+    """
+
+    runs: list[Run]
+    next_page_token: str | None = None
+
+
 class Backend(ABC):
     """Where runs, metrics and artifacts are stored. Usable as a context manager."""
 
@@ -156,6 +169,24 @@ class Backend(ABC):
     @abstractmethod
     def list_runs(self, experiment_ids: list[str] | None = None) -> list[Run]:
         """Return the runs of the given experiments (all when None)."""
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        query: Query,
+        order_by: Sequence[Order],
+        max_results: int,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Return one page of the runs of the experiments (all when None) matching `query`.
+
+        Runs come sorted by `order_by` (as `autolog._search.sort_runs` sorts them), at most
+        `max_results` (a positive int) of them. `page_token` is the `next_page_token` of the
+        previous page of the same search, None for the first; a token this backend did not
+        give for this search raises InvalidValueError. Paging through a store that does not
+        change returns every matching run once.
+        """
 
     @abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

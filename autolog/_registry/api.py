@@ -43,7 +43,7 @@ from autolog._registry.names import (
     parse_runs_uri,
 )
 from autolog._registry.store import RegistryStore, registry_store
-from autolog._search import _like_regex
+from autolog._search import like_regex
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_relative_path, check_tag_value
 from autolog.backends._objects import ObjectNotFound, ObjectStore
@@ -248,7 +248,7 @@ def search_registered_models(
         tags: tag values every result must have; a value of None matches any value.
     """
     wanted = _check_tag_filter(tags)
-    rx = _like_regex(name_like, True) if name_like is not None else None
+    rx = like_regex(name_like, True) if name_like is not None else None
     registry, _ = _registry()
     models = [s.to_model() for s in registry.load_all()]
     return [
@@ -276,7 +276,7 @@ def search_model_versions(
     wanted = _check_tag_filter(tags)
     if run_id is not None:
         check_id(run_id)
-    rx = _like_regex(name_like, True) if name_like is not None else None
+    rx = like_regex(name_like, True) if name_like is not None else None
     registry, _ = _registry()
     states = [registry.load(name)] if name is not None else registry.load_all()
     out = []
