@@ -1,17 +1,15 @@
-"""The backend contract and the registry that picks a backend by URI scheme.
+"""The backend contract: what every store of runs implements.
 
 A backend stores batches; it knows nothing of scikit-learn or of the active
 run. The run API (`autolog._tracking.runs`) turns log calls into `Batch` objects and the
-background writer hands them over here.
+background writer hands them over here. Backends are chosen by URI scheme in
+`autolog.backends` (the package's `__init__`).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -20,19 +18,8 @@ from typing import Any
 from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query
 from autolog.backends._objects import Progress
-from autolog.errors import UnknownSchemeError
 
-__all__ = [
-    "Backend",
-    "Batch",
-    "RunMeta",
-    "RunPage",
-    "backend_for_uri",
-    "default_tracking_uri",
-    "register_backend",
-]
-
-DEFAULT_URI = "./autolog-runs"
+__all__ = ["Backend", "Batch", "RunMeta", "RunPage"]
 
 
 @dataclass(frozen=True)
@@ -227,69 +214,3 @@ class Backend(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-BackendFactory = Callable[[str], Backend]
-
-# Built-in schemes point at modules so that choosing one imports only it.
-_BUILTIN: dict[str, str] = {
-    "file": "autolog.backends.file:from_uri",
-    "memory": "autolog.backends.memory:from_uri",
-    "s3": "autolog.backends.s3:from_uri",
-}
-_registered: dict[str, BackendFactory] = {}
-_lock = threading.Lock()
-_entry_points_loaded = False
-
-
-def register_backend(scheme: str, factory: BackendFactory) -> None:
-    """Make `scheme://...` URIs build their backend with `factory(uri)`."""
-    with _lock:
-        _registered[scheme.lower()] = factory
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="autolog.backends"):
-        _registered.setdefault(ep.name.lower(), ep.load())
-
-
-def _scheme(uri: str) -> str:
-    head, sep, _ = uri.partition(":")
-    # A Windows drive letter or a plain path has no scheme worth the name.
-    if not sep or len(head) <= 1 or "/" in head or "\\" in head or head.startswith("."):
-        return "file"
-    return head.lower()
-
-
-def known_schemes() -> list[str]:
-    _load_entry_points()
-    return sorted(set(_BUILTIN) | set(_registered))
-
-
-def backend_for_uri(uri: str) -> Backend:
-    """Build the backend for a tracking URI; raise UnknownSchemeError listing known schemes."""
-    scheme = _scheme(uri)
-    factory = _registered.get(scheme)
-    if factory is None and scheme in _BUILTIN:
-        module, _, attr = _BUILTIN[scheme].partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    if factory is None:
-        _load_entry_points()
-        factory = _registered.get(scheme)
-    if factory is None:
-        raise UnknownSchemeError(
-            f"tracking URI {uri!r} has scheme {scheme!r}, which no backend handles; known"
-            f" schemes: {', '.join(known_schemes())}. Use a path such as './autolog-runs' or"
-            " install the package that provides the backend"
-        )
-    return factory(uri)
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("AUTOLOG_TRACKING_URI") or DEFAULT_URI

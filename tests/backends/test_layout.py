@@ -12,9 +12,10 @@ import pytest
 from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
 from autolog.backends._layout import LayoutBackend, experiment_id_for
-from autolog.backends._objects import MemoryObjectStore, ObjectNotFound, ObjectStore
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.file import LocalObjectStore
+from autolog.backends.memory import MemoryObjectStore
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,

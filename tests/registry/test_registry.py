@@ -28,8 +28,9 @@ from autolog._registry.names import encode_name
 from autolog._registry.store import PREFIX, registry_store
 from autolog._tracking.runs import resume_run
 from autolog._tracking.settings import tracking
+from autolog.backends import register_backend
 from autolog.backends._objects import ObjectStore
-from autolog.backends.base import Backend, register_backend
+from autolog.backends.base import Backend
 from autolog.errors import (
     InvalidKeyError,
     InvalidValueError,
