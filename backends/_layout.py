@@ -8,6 +8,7 @@ The layout (keys relative to the store's root)::
     runs/<run_id>/log/batches/<t>-<w>-<n>.json one flush: params, tags, metric points, status
     runs/<run_id>/log/compact/<seq>.json      the fold of the batches it names
     runs/<run_id>/artifacts/<path>            artifact files
+    registry/models/...                       the model registry (`_layout_registry`)
 
 Nothing is edited in place. A run's state is the fold, in name order, of its
 newest compact and of the batches that compact does not name. Compaction
@@ -47,6 +48,7 @@ from typing import Any
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._search import Order, Query, sort_runs
 from autolog._validation import check_id, check_relative_path
+from autolog.backends._layout_registry import LayoutRegistry
 from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage
 from autolog.errors import (
@@ -175,8 +177,11 @@ class _Snapshot:
     batch_keys: list[str]
 
 
-class LayoutBackend(Backend):
-    """A backend that keeps everything as immutable objects in an ObjectStore."""
+class LayoutBackend(LayoutRegistry, Backend):
+    """A backend that keeps everything as immutable objects in an ObjectStore.
+
+    Its model registry (`LayoutRegistry`) lives in the same store.
+    """
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
@@ -191,6 +196,7 @@ class LayoutBackend(Backend):
         # Name of a batch whose write failed, by id(batch): a retry reuses it, so a write
         # that failed after the store kept it (a timeout) is not stored twice.
         self._retry_names: dict[int, str] = {}
+        self._registry_cache: dict[str, dict[str, Any]] = {}
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -442,6 +448,14 @@ class LayoutBackend(Backend):
 
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
         self.store.put_file(self._artifact_key(run_id, path), local)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        try:
+            return self.store.get(self._artifact_key(run_id, path))
+        except ObjectNotFound:
+            raise ArtifactNotFoundError(
+                f"run {run_id} has no artifact file {path!r}; see `autolog artifacts {run_id}`"
+            ) from None
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
         base = self._artifact_key(run_id, path)

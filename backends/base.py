@@ -8,6 +8,7 @@ background writer hands them over here. Backends are chosen by URI scheme in
 
 from __future__ import annotations
 
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import Any
 from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query
 from autolog.backends._objects import Progress
+from autolog.errors import ArtifactNotFoundError
 
-__all__ = ["Backend", "Batch", "RunMeta", "RunPage"]
+__all__ = ["Backend", "Batch", "RegistryBackend", "RunMeta", "RunPage", "StoredModel"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,20 @@ class Backend(ABC):
         `progress`, if given, is called with the number of bytes copied since its last call.
         """
 
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """Return the bytes of the artifact file at `path` of a run; ArtifactNotFoundError if none.
+
+        This default downloads the file; backends that can read it directly override it.
+        """
+        with tempfile.TemporaryDirectory(prefix="autolog-") as tmp:
+            local = self.download_artifacts(run_id, path, Path(tmp))
+            if not local.is_file():
+                raise ArtifactNotFoundError(
+                    f"artifact {path!r} of run {run_id} is a directory; name a file in it"
+                    f" (see `autolog artifacts {run_id}`)"
+                )
+            return local.read_bytes()
+
     def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections."""
 
@@ -214,3 +230,58 @@ class Backend(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass
+class StoredModel:
+    """Everything stored for one registered model, as `RegistryBackend` reads it.
+
+    `meta` holds the model's name, `created_at` (ms), `created_ns` and `creator`;
+    `versions` the version records by number, each with its `version`; `events` the
+    events in the order of their `id`. The model registry folds these into its state.
+    """
+
+    meta: dict[str, Any]
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RegistryBackend(ABC):
+    """The storage operations of the model registry, beside `Backend`.
+
+    A backend that implements them gives its tracking URI a model registry
+    (`autolog._registry` folds what they store); one that does not, has none.
+    Models are named by their exact name. Every object is a JSON-serializable dict,
+    written once and never changed: the registry's changes are appended events.
+    """
+
+    uri: str = ""
+
+    @abstractmethod
+    def create_registered_model(self, name: str, meta: dict[str, Any]) -> bool:
+        """Store `meta` as model `name` unless it exists; return whether it was written."""
+
+    @abstractmethod
+    def create_model_version(self, name: str, record: dict[str, Any]) -> int:
+        """Store `record` as the next version of model `name`; return its number.
+
+        The number is one above the highest ever taken (numbers are never reused), and
+        two writers racing, in threads or processes, never get the same one. The version
+        is stored as `{**record, "version": number}`. The model must exist.
+        """
+
+    @abstractmethod
+    def append_model_event(self, name: str, event: dict[str, Any]) -> bool:
+        """Store `event` of model `name` unless an event with its `id` exists; return whether.
+
+        An event's `id` (letters, digits, '-' and '_') orders the events: readers fold
+        them in `id` order.
+        """
+
+    @abstractmethod
+    def read_registered_model(self, name: str) -> StoredModel | None:
+        """Everything stored for model `name`, or None when it was never created."""
+
+    @abstractmethod
+    def list_registered_models(self) -> list[StoredModel]:
+        """Everything stored for every registered model (deleted ones too), in any order."""
