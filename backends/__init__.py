@@ -3,7 +3,8 @@
 The contract every backend implements is in `autolog.backends.base`. This module
 is the scheme registry: built-in schemes map to modules imported on first use,
 so choosing one imports only it; others come from the `autolog.backends` entry
-point group or from `register_backend()`.
+point group or from `register_backend()`. `object_store_for_uri` does the same
+for URIs that name a directory of objects (`load_model("s3://...")`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from autolog.backends._objects import ObjectStore
 from autolog.backends.base import Backend
 from autolog.errors import UnknownSchemeError
 
@@ -22,6 +24,7 @@ __all__ = [
     "backend_for_uri",
     "default_tracking_uri",
     "known_schemes",
+    "object_store_for_uri",
     "register_backend",
 ]
 
@@ -35,6 +38,8 @@ _BUILTIN: dict[str, str] = {
     "memory": "autolog.backends.memory:from_uri",
     "s3": "autolog.backends.s3:from_uri",
 }
+# Schemes whose URIs name a directory in an object store, by the same rule.
+_OBJECT_STORES: dict[str, str] = {"s3": "autolog.backends.s3:store_from_uri"}
 _registered: dict[str, BackendFactory] = {}
 _lock = threading.Lock()
 _entry_points_loaded = False
@@ -87,6 +92,20 @@ def backend_for_uri(uri: str) -> Backend:
             f" schemes: {', '.join(known_schemes())}. Use a path such as './autolog-runs' or"
             " install the package that provides the backend"
         )
+    return factory(uri)
+
+
+def object_store_for_uri(uri: str) -> ObjectStore | None:
+    """The object store rooted at the directory `uri` names, as `s3://bucket/path/to/dir`.
+
+    None when no object store handles the URI's scheme (a plain path, `file:`, ...).
+    Bad URIs raise InvalidValueError; the caller closes the store.
+    """
+    target = _OBJECT_STORES.get(_scheme(uri))
+    if target is None:
+        return None
+    module, _, attr = target.partition(":")
+    factory: Callable[[str], ObjectStore] = getattr(importlib.import_module(module), attr)
     return factory(uri)
 
 
