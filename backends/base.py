@@ -267,7 +267,8 @@ class RegistryBackend(ABC):
 
         The number is one above the highest ever taken (numbers are never reused), and
         two writers racing, in threads or processes, never get the same one. The version
-        is stored as `{**record, "version": number}`. The model must exist.
+        is stored as `{**record, "version": number}`. Raises ModelNotFoundError when model
+        `name` was never created.
         """
 
     @abstractmethod
