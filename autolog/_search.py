@@ -1,4 +1,9 @@
-"""Filtering and ordering of runs for `search`.
+"""The search grammar: filters and order-by clauses parsed into a tree a backend can evaluate.
+
+`parse_query` turns a filter into a `Query` of `Clause`s on `Field`s, and
+`parse_orders` turns order-by clauses into `Order`s. A backend either evaluates
+them in Python (`Query.matches`, `sort_runs`: the layout backend) or translates
+them (to SQL, to a request), with the semantics written here.
 
 Filter grammar::
 
@@ -39,25 +44,38 @@ natively. Ties are broken by `start_time DESC`, then `id`, which is also the def
 from __future__ import annotations
 
 import difflib
+import functools
 import operator
 import re
 import string
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from autolog._entities import Run, RunStatus
 from autolog.errors import FilterSyntaxError, InvalidValueError
 
-__all__ = ["parse_filter", "parse_order_by", "search"]
+__all__ = [
+    "Clause",
+    "Field",
+    "FieldKind",
+    "Order",
+    "Query",
+    "ValueType",
+    "like_regex",
+    "parse_orders",
+    "parse_query",
+    "sort_runs",
+]
 
+FieldKind = Literal["metric", "param", "tag", "attribute"]
+ValueType = Literal["number", "text", "status"]
 _Value = str | float | None
-_Getter = Callable[[Run], _Value]
-_Pred = Callable[[Run], bool]
 
-_PREFIXES = {"metrics": "metrics", "metric": "metrics", "params": "params", "param": "params",
-             "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
-             "attr": "attributes"}  # fmt: skip
-_ATTRS: dict[str, _Getter] = {
+_PREFIXES: dict[str, FieldKind] = {"metrics": "metric", "metric": "metric", "params": "param",
+             "param": "param", "tags": "tag", "tag": "tag", "attributes": "attribute",
+             "attribute": "attribute", "attr": "attribute"}  # fmt: skip
+_ATTRS: dict[str, Callable[[Run], _Value]] = {
     "id": lambda r: r.id,
     "name": lambda r: r.name,
     "status": lambda r: r.status.value,
@@ -77,7 +95,100 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {"=": operator.eq, "!=": operator.
 _WORD_START = set(string.ascii_letters + "_")
 _WORD_CHARS = set(string.ascii_letters + string.digits + "_")
 _KEY_CHARS = _WORD_CHARS | set(".:/")
-_DEFAULT_ORDER = ("start_time DESC", "id")
+
+
+# -- the query tree ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """What a clause or an order names: a metric, param or tag key, or a run attribute.
+
+    `key` is the metric, param or tag key, or an attribute's canonical name (`id`,
+    `name`, `status`, `start_time`, `end_time`, `duration`, `experiment`,
+    `experiment_id`, `parent_id`). `type` says how values compare: metrics and the
+    times are numbers, `status` a run status, everything else text.
+    """
+
+    kind: FieldKind
+    key: str
+    type: ValueType
+
+    @property
+    def label(self) -> str:
+        """The field as messages name it, e.g. "metric 'rmse'"."""
+        return f"{self.kind} {self.key!r}"
+
+    def read(self, run: Run) -> _Value:
+        """The value of this field in `run`, or None when the run has none."""
+        if self.kind == "metric":
+            return run.metrics.get(self.key)
+        if self.kind == "param":
+            return run.params.get(self.key)
+        if self.kind == "tag":
+            return run.tags.get(self.key)
+        return _ATTRS[self.key](run)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One comparison of a filter: `field op values`.
+
+    `op` is one of =, !=, <, <=, >, >=, LIKE, ILIKE, NOT LIKE, NOT ILIKE, IN, NOT IN,
+    IS NULL, IS NOT NULL. `values` holds floats for number fields, upper-case names
+    for `status` (except in LIKE patterns), strings otherwise, and nothing for IS [NOT] NULL.
+    """
+
+    field: Field
+    op: str
+    values: tuple[str | float, ...] = ()
+
+    def matches(self, run: Run) -> bool:
+        """Whether `run` satisfies this clause (a run without the field only matches IS NULL)."""
+        value = self.field.read(run)
+        if self.op.startswith("IS"):
+            return (value is None) == (self.op == "IS NULL")
+        if value is None:
+            return False
+        negated = self.op.startswith("NOT")
+        if "LIKE" in self.op:
+            rx = like_regex(str(self.values[0]), "ILIKE" in self.op or self.field.type == "status")
+            return (rx.fullmatch(str(value)) is None) == negated
+        if self.op.endswith("IN"):
+            return (value in self.values) != negated
+        cmp, wanted = _CMP[self.op], self.values[0]
+        if self.field.kind in ("param", "tag") and self.op not in ("=", "!="):
+            return _ordered(cmp, str(value), str(wanted))
+        return cmp(value, wanted)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed filter: every clause must hold (there is no OR)."""
+
+    clauses: tuple[Clause, ...] = ()
+
+    def matches(self, run: Run) -> bool:
+        """Whether `run` satisfies every clause."""
+        return all(clause.matches(run) for clause in self.clauses)
+
+
+@dataclass(frozen=True)
+class Order:
+    """One order-by clause: a field and a direction."""
+
+    field: Field
+    descending: bool = False
+
+
+# Ties are broken by start time, newest first, then by id, which makes the order total.
+_DEFAULT_ORDER = (
+    Order(Field("attribute", "start_time", "number"), descending=True),
+    Order(Field("attribute", "id", "text")),
+)
+
+
+# -- parsing -----------------------------------------------------------------------------------
 
 
 class _Tok(NamedTuple):
@@ -88,14 +199,6 @@ class _Tok(NamedTuple):
     pos: int
     value: str = ""  # string contents, number text, upper-cased word, or an ident's key
     prefix: str = ""  # an ident's prefix as written
-
-
-class _Field(NamedTuple):
-    """What a filter or order-by names: how to read it from a run and how it compares."""
-
-    kind: str  # number, text (params and tags), string or status
-    name: str  # for messages
-    get: _Getter
 
 
 def _syntax_error(src: str, label: str, pos: int, problem: str) -> FilterSyntaxError:
@@ -231,31 +334,26 @@ class _Parser:
         got = repr(tok.text) if tok.kind != "end" else f"the end of the {self.label}"
         return self.fail(tok, f"expected {what}, got {got}{hint}")
 
-    def field(self) -> _Field:
+    def field(self) -> Field:
         """Parse IDENT."""
         tok = self.next()
         if tok.kind == "ident":
-            prefix = _PREFIXES.get(tok.prefix.lower())
-            if prefix is None:
+            kind = _PREFIXES.get(tok.prefix.lower())
+            if kind is None:
                 problem = (
                     f"unknown prefix {tok.prefix!r} in {tok.text!r}"
                     f"{_hint(tok.prefix, _PREFIXES)}; use metrics., params., tags. or"
                     " attributes."
                 )
                 raise self.fail(tok, problem)
-            if prefix == "attributes":
+            if kind == "attribute":
                 return self.attribute(tok, tok.value)
-            key = tok.value
-            if prefix == "metrics":
-                return _Field("number", f"metric {key!r}", lambda r: r.metrics.get(key))
-            if prefix == "params":
-                return _Field("text", f"param {key!r}", lambda r: r.params.get(key))
-            return _Field("text", f"tag {key!r}", lambda r: r.tags.get(key))
+            return Field(kind, tok.value, "number" if kind == "metric" else "text")
         if tok.kind == "word" and tok.value not in _KEYWORDS:
             return self.attribute(tok, tok.text)
         raise self.expected(tok, "a name such as 'metrics.rmse', 'params.alpha' or 'status'")
 
-    def attribute(self, tok: _Tok, raw: str) -> _Field:
+    def attribute(self, tok: _Tok, raw: str) -> Field:
         """Resolve the attribute NAME `raw`, written at `tok`."""
         name = _ATTR_ALIASES.get(raw.lower(), raw.lower())
         if name not in _ATTRS:
@@ -266,8 +364,10 @@ class _Parser:
                 f" metrics.{raw}, params.{raw} or tags.{raw}"
             )
             raise self.fail(tok, problem)
-        kind = "number" if name in _NUMERIC_ATTRS else "status" if name == "status" else "string"
-        return _Field(kind, f"attribute {name!r}", _ATTRS[name])
+        kind: ValueType = (
+            "number" if name in _NUMERIC_ATTRS else "status" if name == "status" else "text"
+        )
+        return Field("attribute", name, kind)
 
     def operator(self, after: _Tok) -> str:
         """Parse OP, IN, NOT IN, IS NULL or IS NOT NULL; return it upper-cased and spaced."""
@@ -298,13 +398,13 @@ class _Parser:
         hint = f"; quote it as '{tok.text}'" if tok.kind in ("word", "ident") else ""
         raise self.expected(tok, f"a quoted string or a number after {after!r}", hint)
 
-    def clause(self) -> _Pred:
-        """Parse one clause into a predicate."""
+    def clause(self) -> Clause:
+        """Parse one clause."""
         first = self.peek()
         fld = self.field()
         op_tok = self.peek()
         op = self.operator(first)
-        if "LIKE" in op and fld.kind == "number":
+        if "LIKE" in op and fld.type == "number":
             raise self.fail(
                 op_tok,
                 f"{op} compares strings but {first.text!r} is numeric; use"
@@ -325,40 +425,27 @@ class _Parser:
         last = self.toks[self.i - 1]
         return self.build(fld, op, values, self.src[first.pos : last.pos + len(last.text)])
 
-    def build(self, fld: _Field, op: str, toks: list[_Tok], clause: str) -> _Pred:
-        """Check the values of `clause` against `fld` and return its predicate."""
-        get = fld.get
-        if op.startswith("IS"):
-            want_null = op == "IS NULL"
-            return lambda r: (get(r) is None) == want_null
-        expected: list[str | float] = []
+    def build(self, fld: Field, op: str, toks: list[_Tok], clause: str) -> Clause:
+        """Check the values of `clause` against `fld` and return the clause."""
+        values: list[str | float] = []
         for tok in toks:
-            if fld.kind == "number" and tok.kind != "number":
+            if fld.type == "number" and tok.kind != "number":
                 raise self.fail(
                     tok,
-                    f"{fld.name} is numeric, so clause {clause!r} needs a number;"
+                    f"{fld.label} is numeric, so clause {clause!r} needs a number;"
                     f" got the string {tok.text}, write it without quotes",
                 )
-            if fld.kind == "status" and "LIKE" not in op and tok.value.upper() not in _STATUSES:
+            if fld.type == "status" and "LIKE" not in op and tok.value.upper() not in _STATUSES:
                 statuses = ", ".join(_STATUSES)
                 problem = f"unknown status {tok.text} in clause {clause!r}; use one of {statuses}"
                 raise self.fail(tok, problem)
-            value = tok.value.upper() if fld.kind == "status" else tok.value
-            expected.append(float(value) if fld.kind == "number" else value)
-        negated = op.startswith("NOT")
-        if "LIKE" in op:
-            rx = _like_regex(str(expected[0]), "ILIKE" in op or fld.kind == "status")
-            return lambda r: (v := get(r)) is not None and (rx.fullmatch(str(v)) is None) == negated
-        if op.endswith("IN"):
-            choices = set(expected)
-            return lambda r: (v := get(r)) is not None and (v in choices) != negated
-        cmp, x = _CMP[op], expected[0]
-        if fld.kind == "text" and op not in ("=", "!="):
-            return lambda r: (v := get(r)) is not None and _ordered(cmp, str(v), str(x))
-        return lambda r: (v := get(r)) is not None and cmp(v, x)
+            value = tok.value.upper() if fld.type == "status" else tok.value
+            values.append(float(value) if fld.type == "number" else value)
+        return Clause(fld, op, tuple(values))
 
 
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+@functools.lru_cache(maxsize=256)
+def like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     """Translate a SQL LIKE pattern into a regex to be matched against the whole value."""
     out, i = [], 0
     while i < len(pattern):
@@ -388,22 +475,22 @@ def _ordered(cmp: Callable[[Any, Any], bool], a: str, b: str) -> bool:
     return cmp(fa, fb) if fa is not None and fb is not None else cmp(a, b)
 
 
-def parse_filter(text: str | None) -> Callable[[Run], bool]:
-    """Compile a filter string (grammar in the module docstring) into a predicate on runs."""
+def parse_query(text: str | None) -> Query:
+    """Parse a filter string (grammar in the module docstring) into a Query."""
     if text is None:
-        return lambda r: True
+        return Query()
     if not isinstance(text, str):
         raise InvalidValueError(
             f"filter {text!r} is a {type(text).__name__}; expected a str such as"
             ' "metrics.rmse < 0.5", or None'
         )
     if not text.strip():
-        return lambda r: True
+        return Query()
     parser = _Parser(text, "filter")
-    preds = [parser.clause()]
+    clauses = [parser.clause()]
     while parser.is_word(parser.peek(), "AND"):
         parser.next()
-        preds.append(parser.clause())
+        clauses.append(parser.clause())
     tok = parser.peek()
     if parser.is_word(tok, "OR"):
         raise parser.fail(
@@ -411,11 +498,11 @@ def parse_filter(text: str | None) -> Callable[[Run], bool]:
         )
     if tok.kind != "end":
         raise parser.expected(tok, "AND or the end of the filter")
-    return lambda r: all(pred(r) for pred in preds)
+    return Query(tuple(clauses))
 
 
-def _parse_order_clause(clause: object) -> tuple[_Field, bool]:
-    """Return the field of one order-by clause and whether it sorts descending."""
+def _parse_order_clause(clause: object) -> Order:
+    """Parse one order-by clause."""
     if not isinstance(clause, str):
         raise InvalidValueError(
             f"order_by clause {clause!r} is a {type(clause).__name__}; expected a str such as"
@@ -431,52 +518,33 @@ def _parse_order_clause(clause: object) -> tuple[_Field, bool]:
     if tok.kind != "end":
         hint = "; pass several clauses as a list" if tok.text == "," else ""
         raise parser.expected(tok, f"ASC, DESC or nothing after {first.text!r}", hint)
-    return fld, descending
+    return Order(fld, descending)
 
 
-def parse_order_by(clauses: Sequence[str] | str | None) -> Callable[[Sequence[Run]], list[Run]]:
-    """Compile order-by clauses into a function returning the runs sorted by them."""
+def parse_orders(clauses: Sequence[str] | str | None) -> tuple[Order, ...]:
+    """Parse order-by clauses, then add the tie-breakers `start_time DESC` and `id`."""
     if isinstance(clauses, str):
         clauses = [clauses]
-    keys = [_parse_order_clause(c) for c in [*(clauses or ()), *_DEFAULT_ORDER]]
-
-    def sort(runs: Sequence[Run]) -> list[Run]:
-        out = list(runs)
-        # Stable sorts from the last key to the first give a multi-key sort; partitioning
-        # keeps missing values last whatever the direction.
-        for fld, descending in reversed(keys):
-            pairs = [(fld.get(r), r) for r in out]
-            # A NaN would leave the order undefined, so it sorts with the missing values.
-            present = [(v, r) for v, r in pairs if v is not None and v == v]
-            missing = [r for v, r in pairs if v is None or v != v]
-            numeric = fld.kind != "text" or all(_as_float(str(v)) is not None for v, _ in present)
-            key: Callable[[Any], Any] = (
-                (lambda p: _as_float(str(p[0])))
-                if fld.kind == "text" and numeric
-                else (lambda p: p[0])
-            )
-            present.sort(key=key, reverse=descending)
-            out = [r for _, r in present] + missing
-        return out
-
-    return sort
+    return (*(_parse_order_clause(c) for c in clauses or ()), *_DEFAULT_ORDER)
 
 
-def search(
-    runs: Iterable[Run],
-    filter: str | None = None,
-    order_by: Sequence[str] | str | None = None,
-    max_results: int | None = None,
-) -> list[Run]:
-    """Return the runs matching `filter`, sorted by `order_by`, at most `max_results` of them."""
-    if max_results is not None and (
-        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1
-    ):
-        raise InvalidValueError(
-            f"max_results={max_results!r} is not allowed; pass a positive int such as 100,"
-            " or None to return every matching run"
+def sort_runs(runs: Sequence[Run], orders: Sequence[Order]) -> list[Run]:
+    """Return `runs` sorted by `orders`, missing values (and NaN) last in either direction."""
+    out = list(runs)
+    # Stable sorts from the last key to the first give a multi-key sort; partitioning
+    # keeps missing values last whatever the direction.
+    for order in reversed(orders):
+        fld = order.field
+        pairs = [(fld.read(r), r) for r in out]
+        # A NaN would leave the order undefined, so it sorts with the missing values.
+        present = [(v, r) for v, r in pairs if v is not None and v == v]
+        missing = [r for v, r in pairs if v is None or v != v]
+        numeric_text = fld.kind in ("param", "tag") and all(
+            _as_float(str(v)) is not None for v, _ in present
         )
-    keep = parse_filter(filter)
-    sort = parse_order_by(order_by)
-    ordered = sort([run for run in runs if keep(run)])
-    return ordered if max_results is None else ordered[:max_results]
+        key: Callable[[Any], Any] = (
+            (lambda p: _as_float(str(p[0]))) if numeric_text else (lambda p: p[0])
+        )
+        present.sort(key=key, reverse=order.descending)
+        out = [r for _, r in present] + missing
+    return out

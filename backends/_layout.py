@@ -8,6 +8,7 @@ The layout (keys relative to the store's root)::
     runs/<run_id>/log/batches/<t>-<w>-<n>.json one flush: params, tags, metric points, status
     runs/<run_id>/log/compact/<seq>.json      the fold of the batches it names
     runs/<run_id>/artifacts/<path>            artifact files
+    registry/models/...                       the model registry (`_layout_registry`)
 
 Nothing is edited in place. A run's state is the fold, in name order, of its
 newest compact and of the batches that compact does not name. Compaction
@@ -32,22 +33,28 @@ once per backend) when the run's creation is written, before the run's meta.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._search import Order, Query, sort_runs
 from autolog._validation import check_id, check_relative_path
+from autolog.backends._layout_registry import LayoutRegistry
 from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
-from autolog.backends.base import Backend, Batch, RunMeta
+from autolog.backends.base import Backend, Batch, RunMeta, RunPage
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,
+    InvalidValueError,
     RunNotFoundError,
     StoreError,
 )
@@ -86,6 +93,44 @@ def _batch_json(
     if end_time is not None:
         data["end_time"] = end_time
     return data
+
+
+def _check_max_results(max_results: object) -> None:
+    """Return `max_results` if it is a positive int, else raise InvalidValueError."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidValueError(
+            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
+        )
+
+
+def _search_scope(experiment_ids: list[str] | None, query: Query, order_by: Sequence[Order]) -> str:
+    """A short digest of a search, so a page token cannot continue another search."""
+    text = repr((experiment_ids, query, tuple(order_by)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _make_token(offset: int, last_id: str, scope: str) -> str:
+    raw = json.dumps({"o": offset, "l": last_id, "s": scope}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _read_token(token: object, scope: str) -> tuple[int, str]:
+    """Return the offset and last run id a page token holds; InvalidValueError if it is bad."""
+    problem = "is not a page token of this backend"
+    data: Any = None
+    if isinstance(token, str):
+        with contextlib.suppress(ValueError):  # bad base64, UTF-8 or JSON
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    if isinstance(data, dict):
+        offset, last_id = data.get("o"), data.get("l")
+        if type(offset) is int and offset >= 0 and isinstance(last_id, str):
+            if data.get("s") == scope:
+                return offset, last_id
+            problem = "belongs to another search (other experiments, filter or order)"
+    raise InvalidValueError(
+        f"page_token {token!r} {problem}; pass the next_page_token of the previous page of"
+        " the same search, or None for the first page"
+    )
 
 
 @dataclass
@@ -132,8 +177,11 @@ class _Snapshot:
     batch_keys: list[str]
 
 
-class LayoutBackend(Backend):
-    """A backend that keeps everything as immutable objects in an ObjectStore."""
+class LayoutBackend(LayoutRegistry, Backend):
+    """A backend that keeps everything as immutable objects in an ObjectStore.
+
+    Its model registry (`LayoutRegistry`) lives in the same store.
+    """
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
@@ -148,6 +196,7 @@ class LayoutBackend(Backend):
         # Name of a batch whose write failed, by id(batch): a retry reuses it, so a write
         # that failed after the store kept it (a timeout) is not stored twice.
         self._retry_names: dict[int, str] = {}
+        self._registry_cache: dict[str, dict[str, Any]] = {}
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -358,6 +407,30 @@ class LayoutBackend(Backend):
                 continue  # marker written before the run's meta; not a run yet
         return runs
 
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        query: Query,
+        order_by: Sequence[Order],
+        max_results: int,
+        page_token: str | None = None,
+    ) -> RunPage:
+        # Every page reads and sorts every run: the layout has no index to seek in.
+        _check_max_results(max_results)
+        scope = _search_scope(experiment_ids, query, order_by)
+        start, last_id = (0, None) if page_token is None else _read_token(page_token, scope)
+        ordered = sort_runs(
+            [r for r in self.list_runs(experiment_ids) if query.matches(r)], order_by
+        )
+        if last_id is not None:
+            # Resume after the last run given, wherever runs written since moved it.
+            ids = [r.id for r in ordered]
+            start = ids.index(last_id) + 1 if last_id in ids else min(start, len(ordered))
+        page = ordered[start : start + max_results]
+        end = start + len(page)
+        token = _make_token(end, page[-1].id, scope) if page and end < len(ordered) else None
+        return RunPage(page, token)
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points = self._snapshot(run_id).state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))
@@ -375,6 +448,14 @@ class LayoutBackend(Backend):
 
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
         self.store.put_file(self._artifact_key(run_id, path), local)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        try:
+            return self.store.get(self._artifact_key(run_id, path))
+        except ObjectNotFound:
+            raise ArtifactNotFoundError(
+                f"run {run_id} has no artifact file {path!r}; see `autolog artifacts {run_id}`"
+            ) from None
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
         base = self._artifact_key(run_id, path)

@@ -8,14 +8,13 @@ else (runs, metrics, artifacts, the registry) is written in terms of them by
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
 from autolog.errors import NotFoundError
 
-__all__ = ["MemoryObjectStore", "ObjectNotFound", "ObjectStore", "Progress"]
+__all__ = ["ObjectNotFound", "ObjectStore", "Progress"]
 
 #: Called with the number of bytes moved since the previous call (perhaps from other threads).
 Progress = Callable[[int], None]
@@ -85,41 +84,3 @@ class ObjectStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - stores without connections need nothing
         """Release connections; the default store holds none."""
-
-
-class MemoryObjectStore(ObjectStore):
-    """A store in a dict, for unit tests and throwaway runs (`memory:` URIs)."""
-
-    local = True
-
-    def __init__(self, name: str = "") -> None:
-        self.uri = f"memory:{name}"
-        self._objects: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def put(self, key: str, data: bytes) -> None:
-        with self._lock:
-            self._objects[key] = bytes(data)
-
-    def put_if_absent(self, key: str, data: bytes) -> bool:
-        with self._lock:
-            if key in self._objects:
-                return False
-            self._objects[key] = bytes(data)
-            return True
-
-    def get(self, key: str) -> bytes:
-        with self._lock:
-            try:
-                return self._objects[key]
-            except KeyError:
-                raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
-
-    def list(self, prefix: str) -> list[str]:
-        start = prefix.rstrip("/") + "/" if prefix else ""
-        with self._lock:
-            return sorted(k for k in self._objects if k.startswith(start))
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._objects.pop(key, None)

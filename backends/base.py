@@ -1,36 +1,27 @@
-"""The backend contract and the registry that picks a backend by URI scheme.
+"""The backend contract: what every store of runs implements.
 
 A backend stores batches; it knows nothing of scikit-learn or of the active
 run. The run API (`autolog._tracking.runs`) turns log calls into `Batch` objects and the
-background writer hands them over here.
+background writer hands them over here. Backends are chosen by URI scheme in
+`autolog.backends` (the package's `__init__`).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run
+from autolog._search import Order, Query
 from autolog.backends._objects import Progress
-from autolog.errors import UnknownSchemeError
+from autolog.errors import ArtifactNotFoundError
 
-__all__ = [
-    "Backend",
-    "Batch",
-    "RunMeta",
-    "backend_for_uri",
-    "default_tracking_uri",
-    "register_backend",
-]
-
-DEFAULT_URI = "./autolog-runs"
+__all__ = ["Backend", "Batch", "RegistryBackend", "RunMeta", "RunPage", "StoredModel"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +97,17 @@ class Batch:
         )
 
 
+@dataclass
+class RunPage:
+    """One page of a search: the runs, and the token that asks for the next page.
+
+    The token is opaque to the caller and None on the last page.
+    """
+
+    runs: list[Run]
+    next_page_token: str | None = None
+
+
 class Backend(ABC):
     """Where runs, metrics and artifacts are stored. Usable as a context manager."""
 
@@ -158,6 +160,24 @@ class Backend(ABC):
         """Return the runs of the given experiments (all when None)."""
 
     @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        query: Query,
+        order_by: Sequence[Order],
+        max_results: int,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Return one page of the runs of the experiments (all when None) matching `query`.
+
+        Runs come sorted by `order_by` (as `autolog._search.sort_runs` sorts them), at most
+        `max_results` (a positive int) of them. `page_token` is the `next_page_token` of the
+        previous page of the same search, None for the first; a token this backend did not
+        give for this search raises InvalidValueError. Paging through a store that does not
+        change returns every matching run once.
+        """
+
+    @abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Return every point of a metric in step order."""
 
@@ -183,6 +203,20 @@ class Backend(ABC):
         `progress`, if given, is called with the number of bytes copied since its last call.
         """
 
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """Return the bytes of the artifact file at `path` of a run; ArtifactNotFoundError if none.
+
+        This default downloads the file; backends that can read it directly override it.
+        """
+        with tempfile.TemporaryDirectory(prefix="autolog-") as tmp:
+            local = self.download_artifacts(run_id, path, Path(tmp))
+            if not local.is_file():
+                raise ArtifactNotFoundError(
+                    f"artifact {path!r} of run {run_id} is a directory; name a file in it"
+                    f" (see `autolog artifacts {run_id}`)"
+                )
+            return local.read_bytes()
+
     def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections."""
 
@@ -198,67 +232,56 @@ class Backend(ABC):
         self.close()
 
 
-BackendFactory = Callable[[str], Backend]
+@dataclass
+class StoredModel:
+    """Everything stored for one registered model, as `RegistryBackend` reads it.
 
-# Built-in schemes point at modules so that choosing one imports only it.
-_BUILTIN: dict[str, str] = {
-    "file": "autolog.backends.file:from_uri",
-    "memory": "autolog.backends.memory:from_uri",
-    "s3": "autolog.backends.s3:from_uri",
-}
-_registered: dict[str, BackendFactory] = {}
-_lock = threading.Lock()
-_entry_points_loaded = False
+    `meta` holds the model's name, `created_at` (ms), `created_ns` and `creator`;
+    `versions` the version records by number, each with its `version`; `events` the
+    events in the order of their `id`. The model registry folds these into its state.
+    """
 
-
-def register_backend(scheme: str, factory: BackendFactory) -> None:
-    """Make `scheme://...` URIs build their backend with `factory(uri)`."""
-    with _lock:
-        _registered[scheme.lower()] = factory
+    meta: dict[str, Any]
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
+class RegistryBackend(ABC):
+    """The storage operations of the model registry, beside `Backend`.
 
-    for ep in entry_points(group="autolog.backends"):
-        _registered.setdefault(ep.name.lower(), ep.load())
+    A backend that implements them gives its tracking URI a model registry
+    (`autolog._registry` folds what they store); one that does not, has none.
+    Models are named by their exact name. Every object is a JSON-serializable dict,
+    written once and never changed: the registry's changes are appended events.
+    """
 
+    uri: str = ""
 
-def _scheme(uri: str) -> str:
-    head, sep, _ = uri.partition(":")
-    # A Windows drive letter or a plain path has no scheme worth the name.
-    if not sep or len(head) <= 1 or "/" in head or "\\" in head or head.startswith("."):
-        return "file"
-    return head.lower()
+    @abstractmethod
+    def create_registered_model(self, name: str, meta: dict[str, Any]) -> bool:
+        """Store `meta` as model `name` unless it exists; return whether it was written."""
 
+    @abstractmethod
+    def create_model_version(self, name: str, record: dict[str, Any]) -> int:
+        """Store `record` as the next version of model `name`; return its number.
 
-def known_schemes() -> list[str]:
-    _load_entry_points()
-    return sorted(set(_BUILTIN) | set(_registered))
+        The number is one above the highest ever taken (numbers are never reused), and
+        two writers racing, in threads or processes, never get the same one. The version
+        is stored as `{**record, "version": number}`. The model must exist.
+        """
 
+    @abstractmethod
+    def append_model_event(self, name: str, event: dict[str, Any]) -> bool:
+        """Store `event` of model `name` unless an event with its `id` exists; return whether.
 
-def backend_for_uri(uri: str) -> Backend:
-    """Build the backend for a tracking URI; raise UnknownSchemeError listing known schemes."""
-    scheme = _scheme(uri)
-    factory = _registered.get(scheme)
-    if factory is None and scheme in _BUILTIN:
-        module, _, attr = _BUILTIN[scheme].partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    if factory is None:
-        _load_entry_points()
-        factory = _registered.get(scheme)
-    if factory is None:
-        raise UnknownSchemeError(
-            f"tracking URI {uri!r} has scheme {scheme!r}, which no backend handles; known"
-            f" schemes: {', '.join(known_schemes())}. Use a path such as './autolog-runs' or"
-            " install the package that provides the backend"
-        )
-    return factory(uri)
+        An event's `id` (letters, digits, '-' and '_') orders the events: readers fold
+        them in `id` order.
+        """
 
+    @abstractmethod
+    def read_registered_model(self, name: str) -> StoredModel | None:
+        """Everything stored for model `name`, or None when it was never created."""
 
-def default_tracking_uri() -> str:
-    return os.environ.get("AUTOLOG_TRACKING_URI") or DEFAULT_URI
+    @abstractmethod
+    def list_registered_models(self) -> list[StoredModel]:
+        """Everything stored for every registered model (deleted ones too), in any order."""

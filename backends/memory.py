@@ -1,4 +1,4 @@
-"""The in-memory backend: the layout of `autolog.backends._layout` in a dict.
+"""The in-memory store and backend: the layout of `autolog.backends._layout` in a dict.
 
 `memory:` URIs with the same name share one store for the life of the process,
 so a test can log through the run API and read back through a new backend.
@@ -9,9 +9,48 @@ from __future__ import annotations
 import threading
 
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import MemoryObjectStore
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 
-__all__ = ["MemoryBackend", "from_uri"]
+__all__ = ["MemoryBackend", "MemoryObjectStore", "from_uri", "reset"]
+
+
+class MemoryObjectStore(ObjectStore):
+    """A store in a dict, for unit tests and throwaway runs (`memory:` URIs)."""
+
+    local = True
+
+    def __init__(self, name: str = "") -> None:
+        self.uri = f"memory:{name}"
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._objects[key] = bytes(data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        with self._lock:
+            if key in self._objects:
+                return False
+            self._objects[key] = bytes(data)
+            return True
+
+    def get(self, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._objects[key]
+            except KeyError:
+                raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+
+    def list(self, prefix: str) -> list[str]:
+        start = prefix.rstrip("/") + "/" if prefix else ""
+        with self._lock:
+            return sorted(k for k in self._objects if k.startswith(start))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._objects.pop(key, None)
+
 
 _stores: dict[str, MemoryObjectStore] = {}
 _lock = threading.Lock()

@@ -65,7 +65,7 @@ from autolog.backends._s3_config import (
 )
 from autolog.errors import AutologError, InvalidKeyError, InvalidValueError, StoreError
 
-__all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri"]
+__all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri", "store_from_uri"]
 
 T = TypeVar("T")
 
@@ -420,6 +420,12 @@ class S3Backend(LayoutBackend):
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
         super().__init__(S3ObjectStore(bucket, prefix, endpoint_url=endpoint_url))
+
+
+def store_from_uri(uri: str) -> S3ObjectStore:
+    """Build the object store rooted at `s3://bucket/prefix` (the whole bucket without one)."""
+    bucket, prefix = parse_s3_uri(uri)
+    return S3ObjectStore(bucket, prefix)
 
 
 def from_uri(uri: str) -> S3Backend:

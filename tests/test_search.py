@@ -1,4 +1,4 @@
-"""Tests of run filtering and ordering in autolog._search."""
+"""Tests of the search grammar (autolog._search): the query tree, matching and ordering."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+import autolog
 from autolog._entities import Run, RunStatus
-from autolog._search import parse_filter, parse_order_by, search
+from autolog._search import Clause, Field, Order, Query, parse_orders, parse_query, sort_runs
 from autolog.errors import FilterSyntaxError, InvalidInputError, InvalidValueError
 
 
@@ -64,13 +65,13 @@ RUNS = [
 
 def ids(text: str | None, runs: list[Run] = RUNS) -> set[str]:
     """Return the ids of the runs that the filter `text` keeps."""
-    keep = parse_filter(text)
-    return {run.id for run in runs if keep(run)}
+    query = parse_query(text)
+    return {run.id for run in runs if query.matches(run)}
 
 
 def order(clauses: Any, runs: list[Run] = RUNS) -> list[str]:
     """Return the run ids in the order the order-by `clauses` give."""
-    return [run.id for run in parse_order_by(clauses)(runs)]
+    return [run.id for run in sort_runs(runs, parse_orders(clauses))]
 
 
 def syntax_error(call: Callable[[], object]) -> str:
@@ -374,10 +375,10 @@ def test_and_and_case_insensitive_keywords(text: str, expected: set[str]) -> Non
     assert ids(text) == expected
 
 
-def test_parse_filter_returns_reusable_predicate() -> None:
-    keep = parse_filter("metrics.rmse < 0.5")
-    assert [keep(run) for run in RUNS] == [True, False, False]
-    assert [keep(run) for run in RUNS] == [True, False, False]
+def test_parsed_query_is_reusable() -> None:
+    query = parse_query("metrics.rmse < 0.5")
+    assert [query.matches(run) for run in RUNS] == [True, False, False]
+    assert [query.matches(run) for run in RUNS] == [True, False, False]
 
 
 # --- filter errors ------------------------------------------------------------------------
@@ -426,7 +427,7 @@ def test_parse_filter_returns_reusable_predicate() -> None:
 def test_filter_syntax_errors_point_at_the_bad_token(
     text: str, pos: int, fragments: list[str]
 ) -> None:
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     assert_points_at(message, text, pos)
     for fragment in fragments:
         assert fragment in message
@@ -434,17 +435,17 @@ def test_filter_syntax_errors_point_at_the_bad_token(
 
 def test_or_is_refused_with_advice() -> None:
     text = "metrics.rmse < 0.5 or params.model = 'linear'"
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     assert_points_at(message, text, 19)
     assert "OR is not supported" in message
     assert "search" in message
     assert "OR is not supported" in syntax_error(
-        lambda: parse_filter("status = 'failed' OR id = 'x'")
+        lambda: parse_query("status = 'failed' OR id = 'x'")
     )
 
 
 def test_unknown_attribute_lists_the_valid_ones() -> None:
-    message = syntax_error(lambda: parse_filter("metrics.a < 1 AND colour = 'red'"))
+    message = syntax_error(lambda: parse_query("metrics.a < 1 AND colour = 'red'"))
     assert_points_at(message, "metrics.a < 1 AND colour = 'red'", 18)
     assert "unknown attribute 'colour'" in message
     for name in ("id", "run_id", "name", "run_name", "status", "start_time", "end_time"):
@@ -455,14 +456,14 @@ def test_unknown_attribute_lists_the_valid_ones() -> None:
 
 
 def test_unknown_attribute_after_prefix_and_typo_hint() -> None:
-    message = syntax_error(lambda: parse_filter("attributes.stauts = 'FINISHED'"))
+    message = syntax_error(lambda: parse_query("attributes.stauts = 'FINISHED'"))
     assert "unknown attribute 'stauts'" in message
     assert "did you mean 'status'" in message
     assert_points_at(message, "attributes.stauts = 'FINISHED'", 0)
 
 
 def test_unknown_prefix_suggests_the_closest() -> None:
-    message = syntax_error(lambda: parse_filter("metrcs.rmse < 1"))
+    message = syntax_error(lambda: parse_query("metrcs.rmse < 1"))
     assert "unknown prefix 'metrcs'" in message
     assert "did you mean 'metrics'" in message
     assert_points_at(message, "metrcs.rmse < 1", 0)
@@ -470,7 +471,7 @@ def test_unknown_prefix_suggests_the_closest() -> None:
 
 def test_string_value_for_a_metric_names_the_clause() -> None:
     text = "params.a = '1' AND metrics.rmse < '0.5'"
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     assert_points_at(message, text, 34)
     assert "metric 'rmse' is numeric" in message
     assert "clause \"metrics.rmse < '0.5'\"" in message
@@ -486,7 +487,7 @@ def test_string_value_for_a_metric_names_the_clause() -> None:
     ],
 )
 def test_string_value_for_numeric_field(text: str, pos: int) -> None:
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     assert_points_at(message, text, pos)
     assert "is numeric" in message
 
@@ -494,27 +495,27 @@ def test_string_value_for_numeric_field(text: str, pos: int) -> None:
 @pytest.mark.parametrize("op", ["LIKE", "ILIKE", "NOT LIKE"])
 def test_like_on_a_numeric_field_is_refused(op: str) -> None:
     text = f"metrics.rmse {op} '0.%'"
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     assert_points_at(message, text, 13)
     assert "compares strings" in message
 
 
 def test_unknown_status_lists_the_statuses() -> None:
-    message = syntax_error(lambda: parse_filter("status = 'done'"))
+    message = syntax_error(lambda: parse_query("status = 'done'"))
     assert_points_at(message, "status = 'done'", 9)
     for status in ("RUNNING", "FINISHED", "FAILED", "KILLED"):
         assert status in message
 
 
 def test_unquoted_key_with_dash_suggests_quoting() -> None:
-    message = syntax_error(lambda: parse_filter("metrics.val-loss < 1"))
+    message = syntax_error(lambda: parse_query("metrics.val-loss < 1"))
     assert_points_at(message, "metrics.val-loss < 1", 11)
     assert "metrics.`val-loss`" in message
 
 
 def test_caret_stays_aligned_when_the_filter_holds_newlines() -> None:
     text = "metrics.rmse < 1\nAND x"
-    message = syntax_error(lambda: parse_filter(text))
+    message = syntax_error(lambda: parse_query(text))
     lines = message.splitlines()
     assert lines[-2] == "    metrics.rmse < 1 AND x"
     assert lines[-1] == " " * (4 + 21) + "^"
@@ -522,14 +523,14 @@ def test_caret_stays_aligned_when_the_filter_holds_newlines() -> None:
 
 def test_filter_errors_are_invalid_input_errors() -> None:
     with pytest.raises(InvalidInputError):
-        parse_filter("metrics.rmse <")
+        parse_query("metrics.rmse <")
     with pytest.raises(ValueError, match="position"):
-        parse_filter("metrics.rmse <")
+        parse_query("metrics.rmse <")
 
 
 def test_non_string_filter_is_an_invalid_value() -> None:
     with pytest.raises(InvalidValueError, match="expected a str"):
-        parse_filter(42)  # type: ignore[arg-type]
+        parse_query(42)  # type: ignore[arg-type]
 
 
 # --- order by -----------------------------------------------------------------------------
@@ -659,10 +660,10 @@ def test_ties_fall_back_to_the_default_order() -> None:
 
 def test_order_by_returns_a_new_list_and_leaves_input_alone() -> None:
     runs = list(RUNS)
-    result = parse_order_by("metrics.rmse DESC")(runs)
+    result = sort_runs(runs, parse_orders("metrics.rmse DESC"))
     assert runs == RUNS
     assert result is not runs
-    assert parse_order_by("metrics.rmse")(()) == []
+    assert sort_runs((), parse_orders("metrics.rmse")) == []
 
 
 @pytest.mark.parametrize(
@@ -680,7 +681,7 @@ def test_order_by_returns_a_new_list_and_leaves_input_alone() -> None:
     ],
 )
 def test_order_by_errors(clause: str, pos: int, fragments: list[str]) -> None:
-    message = syntax_error(lambda: parse_order_by(["start_time", clause]))
+    message = syntax_error(lambda: parse_orders(["start_time", clause]))
     assert_points_at(message, clause, pos)
     assert message.startswith("invalid order_by clause")
     for fragment in fragments:
@@ -689,47 +690,116 @@ def test_order_by_errors(clause: str, pos: int, fragments: list[str]) -> None:
 
 def test_order_by_clause_of_wrong_type() -> None:
     with pytest.raises(InvalidValueError, match="expected a str"):
-        parse_order_by([("metrics.rmse", "DESC")])  # type: ignore[list-item]
+        parse_orders([("metrics.rmse", "DESC")])  # type: ignore[list-item]
 
 
-# --- search -------------------------------------------------------------------------------
+# --- the tree -----------------------------------------------------------------------------
 
 
-def test_search_filters_orders_and_truncates() -> None:
-    result = search(RUNS, "params.alpha IS NOT NULL", "params.alpha DESC", 2)
-    assert [run.id for run in result] == ["c3", "a1"]
-    assert all(isinstance(run, Run) for run in result)
+def test_filter_parses_into_the_query_tree() -> None:
+    text = (
+        "metrics.rmse < 0.5 and params.model LIKE 'xgb%' and status = 'finished'"
+        " and tags.`model type` IN ('tree', 'forest') and run_id IS NOT NULL"
+        " and attr.duration >= 2 and tags.team NOT ILIKE 'ml'"
+    )
+    assert parse_query(text) == Query(
+        (
+            Clause(Field("metric", "rmse", "number"), "<", (0.5,)),
+            Clause(Field("param", "model", "text"), "LIKE", ("xgb%",)),
+            Clause(Field("attribute", "status", "status"), "=", ("FINISHED",)),
+            Clause(Field("tag", "model type", "text"), "IN", ("tree", "forest")),
+            Clause(Field("attribute", "id", "text"), "IS NOT NULL", ()),
+            Clause(Field("attribute", "duration", "number"), ">=", (2.0,)),
+            Clause(Field("tag", "team", "text"), "NOT ILIKE", ("ml",)),
+        )
+    )
 
 
-def test_search_defaults() -> None:
-    assert [run.id for run in search(RUNS)] == ["b2", "c3", "a1"]
-    assert [run.id for run in search(iter(RUNS), filter="metrics.rmse > 0")] == ["b2", "a1"]
-    assert search([], "metrics.rmse < 1") == []
+def test_unquoted_numbers_for_text_fields_keep_their_text() -> None:
+    (clause,) = parse_query("params.n = 1.50").clauses
+    assert clause.values == ("1.50",)
+    assert parse_query("params.n = 10").clauses[0].values == ("10",)
 
 
-def test_search_keyword_arguments() -> None:
-    result = search(RUNS, filter="status != 'running'", order_by=["duration"], max_results=1)
-    assert [run.id for run in result] == ["c3"]
+@pytest.mark.parametrize("text", [None, "", "  "])
+def test_empty_filter_is_the_empty_query(text: str | None) -> None:
+    assert parse_query(text) == Query()
+    assert all(Query().matches(run) for run in RUNS)
+
+
+def test_orders_end_with_the_default_tie_breakers() -> None:
+    defaults = (
+        Order(Field("attribute", "start_time", "number"), descending=True),
+        Order(Field("attribute", "id", "text")),
+    )
+    assert parse_orders(None) == defaults
+    assert parse_orders("metrics.rmse DESC") == (
+        Order(Field("metric", "rmse", "number"), descending=True),
+        *defaults,
+    )
+    assert parse_orders(["name", "params.a asc"]) == (
+        Order(Field("attribute", "name", "text")),
+        Order(Field("param", "a", "text")),
+        *defaults,
+    )
+
+
+def test_a_query_built_by_hand_matches_as_a_parsed_one() -> None:
+    built = Query((Clause(Field("param", "alpha", "text"), ">", ("0.1",)),))
+    assert built == parse_query("params.alpha > '0.1'")
+    assert {r.id for r in RUNS if built.matches(r)} == {"a1", "c3"}
+
+
+# --- search_runs --------------------------------------------------------------------------
+
+
+def _log(name: str, rmse: float | None, alpha: str, fail: bool = False) -> None:
+    with autolog.start_run(name=name) as run:
+        run.log_param("alpha", alpha)
+        if rmse is not None:
+            run.log_metric("rmse", rmse)
+        if fail:
+            run.end("FAILED")
+
+
+def test_search_runs_filters_orders_and_truncates() -> None:
+    _log("a", 0.3, "0.5")
+    _log("b", 0.7, "0.05")
+    _log("c", None, "abc", fail=True)
+    result = autolog.search_runs(
+        filter="params.alpha IS NOT NULL", order_by="params.alpha DESC", max_results=2
+    )
+    assert [run.name for run in result] == ["c", "a"]
+    # Runs started within one millisecond tie on start_time, so these order by name.
+    assert [r.name for r in autolog.search_runs(order_by="name DESC")] == ["c", "b", "a"]
+    positive = autolog.search_runs(filter="metrics.rmse > 0", order_by="name DESC")
+    assert [r.name for r in positive] == ["b", "a"]
+    assert [r.name for r in autolog.search_runs(status="failed")] == ["c"]
+    finished = autolog.search_runs(filter="metrics.rmse < 1", status="FINISHED", order_by="name")
+    assert [r.name for r in finished] == ["a", "b"]
 
 
 @pytest.mark.parametrize("max_results", [1, 2, 3, 100])
-def test_search_max_results(max_results: int) -> None:
-    assert len(search(RUNS, max_results=max_results)) == min(max_results, 3)
-    assert search(RUNS, max_results=max_results) == search(RUNS)[:max_results]
+def test_search_runs_max_results(max_results: int) -> None:
+    for i in range(3):
+        _log(f"r{i}", float(i), "1")
+    everything = autolog.search_runs()
+    assert len(everything) == 3
+    assert autolog.search_runs(max_results=max_results) == everything[:max_results]
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, False, 1.5, "3"])
-def test_search_rejects_bad_max_results(bad: Any) -> None:
+def test_search_runs_rejects_bad_max_results(bad: Any) -> None:
     with pytest.raises(InvalidValueError) as info:
-        search(RUNS, max_results=bad)
+        autolog.search_runs(max_results=bad)
     message = str(info.value)
     assert f"max_results={bad!r}" in message
     assert "positive int" in message
     assert "None" in message
 
 
-def test_search_reports_syntax_errors_even_without_runs() -> None:
+def test_search_runs_reports_syntax_errors_even_without_runs() -> None:
     with pytest.raises(FilterSyntaxError, match="position"):
-        search([], filter="metrics.rmse <")
+        autolog.search_runs(filter="metrics.rmse <")
     with pytest.raises(FilterSyntaxError, match="DOWN"):
-        search([], order_by="metrics.rmse DOWN")
+        autolog.search_runs(order_by="metrics.rmse DOWN")

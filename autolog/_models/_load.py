@@ -21,6 +21,8 @@ from autolog._models._mlmodel import ModelInfo, read_mlmodel, verify
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import EXAMPLE_FILE
 from autolog._validation import check_id, check_relative_path
+from autolog.backends import object_store_for_uri
+from autolog.backends._objects import ObjectStore
 from autolog.errors import InvalidInputError, ModelNotFoundError
 
 __all__ = ["URI_FORMS", "ModelVersionWarning", "load_dir", "local_path", "parse_runs_uri"]
@@ -51,12 +53,14 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def local_path(uri: str) -> Path:
-    """The directory a `file:` URI or a plain path names, or an `s3://` URI's download.
+    """The directory a `file:` URI or a plain path names, or an object store URI's download.
 
-    Other schemes are an error.
+    Object store URIs (`s3://`) are those `autolog.backends.object_store_for_uri` knows;
+    other schemes are an error.
     """
-    if uri[:5].lower() == "s3://":
-        return _download_s3(uri)
+    store = object_store_for_uri(uri)
+    if store is not None:
+        return _download(uri, store)
     if uri.startswith("file:"):
         parsed = urllib.parse.urlparse(uri)
         if parsed.netloc not in ("", "localhost"):
@@ -76,19 +80,16 @@ def local_path(uri: str) -> Path:
     return Path(uri).expanduser()
 
 
-def _download_s3(uri: str) -> Path:
-    """Download the objects under the model directory `uri` into a new temporary directory."""
-    from autolog.backends.s3 import S3ObjectStore, parse_s3_uri
-
-    bucket, prefix = parse_s3_uri(uri)
-    if not prefix:
-        raise InvalidInputError(
-            f"model URI {uri!r} names a whole bucket; name the model's directory, as in"
-            f" s3://{bucket}/<prefix>/runs/<run_id>/artifacts/model"
-        )
-    store = S3ObjectStore(bucket, prefix)
-    tmp = Path(tempfile.mkdtemp(prefix="autolog-model-"))
+def _download(uri: str, store: ObjectStore) -> Path:
+    """Download the objects of `store` (the model directory `uri`) into a new temp directory."""
+    tmp: Path | None = None
     try:
+        if not urllib.parse.urlsplit(store.uri).path.strip("/"):
+            raise InvalidInputError(
+                f"model URI {uri!r} names a whole bucket; name the model's directory, as in"
+                f" {store.uri}/<prefix>/runs/<run_id>/artifacts/model"
+            )
+        tmp = Path(tempfile.mkdtemp(prefix="autolog-model-"))
         keys = store.list("")
         if not keys:
             raise ModelNotFoundError(
@@ -99,7 +100,8 @@ def _download_s3(uri: str) -> Path:
         for key in keys:
             store.get_file(key, tmp / key)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         store.close()

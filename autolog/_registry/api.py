@@ -5,10 +5,10 @@ A data scientist registers the model of a good run (`register_model("runs:/<run>
 and a serving job loads `models:/churn@production`, which `resolve_models_uri` turns
 into the `runs:/` URI of the version's source.
 
-Registry objects live in the same ObjectStore as the runs (see `_registry_store`
-for the layout): the model and each version are immutable objects written
-create-if-absent, so two processes never get the same version number, and
-every change (alias set or moved, tag, description, deletion) is an
+Registry objects are stored by the tracking URI's backend, through the
+`RegistryBackend` operations (the local and S3 stores keep them beside the runs):
+the model and each version are immutable records, version numbers are never
+given twice, and every change (alias set or moved, tag, description, deletion) is an
 append-only event recording who, when, from what, to what and why. The
 current state is the fold of the events; the history is the events
 themselves. Deleting only writes an event: numbers are never reused and the
@@ -43,15 +43,16 @@ from autolog._registry.names import (
     parse_runs_uri,
 )
 from autolog._registry.store import RegistryStore, registry_store
-from autolog._search import _like_regex
+from autolog._search import like_regex
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_relative_path, check_tag_value
-from autolog.backends._objects import ObjectNotFound, ObjectStore
-from autolog.backends.base import Backend
+from autolog.backends.base import Backend, RegistryBackend
 from autolog.errors import (
+    ArtifactNotFoundError,
     InvalidValueError,
     ModelIntegrityError,
     ModelNotFoundError,
+    RunNotFoundError,
 )
 
 __all__ = [
@@ -89,15 +90,15 @@ def _user() -> str | None:
 
 
 def _registry(tracking_uri: str | None = None) -> tuple[RegistryStore, Backend]:
+    """The registry of the tracking URI's backend, and the backend; InvalidValueError if none."""
     backend = tracking.backend(tracking_uri)
-    store = getattr(backend, "store", None)
-    if not isinstance(store, ObjectStore):
+    if not isinstance(backend, RegistryBackend):
         raise InvalidValueError(
-            f"the tracking URI {backend.uri!r} is served by {type(backend).__name__}, which keeps"
-            " no object store, so it has no model registry; use a directory, s3:// or memory:"
-            " tracking URI for the registry"
+            f"the tracking URI {backend.uri!r} is served by {type(backend).__name__}, which"
+            " implements no RegistryBackend, so it has no model registry; use a directory,"
+            " s3:// or memory: tracking URI for the registry"
         )
-    return registry_store(store), backend
+    return registry_store(backend), backend
 
 
 # -- URIs --------------------------------------------------------------------------------------
@@ -111,14 +112,14 @@ def resolve_models_uri(uri: str, tracking_uri: str | None = None) -> str:
     gone since it was registered.
     """
     name, version, alias = parse_models_uri(uri)
-    registry, _ = _registry(tracking_uri)
+    registry, backend = _registry(tracking_uri)
     state = registry.load(name)
     found = registry.version_by_alias(state, alias) if alias else registry.version(state, version)
     expected = state.records[found.version].get("mlmodel_sha256")
-    key = f"runs/{found.run_id}/artifacts/{found.artifact_path}/{MLMODEL}"
     try:
-        actual = hashlib.sha256(registry.store.get(key)).hexdigest()
-    except ObjectNotFound:
+        mlmodel = backend.read_artifact(found.run_id, f"{found.artifact_path}/{MLMODEL}")
+        actual = hashlib.sha256(mlmodel).hexdigest()
+    except (ArtifactNotFoundError, RunNotFoundError):
         raise ModelIntegrityError(
             f"{uri} is version {found.version} of {name!r}, but its files at {found.source} are"
             f" gone (no {MLMODEL}); the run or its artifacts were deleted. Delete the version"
@@ -136,10 +137,10 @@ def resolve_models_uri(uri: str, tracking_uri: str | None = None) -> str:
 # -- registering -------------------------------------------------------------------------------
 
 
-def _read_mlmodel(registry: RegistryStore, backend: Backend, run_id: str, path: str) -> bytes:
+def _read_mlmodel(backend: Backend, run_id: str, path: str) -> bytes:
     try:
-        return registry.store.get(f"runs/{run_id}/artifacts/{path}/{MLMODEL}")
-    except ObjectNotFound:
+        return backend.read_artifact(run_id, f"{path}/{MLMODEL}")
+    except ArtifactNotFoundError:
         dirs = [f.path for f in backend.list_artifacts(run_id) if f.is_dir]
         shown = ", ".join(repr(d) for d in dirs) or "none"
         raise ModelNotFoundError(
@@ -164,7 +165,7 @@ def _register(
     registry, backend = _registry(tracking_uri)
     tracking.flush()  # the run's metrics and model may still be queued
     run = backend.get_run(run_id)
-    mlmodel = _read_mlmodel(registry, backend, run_id, path)
+    mlmodel = _read_mlmodel(backend, run_id, path)
     record = {
         "source": f"runs:/{run_id}/{path}",
         "run_id": run_id,
@@ -248,7 +249,7 @@ def search_registered_models(
         tags: tag values every result must have; a value of None matches any value.
     """
     wanted = _check_tag_filter(tags)
-    rx = _like_regex(name_like, True) if name_like is not None else None
+    rx = like_regex(name_like, True) if name_like is not None else None
     registry, _ = _registry()
     models = [s.to_model() for s in registry.load_all()]
     return [
@@ -276,7 +277,7 @@ def search_model_versions(
     wanted = _check_tag_filter(tags)
     if run_id is not None:
         check_id(run_id)
-    rx = _like_regex(name_like, True) if name_like is not None else None
+    rx = like_regex(name_like, True) if name_like is not None else None
     registry, _ = _registry()
     states = [registry.load(name)] if name is not None else registry.load_all()
     out = []

@@ -4,7 +4,6 @@ runs:/ and models:/ URIs, and the lineage read from a run and its MLmodel file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -19,7 +18,6 @@ __all__ = [
     "check_description",
     "check_model_name",
     "check_version",
-    "encode_name",
     "lineage",
     "parse_mlmodel",
     "parse_models_uri",
@@ -37,12 +35,6 @@ _URI_FORMS = "models:/NAME/VERSION, models:/NAME/latest or models:/NAME@ALIAS"
 
 
 # -- names and validation ----------------------------------------------------------------------
-
-
-def encode_name(name: str) -> str:
-    """The key segment of a registered model name: a slug plus a hash of the exact name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "model"
-    return f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}"
 
 
 def check_model_name(name: object) -> str:

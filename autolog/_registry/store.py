@@ -1,31 +1,19 @@
-"""The model registry as immutable objects in an `ObjectStore`, next to the runs.
+"""The model registry's state: folded from what a `RegistryBackend` stores.
 
-The layout (keys relative to the store's root)::
-
-    registry/models/<seg>/model.json                   name, created_at, creator
-    registry/models/<seg>/versions/<n:010d>.json       one version: source, lineage, ...
-    registry/models/<seg>/events/<ns:020d>-<rand>.json one change: alias, tag, description,
-                                                       deletion (who, when, from, to, comment)
-
-`<seg>` is a readable slug of the name plus 16 hex digits of its sha256
-(`churn-model-3f2a...`): any valid name maps to a key segment of lowercase
-letters, digits and '-', never too long, the same on a case-insensitive disk.
-
-Nothing is edited or deleted. `model.json` is written create-if-absent. A new
-version takes number max+1 with create-if-absent and retries on conflict, so
-two processes never get the same number; deleting a version only writes an
-event, so numbers are never reused. Everything mutable (aliases, tags,
-descriptions, deletions) is the fold of the events in key order. An event key
-starts with a nanosecond time that is greater than every event and version the
-writer saw when it decided to write (a Lamport clock over wall time), so a
-change made after reading another change always sorts after it, whatever the
-clocks say; the random suffix breaks ties between truly concurrent changes.
-Objects are immutable, so each process caches what it has read.
+A registered model is stored as a meta object, one immutable record per version and
+append-only events (see `autolog.backends.base.RegistryBackend`; the layout
+backend's keys are in `autolog.backends._layout_registry`). Version numbers come
+from the backend (max+1, never reused); deleting a version only writes an event.
+Everything mutable (aliases, tags, descriptions, deletions) is the fold of the
+events in id order. An event id starts with a nanosecond time that is greater than
+every event and version the writer saw when it decided to write (a Lamport clock
+over wall time), so a change made after reading another change always sorts after
+it, whatever the clocks say; the random suffix breaks ties between truly
+concurrent changes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -40,67 +28,43 @@ from autolog._registry.names import (
     check_comment,
     check_description,
     check_model_name,
-    encode_name,
 )
 from autolog._validation import check_key, check_tag_value
-from autolog.backends._objects import ObjectNotFound, ObjectStore
+from autolog.backends.base import RegistryBackend, StoredModel
 from autolog.errors import InvalidValueError, ModelNotFoundError, StoreError
 
-__all__ = ["PREFIX", "RegistryStore", "registry_store"]
+__all__ = ["RegistryStore", "registry_store"]
 
-PREFIX = "registry/models"
 _CREATE_ATTEMPTS = 100
-_CACHE_LIMIT = 200_000
 
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode("utf-8")
-
-
 # -- the store ---------------------------------------------------------------------------------
 
 
 class RegistryStore:
-    """Registered models, versions and their history in one ObjectStore.
+    """Registered models, versions and their history, read and written through a backend.
 
     Every method that changes something takes the acting `user`, so that a server
     can pass the authenticated user instead of the local one.
     """
 
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
-        self._cache: dict[str, dict[str, Any]] = {}
+    def __init__(self, backend: RegistryBackend) -> None:
+        self.backend = backend
         self._lock = threading.Lock()
         self._last_ns = 0
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _read(self, key: str) -> dict[str, Any]:
-        data = self._cache.get(key)
-        if data is None:
-            try:
-                data = json.loads(self.store.get(key))
-            except ValueError as exc:
-                raise StoreError(
-                    f"registry object {key!r} in {self.store.uri} is corrupt: {exc}"
-                ) from exc
-            if not isinstance(data, dict):
-                raise StoreError(f"registry object {key!r} in {self.store.uri} is not an object")
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = data
-        return data
-
-    def _fold(self, name: str, prefix: str, keys: list[str]) -> ModelState:
-        meta = self._read(f"{prefix}/model.json")
+    def _fold(self, name: str, stored: StoredModel) -> ModelState:
+        meta = stored.meta
         if meta.get("name") != name:
             raise StoreError(
-                f"registered model names {name!r} and {meta.get('name')!r} map to the same key"
-                f" {prefix!r} in {self.store.uri}; rename one of them"
+                f"registered model names {name!r} and {meta.get('name')!r} are stored as one"
+                f" model in {self.backend.uri}; rename one of them"
             )
         created_at, creator, created_ns = (
             int(meta["created_at"]),
@@ -110,33 +74,21 @@ class RegistryStore:
         state = ModelState(
             name, created_at, creator, created_at, creator, created_ns, last_ns=created_ns
         )
-        for key in keys:
-            if key.startswith(f"{prefix}/versions/"):
-                state.add_record(self._read(key))
-        for key in keys:
-            if key.startswith(f"{prefix}/events/"):
-                ev = self._read(key)
-                v = ev.get("version")
-                if v is not None and v not in state.records:
-                    # Listed before the version object appeared (non-atomic listing).
-                    with contextlib.suppress(ObjectNotFound):
-                        state.add_record(self._read(_version_key(prefix, v)))
-                state.apply(ev)
+        for record in stored.versions:
+            state.add_record(record)
+        for ev in stored.events:
+            state.apply(ev)
         return state
-
-    def _keys(self, name: str) -> tuple[str, list[str]]:
-        prefix = f"{PREFIX}/{encode_name(name)}"
-        keys = self.store.list(prefix)
-        if f"{prefix}/model.json" not in keys:
-            raise ModelNotFoundError(
-                f"no registered model named {name!r} in {self.store.uri}; {self._known()}"
-            )
-        return prefix, keys
 
     def load(self, name: str, *, include_deleted: bool = False) -> ModelState:
         """The current state of model `name`; ModelNotFoundError if unknown (or deleted)."""
         check_model_name(name)
-        state = self._fold(name, *self._keys(name))
+        stored = self.backend.read_registered_model(name)
+        if stored is None:
+            raise ModelNotFoundError(
+                f"no registered model named {name!r} in {self.backend.uri}; {self._known()}"
+            )
+        state = self._fold(name, stored)
         if state.deleted and not include_deleted:
             raise ModelNotFoundError(
                 f"registered model {name!r} was deleted; see `autolog models history {name}`,"
@@ -146,20 +98,13 @@ class RegistryStore:
 
     def load_all(self) -> list[ModelState]:
         """Every registered model that is not deleted, by name."""
-        groups: dict[str, list[str]] = {}
-        for key in self.store.list(PREFIX):
-            groups.setdefault(key[len(PREFIX) + 1 :].split("/", 1)[0], []).append(key)
         states = []
-        for seg, keys in groups.items():
-            prefix = f"{PREFIX}/{seg}"
-            if f"{prefix}/model.json" not in keys:
-                continue
-            name = self._read(f"{prefix}/model.json").get("name")
-            if not isinstance(name, str) or encode_name(name) != seg:
-                continue  # not written by the registry
-            state = self._fold(name, prefix, keys)
-            if not state.deleted:
-                states.append(state)
+        for stored in self.backend.list_registered_models():
+            name = stored.meta.get("name")
+            if isinstance(name, str):
+                state = self._fold(name, stored)
+                if not state.deleted:
+                    states.append(state)
         return sorted(states, key=lambda s: s.name)
 
     def _known(self) -> str:
@@ -208,53 +153,37 @@ class RegistryStore:
             return ns
 
     def _event(self, state: ModelState, data: dict[str, Any], user: str | None) -> None:
-        prefix = f"{PREFIX}/{encode_name(state.name)}"
         for _ in range(_CREATE_ATTEMPTS):
             ns = self._next_ns(state.last_ns)
             event_id = f"{ns:020d}-{uuid.uuid4().hex[:12]}"
             ev = {"id": event_id, "ns": ns, "time": ns // 1_000_000, "user": user, **data}
             ev = {k: v for k, v in ev.items() if v is not None}
-            if self.store.put_if_absent(f"{prefix}/events/{event_id}.json", _dumps(ev)):
+            if self.backend.append_model_event(state.name, ev):
                 state.apply(ev)
                 return
-        raise StoreError(f"could not write an event of model {state.name!r} in {self.store.uri}")
+        raise StoreError(f"could not write an event of model {state.name!r} in {self.backend.uri}")
 
     def create_version(self, name: str, record: dict[str, Any], user: str | None) -> ModelVersion:
         """Add version max+1 (never reused) holding `record`; create the model if needed."""
         check_model_name(name)
-        prefix = f"{PREFIX}/{encode_name(name)}"
         ns = self._next_ns(0)
         meta = {"name": name, "created_at": ns // 1_000_000, "created_ns": ns, "creator": user}
-        self.store.put_if_absent(f"{prefix}/model.json", _dumps(meta))
+        self.backend.create_registered_model(name, meta)
         state = self.load(name, include_deleted=True)
         if state.deleted:
             self._event(state, {"type": "model_created"}, user)
-        tried = 0
-        for _ in range(_CREATE_ATTEMPTS):
-            listed = [
-                int(k.rsplit("/", 1)[1].split(".")[0])
-                for k in self.store.list(f"{prefix}/versions")
-            ]
-            n = max([*listed, tried, 0]) + 1
-            ns = self._next_ns(state.last_ns)
-            data = {
-                **record,
-                "name": name,
-                "version": n,
-                "created_at": ns // 1_000_000,
-                "created_ns": ns,
-                "creator": user,
-            }
-            encoded = _dumps(data)
-            if self.store.put_if_absent(_version_key(prefix, n), encoded):
-                # Read back what was written, so the result equals what a reader folds.
-                state.add_record(json.loads(encoded))
-                return state.to_version(n)
-            tried = n
-        raise StoreError(
-            f"could not create a version of model {name!r} in {self.store.uri} after"
-            f" {_CREATE_ATTEMPTS} attempts; too many processes are registering at once"
-        )
+        ns = self._next_ns(state.last_ns)
+        data = {
+            **record,
+            "name": name,
+            "created_at": ns // 1_000_000,
+            "created_ns": ns,
+            "creator": user,
+        }
+        number = self.backend.create_model_version(name, data)
+        # Through JSON, so the result equals what a reader folds from the stored record.
+        state.add_record(json.loads(json.dumps({**data, "version": number})))
+        return state.to_version(number)
 
     def set_alias(
         self, name: str, alias: str, version: int, user: str | None, comment: str | None = None
@@ -366,22 +295,18 @@ class RegistryStore:
         self._event(state, ev, user)
 
 
-def _version_key(prefix: str, version: int) -> str:
-    return f"{prefix}/versions/{version:010d}.json"
-
-
 def _versions_text(versions: list[int]) -> str:
     return ", ".join(str(v) for v in versions) if versions else "none"
 
 
-_stores: weakref.WeakKeyDictionary[ObjectStore, RegistryStore] = weakref.WeakKeyDictionary()
+_stores: weakref.WeakKeyDictionary[RegistryBackend, RegistryStore] = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
 
 
-def registry_store(store: ObjectStore) -> RegistryStore:
-    """The RegistryStore (and its cache) of `store`, one per store object."""
+def registry_store(backend: RegistryBackend) -> RegistryStore:
+    """The RegistryStore (and its Lamport clock) of `backend`, one per backend object."""
     with _stores_lock:
-        registry = _stores.get(store)
+        registry = _stores.get(backend)
         if registry is None:
-            registry = _stores[store] = RegistryStore(store)
+            registry = _stores[backend] = RegistryStore(backend)
         return registry

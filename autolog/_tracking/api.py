@@ -49,6 +49,10 @@ __all__ = [
 
 _CAPTURES = ("git", "source", "packages", "system")
 _RUNNING = RunStatus.RUNNING
+_STATUS = _search.Field("attribute", "status", "status")
+# Runs asked of the backend at a time. Large, because the layout backend reads every run
+# for each page; a server pages on its side.
+_PAGE_SIZE = 50_000
 
 
 def configure(
@@ -259,6 +263,22 @@ def search_runs(
         max_results: at most this many runs.
         status: only runs with this status.
     """
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1
+    ):
+        raise InvalidValueError(
+            f"max_results={max_results!r} is not allowed; pass a positive int such as 100,"
+            " or None to return every matching run"
+        )
+    query = _search.parse_query(filter)
+    orders = _search.parse_orders(order_by)
+    if status is not None:
+        wanted = str(status).upper()
+        if wanted not in RunStatus.__members__:
+            raise InvalidValueError(
+                f"status {status!r} is not a run status; use one of {list(RunStatus.__members__)}"
+            )
+        query = _search.Query((*query.clauses, _search.Clause(_STATUS, "=", (wanted,))))
     tracking.flush()
     backend = tracking.backend()
     experiment_ids: list[str] | None = None
@@ -271,15 +291,16 @@ def search_runs(
         experiment_ids = [
             backend.get_experiment(check_name(n, "experiment name")).id for n in names
         ]
-    if status is not None:
-        wanted = str(status).upper()
-        if wanted not in RunStatus.__members__:
-            raise InvalidValueError(
-                f"status {status!r} is not a run status; use one of {list(RunStatus.__members__)}"
-            )
-        extra = f"status = '{wanted}'"
-        filter = f"{filter} and {extra}" if filter else extra
-    return _search.search(backend.list_runs(experiment_ids), filter, order_by, max_results)
+    runs: list[Run] = []
+    token: str | None = None
+    while max_results is None or len(runs) < max_results:
+        want = _PAGE_SIZE if max_results is None else min(_PAGE_SIZE, max_results - len(runs))
+        page = backend.search_runs(experiment_ids, query, orders, want, token)
+        runs.extend(page.runs)
+        token = page.next_page_token
+        if token is None:
+            break
+    return runs
 
 
 def list_artifacts(run_id: str, path: str = "") -> list[FileInfo]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from autolog._tracking.writer import Writer
 from autolog._validation import check_name
-from autolog.backends.base import Backend, backend_for_uri, default_tracking_uri
+from autolog.backends import backend_for_uri, default_tracking_uri
+from autolog.backends.base import Backend
 from autolog.errors import InvalidValueError
 
 __all__ = ["DEFAULT_EXPERIMENT", "Settings", "Tracking", "tracking"]

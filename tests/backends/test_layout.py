@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from autolog._entities import RunStatus
+from autolog._search import parse_orders, parse_query
 from autolog.backends._layout import LayoutBackend, experiment_id_for
-from autolog.backends._objects import MemoryObjectStore, ObjectNotFound, ObjectStore
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.file import LocalObjectStore
+from autolog.backends.memory import MemoryObjectStore
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,
     InvalidKeyError,
+    InvalidValueError,
     RunNotFoundError,
 )
 
@@ -524,3 +527,54 @@ def test_many_threads_creating_one_compact_only_one_wins(tmp_path: Path) -> None
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     assert stores[0].list("k") == ["k/compact.json"]
+
+
+# -- search pages ------------------------------------------------------------------------------
+
+
+def _run_at(backend: LayoutBackend, start_time: int, rmse: float) -> str:
+    run_id = uuid.uuid4().hex
+    backend.create_run(RunMeta(run_id, f"r{start_time}", EXP, start_time))
+    backend.write_batch(run_id, Batch(metrics={"rmse": [(rmse, 0, start_time)]}))
+    return run_id
+
+
+def test_a_page_resumes_after_its_last_run_when_runs_arrive_between_pages(
+    backend: LayoutBackend,
+) -> None:
+    """A run written between pages shifts the offsets; the token still resumes after its run."""
+    for i in range(6):
+        _run_at(backend, 1_000 + i, float(i))
+    query, orders = parse_query("metrics.rmse >= 0"), parse_orders("metrics.rmse")
+    first = backend.search_runs(None, query, orders, 3)
+    assert [r.metrics["rmse"] for r in first.runs] == [0.0, 1.0, 2.0]
+    _run_at(backend, 2_000, -1.0)  # sorts first, before the page already read
+    second = backend.search_runs(None, query, orders, 3, first.next_page_token)
+    assert [r.metrics["rmse"] for r in second.runs] == [3.0, 4.0, 5.0]
+    assert second.next_page_token is None
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "e30", "eyJvIjotMSwibCI6IngiLCJzIjoiIn0", "☃"])
+def test_a_bad_page_token_is_refused_with_the_fix(backend: LayoutBackend, token: str) -> None:
+    with pytest.raises(InvalidValueError) as info:
+        backend.search_runs(None, parse_query(None), parse_orders(None), 10, token)
+    message = str(info.value)
+    assert repr(token) in message
+    assert "next_page_token of the previous page" in message
+
+
+def test_a_page_token_of_another_search_is_refused(backend: LayoutBackend) -> None:
+    for i in range(3):
+        _run_at(backend, 1_000 + i, float(i))
+    page = backend.search_runs(None, parse_query(None), parse_orders(None), 1)
+    assert page.next_page_token is not None
+    with pytest.raises(InvalidValueError, match="belongs to another search"):
+        backend.search_runs(None, parse_query(None), parse_orders("name"), 1, page.next_page_token)
+    with pytest.raises(InvalidValueError, match="belongs to another search"):
+        backend.search_runs([EXP], parse_query(None), parse_orders(None), 1, page.next_page_token)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, None])
+def test_search_runs_refuses_a_bad_max_results(backend: LayoutBackend, bad: object) -> None:
+    with pytest.raises(InvalidValueError, match=f"max_results={bad!r}"):
+        backend.search_runs(None, parse_query(None), parse_orders(None), bad)  # type: ignore[arg-type]

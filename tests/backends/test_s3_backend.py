@@ -38,9 +38,10 @@ from autolog._tracking import settings as _tracking
 from autolog.backends import _s3_config as s3_config
 from autolog.backends import s3 as s3_backend
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import MemoryObjectStore, ObjectNotFound, ObjectStore
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.file import LocalObjectStore
+from autolog.backends.memory import MemoryObjectStore
 from autolog.backends.s3 import S3Backend, S3ObjectStore, from_uri, parse_s3_uri
 from autolog.errors import (
     InvalidInputError,

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import autolog
+import autolog.backends as _backend
 from autolog._cli import runs as _cli_runs
 from autolog._cli.main import main
 from autolog._cli.table import (
@@ -34,7 +35,6 @@ from autolog._cli.table import (
     truncate,
 )
 from autolog._tracking.settings import tracking
-from autolog.backends import base as _backend
 from autolog.backends.base import Backend, Batch, RunMeta
 
 BIN = Path(sys.executable).parent

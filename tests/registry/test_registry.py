@@ -24,12 +24,13 @@ import pytest
 
 import autolog
 from autolog._registry import api as reg
-from autolog._registry.names import encode_name
-from autolog._registry.store import PREFIX, registry_store
+from autolog._registry.store import registry_store
 from autolog._tracking.runs import resume_run
 from autolog._tracking.settings import tracking
+from autolog.backends import register_backend
+from autolog.backends._layout_registry import PREFIX, encode_name
 from autolog.backends._objects import ObjectStore
-from autolog.backends.base import Backend, register_backend
+from autolog.backends.base import Backend
 from autolog.errors import (
     InvalidKeyError,
     InvalidValueError,
@@ -506,12 +507,12 @@ def test_a_later_event_wins_even_after_a_clock_jump(logic_store_uri: str, tmp_pa
 
 
 def test_another_reader_sees_every_change(tmp_path: Path) -> None:
-    """A second process's view (its own store object and cache) folds the same state."""
-    from autolog.backends.file import LocalObjectStore
+    """A second process's view (its own backend and cache) folds the same state."""
+    from autolog.backends.file import FileBackend
 
     run_id = log_model_run(tmp_path)
     reg.register_model(f"runs:/{run_id}/model", "churn")
-    other = registry_store(LocalObjectStore(tmp_path / "runs"))
+    other = registry_store(FileBackend(tmp_path / "runs"))
     assert other.load("churn").to_model().versions == [1]
     reg.register_model(f"runs:/{run_id}/model", "churn")
     reg.set_alias("churn", "production", 2)

@@ -14,9 +14,9 @@ import autolog
 from autolog._entities import RunStatus
 from autolog._tracking import runs as _runs
 from autolog._tracking.settings import tracking
+from autolog.backends import register_backend
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import MemoryObjectStore
-from autolog.backends.base import register_backend
+from autolog.backends.memory import MemoryObjectStore
 from autolog.errors import (
     ExperimentNotFoundError,
     InvalidInputError,

@@ -24,8 +24,8 @@ from autolog._tracking.writer import (
     Writer,
 )
 from autolog.backends._layout import LayoutBackend, experiment_id_for
-from autolog.backends._objects import MemoryObjectStore
 from autolog.backends.base import Batch, RunMeta
+from autolog.backends.memory import MemoryObjectStore
 from autolog.errors import StoreError
 
 EXP = experiment_id_for("Default")

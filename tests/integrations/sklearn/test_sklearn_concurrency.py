@@ -23,9 +23,9 @@ from sklearn_helpers import all_runs, classification_data, top_level_runs
 
 import autolog
 from autolog._tracking.settings import tracking
+from autolog.backends import register_backend
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import MemoryObjectStore
-from autolog.backends.base import register_backend
+from autolog.backends.memory import MemoryObjectStore
 from autolog.errors import StoreError
 
 
