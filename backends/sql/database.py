@@ -10,10 +10,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from autolog._search import like_regex
 from autolog.backends.sql.schema import SCHEMA_REVISION
 from autolog.errors import InvalidValueError, StoreError
 
-__all__ = ["check_schema", "current_revision", "make_engine", "upgrade"]
+__all__ = ["check_schema", "current_revision", "make_engine", "shown_url", "upgrade"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -29,6 +30,14 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # SQLite's LIKE ignores ASCII case: search calls this instead (see sql/search.py).
+    dbapi_connection.create_function("autolog_like", 3, _like, deterministic=True)
+
+
+def _like(value: str | None, pattern: str, ignore_case: int) -> int | None:
+    if value is None:
+        return None
+    return 1 if like_regex(pattern, bool(ignore_case)).fullmatch(value) else 0
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
@@ -103,13 +112,14 @@ def check_schema(engine: Engine, url: str) -> None:
         state = "has no autolog schema yet"
     else:
         state = f"is at schema revision {revision}, and this autolog expects {SCHEMA_REVISION}"
+    shown = shown_url(url)
     raise StoreError(
-        f"the database {_shown(url)} {state}; run `autolog server db upgrade --store {_shown(url)}`"
+        f"the database {shown} {state}; run `autolog server db upgrade --store {shown}`"
         " once (with one replica, before starting the others), then start the server again"
     )
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)

@@ -10,9 +10,11 @@ name there and is skipped, so it is applied once.
 Text that is compared or sorted uses the "C" collation on PostgreSQL, so that the order
 is the code-point order of Python's `str` (SQLite's default, BINARY, already is).
 
-The registry: `registered_models`, `model_versions` (unique (model, version)), `model_aliases`,
-`model_tags`, `model_version_tags`, and `model_events`, the append-only history of every change
-with the acting user. A version's lineage is stored as JSON with the version.
+The registry is stored as the model registry's contract (`RegistryBackend`) defines it:
+`registered_models`, `model_versions` (unique (model, version), so numbers are never handed
+out twice; each record holds the version's source and lineage) and `model_events`, the
+append-only history (aliases, tags, descriptions, deletions, each with its acting user),
+which `autolog._registry` folds into the current state.
 """
 
 from __future__ import annotations
@@ -147,66 +149,25 @@ registered_models = Table(
     metadata,
     Column("id", _BIG_ID, primary_key=True, autoincrement=True),
     Column("name", ordered_text(256), nullable=False, unique=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("creator", String(256), nullable=True),
-    Column("updated_at", BigInteger, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("deleted", Boolean, nullable=False),
+    Column("meta", Text, nullable=False),  # JSON: name, created_at, created_ns, creator
 )
 
 model_versions = Table(
     "model_versions",
     metadata,
     Column("model_id", BigInteger, ForeignKey("registered_models.id"), primary_key=True),
+    # Unique per model: two writers racing for the next number cannot both get it.
     Column("version", Integer, primary_key=True),
-    Column("source", Text, nullable=False),
-    Column("run_id", String(64), nullable=False),
-    Column("artifact_path", Text, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("creator", String(256), nullable=True),
-    Column("description", Text, nullable=False),
-    Column("lineage", Text, nullable=False),  # JSON, fixed at registration
-    Column("deleted", Boolean, nullable=False),
+    Column("run_id", String(64), nullable=True),
+    Column("record", Text, nullable=False),  # JSON: source, run, lineage, creator, ...
     Index("ix_model_versions_run", "run_id"),
-)
-
-model_aliases = Table(
-    "model_aliases",
-    metadata,
-    Column("model_id", BigInteger, ForeignKey("registered_models.id"), primary_key=True),
-    Column("alias", ordered_text(256), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
-model_tags = Table(
-    "model_tags",
-    metadata,
-    Column("model_id", BigInteger, ForeignKey("registered_models.id"), primary_key=True),
-    Column("key", ordered_text(250), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-model_version_tags = Table(
-    "model_version_tags",
-    metadata,
-    Column("model_id", BigInteger, primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("key", ordered_text(250), primary_key=True),
-    Column("value", Text, nullable=False),
 )
 
 model_events = Table(
     "model_events",
     metadata,
-    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
-    Column("model_id", BigInteger, ForeignKey("registered_models.id"), nullable=False),
-    Column("type", String(32), nullable=False),
-    Column("time", BigInteger, nullable=False),
-    Column("user", String(256), nullable=True),
-    Column("version", Integer, nullable=True),
-    Column("key", String(256), nullable=True),
-    Column("old_value", Text, nullable=True),
-    Column("new_value", Text, nullable=True),
-    Column("comment", Text, nullable=True),
-    Index("ix_model_events_model", "model_id", "id"),
+    Column("model_id", BigInteger, ForeignKey("registered_models.id"), primary_key=True),
+    # The event's id orders the history; an event is written once and never changed.
+    Column("event_id", ordered_text(128), primary_key=True),
+    Column("event", Text, nullable=False),  # JSON: type, time, user, version, key, from, to
 )

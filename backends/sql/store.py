@@ -25,12 +25,14 @@ from sqlalchemy import Connection, Engine, Row, and_, insert, select, tuple_, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._search import Order, Query
 from autolog._validation import check_id, check_name, check_relative_path
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import ObjectStore, Progress
-from autolog.backends.base import Backend, Batch, RunMeta
+from autolog.backends.base import Backend, Batch, RegistryBackend, RunMeta, RunPage
 from autolog.backends.sql import schema as t
-from autolog.backends.sql.database import check_schema, make_engine
+from autolog.backends.sql.database import check_schema, make_engine, shown_url
+from autolog.backends.sql.registry import SqlRegistry
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,
@@ -66,7 +68,7 @@ def _metric_value(value: float) -> tuple[float | None, bool]:
     return (None, True) if math.isnan(value) else (value, False)
 
 
-class SqlBackend(Backend):
+class SqlBackend(SqlRegistry, Backend, RegistryBackend):
     """A store in SQLite or PostgreSQL (schema in `autolog.backends.sql.schema`)."""
 
     def __init__(
@@ -77,7 +79,7 @@ class SqlBackend(Backend):
         engine: Engine | None = None,
         pool_size: int = 5,
     ) -> None:
-        self.uri = url
+        self.uri = shown_url(url)  # in messages: never the password
         self.engine = engine or make_engine(url, pool_size)
         check_schema(self.engine, url)
         self.artifacts = artifacts
@@ -383,9 +385,24 @@ class SqlBackend(Backend):
         with self.read() as conn:
             return self.load_runs(conn, query.order_by(t.runs.c.start_time, t.runs.c.id))
 
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        query: Query,
+        order_by: Sequence[Order],
+        max_results: int,
+        page_token: str | None = None,
+    ) -> RunPage:
+        from autolog.backends.sql.search import search_runs
+
+        return search_runs(self, experiment_ids, query, order_by, max_results, page_token)
+
     def load_runs(self, conn: Connection, query: Any) -> list[Run]:
         """The runs selected by `query` (a `run_select()`), with params, tags and metrics."""
-        rows = conn.execute(query).all()
+        return self.load_rows(conn, conn.execute(query).all())
+
+    def load_rows(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+        """The runs of rows that hold `run_select()`'s columns, with params, tags and metrics."""
         if not rows:
             return []
         ids = [r.id for r in rows]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -134,3 +136,76 @@ def sql_backend(store_url: str, tmp_path: Path) -> Iterator[SqlBackend]:
     backend = SqlBackend(store_url, LocalObjectStore(tmp_path / "artifacts"))
     yield backend
     backend.close()
+
+
+class ServerProcess:
+    """`autolog server` in a child process on 127.0.0.1."""
+
+    def __init__(self, store: str, artifacts: Path, port: int | None = None) -> None:
+        self.store, self.artifacts = store, artifacts
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *extra: str) -> ServerProcess:
+        import requests
+
+        cmd = [sys.executable, "-m", "autolog", "server", "--store", self.store, "--artifacts",
+               str(self.artifacts), "--port", str(self.port), *extra]  # fmt: skip
+        self.log = open(self.artifacts.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/api/autolog/v1/health", timeout=2).raise_for_status()
+                return self
+            except requests.RequestException:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.log.close()
+                    text = (self.artifacts.parent / f"server-{self.port}.log").read_text()
+                    raise RuntimeError(f"the server did not start: {text[-2000:]}") from None
+                time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if hasattr(self, "log"):
+            self.log.close()
+
+
+def migrated_sqlite(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server process for the module: over SQLite, then over PostgreSQL."""
+    root = tmp_path_factory.mktemp("server")
+    if request.param == "sqlite":
+        store = migrated_sqlite(root / "autolog.db")
+    else:
+        pg: Postgres = request.getfixturevalue("postgres")
+        store = pg.create_database(f"s_{uuid.uuid4().hex[:12]}", template="migrated")
+    proc = ServerProcess(store, root / "artifacts").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A spool directory of the test's own for the HTTP backend."""
+    path = tmp_path / "spool"
+    monkeypatch.setenv("AUTOLOG_SPOOL_DIR", str(path))
+    return path

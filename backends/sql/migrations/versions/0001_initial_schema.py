@@ -46,18 +46,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.create_table(
-        "model_version_tags",
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "key",
-            sa.String(length=250).with_variant(sa.String(length=250, collation="C"), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("value", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("model_id", "version", "key"),
-    )
-    op.create_table(
         "registered_models",
         sa.Column(
             "id",
@@ -70,11 +58,7 @@ def upgrade() -> None:
             sa.String(length=256).with_variant(sa.String(length=256, collation="C"), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", sa.BigInteger(), nullable=False),
-        sa.Column("creator", sa.String(length=256), nullable=True),
-        sa.Column("updated_at", sa.BigInteger(), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("meta", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -94,73 +78,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("experiment_id", "key"),
     )
     op.create_table(
-        "model_aliases",
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "alias",
-            sa.String(length=256).with_variant(sa.String(length=256, collation="C"), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["registered_models.id"],
-        ),
-        sa.PrimaryKeyConstraint("model_id", "alias"),
-    )
-    op.create_table(
         "model_events",
+        sa.Column("model_id", sa.BigInteger(), nullable=False),
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
+            "event_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
             nullable=False,
         ),
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column("type", sa.String(length=32), nullable=False),
-        sa.Column("time", sa.BigInteger(), nullable=False),
-        sa.Column("user", sa.String(length=256), nullable=True),
-        sa.Column("version", sa.Integer(), nullable=True),
-        sa.Column("key", sa.String(length=256), nullable=True),
-        sa.Column("old_value", sa.Text(), nullable=True),
-        sa.Column("new_value", sa.Text(), nullable=True),
-        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("event", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["model_id"],
             ["registered_models.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("model_events", schema=None) as batch_op:
-        batch_op.create_index("ix_model_events_model", ["model_id", "id"], unique=False)
-
-    op.create_table(
-        "model_tags",
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "key",
-            sa.String(length=250).with_variant(sa.String(length=250, collation="C"), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("value", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["registered_models.id"],
-        ),
-        sa.PrimaryKeyConstraint("model_id", "key"),
+        sa.PrimaryKeyConstraint("model_id", "event_id"),
     )
     op.create_table(
         "model_versions",
         sa.Column("model_id", sa.BigInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("run_id", sa.String(length=64), nullable=False),
-        sa.Column("artifact_path", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.BigInteger(), nullable=False),
-        sa.Column("creator", sa.String(length=256), nullable=True),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("lineage", sa.Text(), nullable=False),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.Column("record", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["model_id"],
             ["registered_models.id"],
@@ -336,14 +273,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_model_versions_run")
 
     op.drop_table("model_versions")
-    op.drop_table("model_tags")
-    with op.batch_alter_table("model_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_model_events_model")
-
     op.drop_table("model_events")
-    op.drop_table("model_aliases")
     op.drop_table("experiment_tags")
     op.drop_table("registered_models")
-    op.drop_table("model_version_tags")
     op.drop_table("keys")
     op.drop_table("experiments")
