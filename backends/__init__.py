@@ -35,6 +35,8 @@ BackendFactory = Callable[[str], Backend]
 # Built-in schemes point at modules so that choosing one imports only it.
 _BUILTIN: dict[str, str] = {
     "file": "autolog.backends.file:from_uri",
+    "http": "autolog.backends.http:from_uri",
+    "https": "autolog.backends.http:from_uri",
     "memory": "autolog.backends.memory:from_uri",
     "s3": "autolog.backends.s3:from_uri",
 }

@@ -1,0 +1,127 @@
+"""Engines for the SQL store and its schema migrations (Alembic, shipped in the package)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from autolog._search import like_regex
+from autolog.backends.sql.schema import SCHEMA_REVISION
+from autolog.errors import InvalidValueError, StoreError
+
+__all__ = ["check_schema", "current_revision", "make_engine", "shown_url", "upgrade"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Transactions are begun by the hook below, not by the driver, so that a write can
+    # take the write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a
+    # read lock when another process writes at the same time.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # SQLite's LIKE ignores ASCII case: search calls this instead (see sql/search.py).
+    dbapi_connection.create_function("autolog_like", 3, _like, deterministic=True)
+
+
+def _like(value: str | None, pattern: str, ignore_case: int) -> int | None:
+    if value is None:
+        return None
+    return 1 if like_regex(pattern, bool(ignore_case)).fullmatch(value) else 0
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    """Build the engine for `sqlite:///path.db` or `postgresql://user@host:port/db`.
+
+    Write transactions pass the execution option `write=True`.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidValueError(
+            f"store URL {url!r} is not a database URL; use sqlite:///path/to/autolog.db or"
+            " postgresql://user:password@host:5432/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    raise InvalidValueError(
+        f"store URL {url!r} names the database {backend!r}; autolog's server supports"
+        " sqlite:///path.db and postgresql://..."
+    )
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the database's schema up to the code's revision; return that revision."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    return SCHEMA_REVISION
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine, url: str) -> None:
+    """Raise StoreError naming the command to run unless the database is at our revision."""
+    revision = current_revision(engine)
+    if revision == SCHEMA_REVISION:
+        return
+    if revision is None:
+        state = "has no autolog schema yet"
+    else:
+        state = f"is at schema revision {revision}, and this autolog expects {SCHEMA_REVISION}"
+    shown = shown_url(url)
+    raise StoreError(
+        f"the database {shown} {state}; run `autolog server db upgrade --store {shown}`"
+        " once (with one replica, before starting the others), then start the server again"
+    )
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

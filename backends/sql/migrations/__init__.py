@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL store (run by `autolog server db upgrade`)."""

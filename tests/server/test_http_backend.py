@@ -1,0 +1,224 @@
+"""The HTTP backend against a real server process (over SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import ServerProcess, free_port, migrated_sqlite
+
+from autolog._search import parse_orders, parse_query
+from autolog.backends.base import Batch, RunMeta
+from autolog.backends.http import HttpBackend, sync
+from autolog.errors import (
+    ArtifactNotFoundError,
+    ExperimentNotFoundError,
+    InvalidKeyError,
+    InvalidValueError,
+    RunNotFoundError,
+    StoreError,
+)
+
+API = "/api/autolog/v1"
+
+
+def _meta(backend: HttpBackend, run_id: str, exp: str = "http-exp", start: int = 1) -> RunMeta:
+    return RunMeta(run_id, f"n-{run_id}", backend.local_experiment_id(exp), start,
+                   experiment_name=exp)  # fmt: skip
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}{time.time_ns()}"
+
+
+def test_runs_round_trip_through_the_server(
+    server: ServerProcess, spool_dir: Path, tmp_path: Path
+) -> None:
+    backend = HttpBackend(server.url)
+    rid = _uid("r")
+    backend.create_run(_meta(backend, rid))
+    backend.write_batch(rid, Batch(params={"a": "1"}, metrics={"m": [(0.5, 0, 1), (0.25, 1, 2)]}))
+    backend.write_batch(rid, Batch(tags={"t": "x"}, metrics={"nan": [(float("nan"), 0, 3)]}))
+    backend.write_batch(rid, Batch(status="FINISHED", end_time=10))
+    run = backend.get_run(rid)
+    assert run.params == {"a": "1"} and run.tags == {"t": "x"} and run.metrics["m"] == 0.25
+    assert run.metrics["nan"] != run.metrics["nan"] and run.status.value == "FINISHED"
+    assert [(m.value, m.step) for m in backend.get_metric_history(rid, "m")] == [
+        (0.5, 0),
+        (0.25, 1),
+    ]
+    exp = backend.get_experiment("http-exp")
+    assert exp.id == backend.local_experiment_id("http-exp")
+    assert rid in [r.id for r in backend.list_runs([exp.id])]
+    page = backend.search_runs([exp.id], parse_query(f"id = '{rid}' and metrics.m < 0.3"),
+                               parse_orders(["metrics.m DESC"]), 5)  # fmt: skip
+    assert [r.id for r in page.runs] == [rid]
+    # artifacts: bytes, a file, listing, download
+    backend.put_artifact(rid, "dir/a.txt", b"hello")
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 20_000)
+    backend.put_artifact_file(rid, "big.bin", big)
+    assert [(f.path, f.is_dir) for f in backend.list_artifacts(rid)] == [
+        ("big.bin", False),
+        ("dir", True),
+    ]
+    got = backend.download_artifacts(rid, "", tmp_path / "dl")
+    assert (got / "big.bin").read_bytes() == big.read_bytes()
+    assert (got / "dir/a.txt").read_bytes() == b"hello"
+    assert server.artifacts.joinpath(f"runs/{rid}/artifacts/dir/a.txt").read_bytes() == b"hello"
+    backend.close()
+
+
+def test_errors_come_back_as_autolog_exceptions(server: ServerProcess, spool_dir: Path) -> None:
+    backend = HttpBackend(server.url)
+    with pytest.raises(RunNotFoundError, match="no run with id 'missing1'"):
+        backend.get_run("missing1")
+    with pytest.raises(ExperimentNotFoundError):
+        backend.get_experiment("never-made")
+    with pytest.raises(InvalidKeyError):
+        backend.put_artifact("r1", "../../etc/passwd", b"x")
+    rid = _uid("r")
+    backend.create_run(_meta(backend, rid))
+    with pytest.raises(ArtifactNotFoundError):
+        backend.download_artifacts(rid, "nothing-here", Path("x"))
+    with pytest.raises(InvalidValueError, match="page token"):
+        backend.search_runs(None, parse_query(None), parse_orders(None), 5, "bogus")
+    backend.close()
+
+
+def test_a_batch_sent_twice_is_applied_once(server: ServerProcess) -> None:
+    rid = _uid("r")
+    exp = HttpBackend.local_experiment_id(HttpBackend.__new__(HttpBackend), "dup")
+    entries = [
+        {"type": "create", "run": {"id": rid, "name": "n", "experiment_id": exp,
+                                   "experiment_name": "dup", "start_time": 1}},
+        {"type": "batch", "run_id": rid, "name": "b1", "batch": {"metrics": {"m": [[1, 0, 1]]}}},
+    ]  # fmt: skip
+    body = gzip.compress(json.dumps({"entries": entries}).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    for _ in range(3):
+        r = requests.post(f"{server.url}{API}/ingest", data=body, headers=headers, timeout=10)
+        assert r.status_code == 200 and all(x["ok"] for x in r.json()["results"])
+    history = requests.get(f"{server.url}{API}/runs/{rid}/metric-history", params={"key": "m"},
+                           timeout=10).json()  # fmt: skip
+    assert history["points"] == [[1.0, 0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/ingest", b"not json"),
+        ("POST", "/ingest", b"[1, 2]"),
+        ("POST", "/ingest", b'{"entries": 5}'),
+        ("POST", "/runs/search", b'{"filter": "metrics.a <"}'),
+        ("POST", "/runs/search", b'{"max_results": "ten"}'),
+        ("POST", "/runs/search", b'{"filter": [{"field": {"kind": "metric", "key": "a"}}]}'),
+        ("POST", "/runs/search", b'{"order_by": [{"field": {"kind": "x"}}]}'),
+        ("POST", "/runs/list", b'{"experiment_ids": "abc"}'),
+        ("POST", "/experiments", b'{"name": ""}'),
+        ("POST", "/experiments", b'{"name": 5}'),
+        ("GET", "/runs/..%2F..%2Fetc/artifact-list", None),
+        ("GET", "/runs/abc/artifacts/..%2F..%2Fetc%2Fpasswd", None),
+        ("GET", "/runs/abc/artifacts/%2Fetc%2Fpasswd", None),
+        ("PUT", "/runs/abc/artifacts/a%00b", b"x"),
+        ("GET", "/runs/nope/metric-history?key=a", None),
+        ("GET", "/nowhere", None),
+    ],
+)
+def test_bad_requests_get_a_4xx_json_error(
+    server: ServerProcess, method: str, path: str, body: bytes | None
+) -> None:
+    r = requests.request(method, f"{server.url}{API}{path}", data=body, timeout=10)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    assert r.json()["message"]
+
+
+def test_a_bad_entry_is_refused_alone_and_for_good(server: ServerProcess) -> None:
+    entries = [{"type": "batch", "run_id": "../x", "name": "n"}, {"type": "what"}]
+    r = requests.post(f"{server.url}{API}/ingest", json={"entries": entries}, timeout=10)
+    results = r.json()["results"]
+    assert [(x["ok"], x["retry"]) for x in results] == [(False, False), (False, False)]
+    assert "'../x'" in results[0]["message"] and "'what'" in results[1]["message"]
+
+
+def test_bad_gzip_and_an_unknown_encoding_are_refused(server: ServerProcess) -> None:
+    r = requests.post(f"{server.url}{API}/ingest", data=b"\x1f\x8bnot gzip",
+                      headers={"Content-Encoding": "gzip"}, timeout=10)  # fmt: skip
+    assert r.status_code == 400 and "gzip" in r.json()["message"]
+    r = requests.post(f"{server.url}{API}/ingest", data=b"{}", headers={"Content-Encoding": "br"},
+                      timeout=10)  # fmt: skip
+    assert r.status_code == 400 and "'br'" in r.json()["message"]
+
+
+def test_a_damaged_upload_is_refused_by_its_sha256(server: ServerProcess, spool_dir: Path) -> None:
+    backend = HttpBackend(server.url)
+    rid = _uid("r")
+    backend.create_run(_meta(backend, rid))
+    backend.flush()
+    r = requests.put(f"{server.url}{API}/runs/{rid}/artifacts/a.txt", data=b"abc",
+                     headers={"X-Autolog-Sha256": "0" * 64}, timeout=10)  # fmt: skip
+    assert r.status_code == 400 and "sha256" in r.json()["message"]
+    assert backend.list_artifacts(rid) == []
+    backend.close()
+
+
+def test_the_openapi_document_lists_the_native_routes(server: ServerProcess) -> None:
+    doc = requests.get(f"{server.url}{API}/openapi.json", timeout=10).json()
+    assert doc["openapi"].startswith("3.") and f"{API}/ingest" in doc["paths"]
+
+
+_CHILD = """
+import sys
+from autolog.backends.base import Batch, RunMeta
+from autolog.backends.http import HttpBackend
+b = HttpBackend(sys.argv[1])
+for i in range(3):
+    rid = f"{sys.argv[2]}{i}"
+    b.create_run(RunMeta(rid, "n", b.local_experiment_id("offline"), 1, experiment_name="offline"))
+    b.write_batch(rid, Batch(params={"i": str(i)}, metrics={"m": [(float(i), 0, 1)]}))
+    b.put_artifact(rid, "note.txt", b"kept")
+b.close()
+"""
+
+
+def test_what_a_process_could_not_deliver_is_delivered_later_once(
+    tmp_path: Path, spool_dir: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    prefix = _uid("off")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", _CHILD, url, prefix], check=True, timeout=60)
+    assert time.monotonic() - started < 30  # a server that is down does not hold it up
+    assert any(spool_dir.rglob("*.json"))
+    server = ServerProcess(migrated_sqlite(tmp_path / "late.db"), tmp_path / "art", port).start()
+    try:
+        assert sync(url) > 0
+        assert sync(url) == 0  # nothing left, nothing sent twice
+        backend = HttpBackend(url)
+        runs = {r.id: r for r in backend.list_runs()}
+        assert sorted(runs) == [f"{prefix}{i}" for i in range(3)]
+        for i in range(3):
+            rid = f"{prefix}{i}"
+            assert runs[rid].params == {"i": str(i)}
+            assert len(backend.get_metric_history(rid, "m")) == 1
+            assert (
+                backend.download_artifacts(rid, "note.txt", tmp_path / rid).read_bytes() == b"kept"
+            )
+        backend.close()
+        assert not any(spool_dir.rglob("*.json"))
+    finally:
+        server.stop()
+
+
+def test_reads_fail_clearly_while_the_server_is_down(spool_dir: Path) -> None:
+    backend = HttpBackend(f"http://127.0.0.1:{free_port()}")
+    backend.create_run(RunMeta("r1", "n", "e1", 1))  # queued: no error
+    with pytest.raises(StoreError, match="did not answer"):
+        backend.get_run("r1")

@@ -1,0 +1,167 @@
+"""The SQL store on SQLite and on a real PostgreSQL: runs, batches, metrics, artifacts."""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import pytest
+
+from autolog._entities import RunStatus
+from autolog.backends.base import Batch, RunMeta
+from autolog.backends.file import LocalObjectStore
+from autolog.backends.sql.database import check_schema, current_revision, make_engine, upgrade
+from autolog.backends.sql.schema import SCHEMA_REVISION
+from autolog.backends.sql.store import SqlBackend
+from autolog.errors import (
+    ArtifactNotFoundError,
+    ExperimentNotFoundError,
+    InvalidKeyError,
+    InvalidValueError,
+    RunNotFoundError,
+    StoreError,
+)
+
+
+def _run(backend: SqlBackend, run_id: str = "r1", exp: str = "exp", start: int = 1000) -> None:
+    backend.create_run(
+        RunMeta(run_id, f"name-{run_id}", backend.local_experiment_id(exp), start,
+                experiment_name=exp)
+    )  # fmt: skip
+
+
+def test_experiments_are_created_once_and_found_by_name_or_id(sql_backend: SqlBackend) -> None:
+    a = sql_backend.get_or_create_experiment("churn")
+    b = sql_backend.get_or_create_experiment("churn")
+    assert a == b and a.name == "churn"
+    assert sql_backend.get_experiment(a.id) == a == sql_backend.get_experiment("churn")
+    sql_backend.get_or_create_experiment("other")
+    assert [e.name for e in sql_backend.list_experiments()] == ["churn", "other"]
+    with pytest.raises(ExperimentNotFoundError, match=r"'nope'.*known experiments: 'churn'"):
+        sql_backend.get_experiment("nope")
+
+
+def test_a_run_is_created_with_its_experiment_and_reads_back(sql_backend: SqlBackend) -> None:
+    _run(sql_backend)
+    _run(sql_backend)  # a retried creation changes nothing
+    batch = Batch(
+        params={"alpha": "0.5"},
+        tags={"team": "a"},
+        metrics={"loss": [(0.9, 0, 10), (0.5, 1, 11), (0.7, 1, 9)]},
+    )
+    sql_backend.write_batch("r1", batch)
+    sql_backend.write_batch("r1", Batch(params={"alpha": "9"}, tags={"team": "b"}))
+    sql_backend.write_batch("r1", Batch(status="FINISHED", end_time=5000))
+    run = sql_backend.get_run("r1")
+    assert run.experiment == "exp" and run.name == "name-r1" and run.start_time == 1000
+    assert run.params == {"alpha": "0.5"}  # the first value of a param wins
+    assert run.tags == {"team": "b"}  # the last value of a tag wins
+    assert run.metrics == {"loss": 0.5}  # the point with the greatest (step, timestamp)
+    assert run.status is RunStatus.FINISHED and run.end_time == 5000
+    history = sql_backend.get_metric_history("r1", "loss")
+    assert [(m.value, m.step, m.timestamp) for m in history] == [
+        (0.9, 0, 10),
+        (0.7, 1, 9),
+        (0.5, 1, 11),
+    ]
+    assert sql_backend.get_metric_history("r1", "unknown") == []
+    assert [r.id for r in sql_backend.list_runs()] == ["r1"]
+    assert sql_backend.list_runs(["no-such-experiment"]) == []
+
+
+def test_latest_metric_follows_later_batches_and_keeps_nan(sql_backend: SqlBackend) -> None:
+    _run(sql_backend)
+    sql_backend.write_batch("r1", Batch(metrics={"m": [(1.0, 5, 100)], "n": [(math.nan, 0, 1)]}))
+    sql_backend.write_batch("r1", Batch(metrics={"m": [(2.0, 4, 200)], "i": [(math.inf, 0, 1)]}))
+    sql_backend.write_batch("r1", Batch(metrics={"m": [(3.0, 5, 100)]}))  # a tie: the later wins
+    run = sql_backend.get_run("r1")
+    assert run.metrics["m"] == 3.0 and math.isnan(run.metrics["n"]) and run.metrics["i"] == math.inf
+    assert math.isnan(sql_backend.get_metric_history("r1", "n")[0].value)
+
+
+def test_a_named_batch_is_applied_once(sql_backend: SqlBackend) -> None:
+    _run(sql_backend)
+    batch = Batch(metrics={"loss": [(1.0, 0, 1)]}, tags={"t": "1"})
+    assert sql_backend.apply_batch("r1", "b-1", batch)
+    assert not sql_backend.apply_batch("r1", "b-1", batch)
+    assert len(sql_backend.get_metric_history("r1", "loss")) == 1
+
+
+def test_concurrent_batches_lose_nothing(sql_backend: SqlBackend) -> None:
+    for i in range(4):
+        _run(sql_backend, f"r{i}")
+    errors: list[BaseException] = []
+
+    def log(run_id: str) -> None:
+        try:
+            for step in range(25):
+                sql_backend.write_batch(
+                    run_id,
+                    Batch(metrics={"m": [(float(step), step, step)]}, tags={f"k{step}": "v"}),
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=log, args=(f"r{i}",)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    for i in range(4):
+        assert [m.step for m in sql_backend.get_metric_history(f"r{i}", "m")] == list(range(25))
+        assert sql_backend.get_run(f"r{i}").metrics == {"m": 24.0}
+
+
+def test_bad_input_raises_clear_errors(sql_backend: SqlBackend) -> None:
+    with pytest.raises(RunNotFoundError, match="'nope'"):
+        sql_backend.write_batch("nope", Batch(tags={"a": "b"}))
+    with pytest.raises(RunNotFoundError, match="'nope'"):
+        sql_backend.get_run("nope")
+    with pytest.raises(InvalidKeyError, match="not a valid id"):
+        sql_backend.get_run("../etc")
+    with pytest.raises(ExperimentNotFoundError, match="'e0'"):
+        sql_backend.create_run(RunMeta("r9", "n", "e0", 1))
+    _run(sql_backend)
+    with pytest.raises(InvalidValueError, match="'DONE'"):
+        sql_backend.write_batch("r1", Batch(status="DONE"))
+
+
+def test_artifacts_use_the_local_layout_and_refuse_escapes(
+    sql_backend: SqlBackend, tmp_path: Path
+) -> None:
+    _run(sql_backend)
+    sql_backend.put_artifact("r1", "plots/a.txt", b"hello")
+    src = tmp_path / "b.bin"
+    src.write_bytes(b"x" * 1000)
+    sql_backend.put_artifact_file("r1", "b.bin", src)
+    assert (tmp_path / "artifacts/runs/r1/artifacts/plots/a.txt").read_bytes() == b"hello"
+    listing = sql_backend.list_artifacts("r1")
+    assert [(f.path, f.is_dir, f.size) for f in listing] == [
+        ("b.bin", False, 1000),
+        ("plots", True, None),
+    ]
+    assert [f.path for f in sql_backend.list_artifacts("r1", "plots")] == ["plots/a.txt"]
+    out = sql_backend.download_artifacts("r1", "plots", tmp_path / "dl")
+    assert (out / "a.txt").read_bytes() == b"hello"
+    for bad in ("../x", "/etc/passwd", "a/%2e%2e/b", "a\\b"):
+        with pytest.raises(InvalidKeyError):
+            sql_backend.put_artifact("r1", bad, b"x")
+    with pytest.raises(RunNotFoundError):
+        sql_backend.put_artifact("r2", "a.txt", b"x")
+    with pytest.raises(ArtifactNotFoundError, match="'missing'"):
+        sql_backend.download_artifacts("r1", "missing", tmp_path / "dl2")
+
+
+def test_a_database_behind_the_code_is_refused_with_the_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    engine = make_engine(url)
+    assert current_revision(engine) is None
+    with pytest.raises(StoreError, match="autolog server db upgrade --store sqlite:///"):
+        SqlBackend(url, LocalObjectStore(tmp_path / "a"))
+    upgrade(engine)
+    upgrade(engine)  # a second upgrade is a no-op
+    assert current_revision(engine) == SCHEMA_REVISION
+    check_schema(engine, url)
+    engine.dispose()
