@@ -31,6 +31,7 @@ _MAX_DEPTH = 4
 # Longer lists are fitted collections (a forest's trees), whose generators are the
 # estimator's own copies or integers, never the user's.
 _MAX_ITEMS = 64
+_PLAIN = (str, int, float, bool, type(None))
 
 
 @contextmanager
@@ -70,6 +71,8 @@ def _collect(
     except TypeError:  # no __dict__: nothing a model would keep a generator in
         return
     for name, value in list(attributes.items()):
+        if isinstance(value, _PLAIN):  # most params: skipped before the costlier checks
+            continue
         if isinstance(value, kinds):
             found.append((obj, name, value))
         elif depth < _MAX_DEPTH and not name.endswith("_"):  # fitted attributes end in "_"
