@@ -68,6 +68,8 @@ from autolog.errors import AutologError, InvalidKeyError, InvalidValueError, Sto
 __all__ = ["Progress", "S3Backend", "S3ObjectStore", "from_uri", "parse_s3_uri", "store_from_uri"]
 
 T = TypeVar("T")
+# Retry jitter from the OS, never from the `random` stream the user seeds.
+_jitter = random.SystemRandom()
 
 # (endpoint, bucket) pairs seen to refuse a second conditional write: checked once a process.
 _conditional_writes_checked: set[tuple[str, str]] = set()
@@ -190,7 +192,7 @@ class S3ObjectStore(ObjectStore):
                 raise
             except self._lib.errors as exc:
                 if attempt < ATTEMPTS and retry_ourselves(exc, self._lib):
-                    time.sleep(delay * random.uniform(0.5, 1.0))
+                    time.sleep(delay * _jitter.uniform(0.5, 1.0))
                     delay *= 2
                     attempt += 1
                     continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -11,14 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from autolog._cli.main import add_command, note, positive_int, resolve_run, write_json, write_lines
 from autolog._cli.progress import ProgressLine
+from autolog._cli.runs_columns import parse_columns
+from autolog._cli.runs_table import SYSTEM_TAG_PREFIX, runs_table
 from autolog._cli.table import (
     Charset,
     Column,
     TreeNode,
     charset_for,
+    fit_columns,
     format_duration,
     format_number,
-    format_numbers,
     format_size,
     format_time,
     key_value_lines,
@@ -44,23 +45,28 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 DEFAULT_MAX_RESULTS = 100
-KEY_COLUMNS = 4  # params and metrics shown per table, each
-SYSTEM_TAG_PREFIX = "autolog."
 
 _RUNS_EPILOG = """\
 examples:
   autolog runs --experiment housing --filter "metrics.rmse < 0.5 and params.model LIKE 'xgb%'"
   autolog runs --order-by "metrics.rmse ASC" --max-results 10
+  autolog runs --columns 'metrics.*_X_test,params.C,status'
+  autolog runs --columns '+params.max_depth,tags.team'
   autolog runs --status failed --json
 
-Params and metrics named in --filter and --order-by are shown first; then those
-whose values differ between the runs listed.
-"""
+default columns: the metrics that tell most about each run listed (metrics computed
+on held-out data such as accuracy_score_X_test first, then validation and
+cross-validation scores such as best_cv_score, metrics you logged, training
+metrics), then the params whose values differ between the runs. Params and metrics
+named in --filter and --order-by come first. A line on stderr says how many columns
+were left out.
 
-# A params.KEY or metrics.KEY reference in a filter or order-by (see autolog/_search.py).
-_MENTION = re.compile(
-    r"(?<![\w.`\"'])(metrics?|params?)\.(`[^`]+`|\"[^\"]+\"|[A-Za-z0-9_.:/]+)", re.IGNORECASE
-)
+--columns ITEM,ITEM,... lists the columns instead (after the run id and name, which
+lead unless listed), or adds them to the default ones when it starts with '+'. An
+ITEM is params.KEY, metrics.KEY or tags.KEY, where KEY may be a glob (metrics.*,
+params.clf__*; quote a key holding a comma in backticks), or an attribute: id,
+name, status, start_time, end_time, duration, experiment, experiment_id, parent_id.
+"""
 
 
 def register(subparsers: Subparsers) -> None:
@@ -101,6 +107,14 @@ def register(subparsers: Subparsers) -> None:
         type=str.upper,
         choices=[s.value for s in RunStatus],
         help="only runs with this status",
+    )
+    p.add_argument(
+        "--columns",
+        "-c",
+        action="append",
+        metavar="ITEMS",
+        help="the table's columns, e.g. 'metrics.*_X_test,params.C,status';"
+        " a leading '+' adds them to the default columns (see below; not for --json)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list of runs")
 
@@ -169,6 +183,7 @@ def _experiments(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    columns = parse_columns(args.columns) if args.columns else None  # bad input: before reading
     limit = args.max_results or DEFAULT_MAX_RESULTS
     order_by = _join_directions(args.order_by or [])
     matching = search_runs(
@@ -186,8 +201,14 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     mentioned = " ".join([args.filter or "", *order_by])
     charset = charset_for(sys.stdout)
-    columns = runs_table(runs, mentioned, charset)
-    write_lines(render_table(columns, terminal_width(), charset))
+    table = runs_table(runs, mentioned, charset, columns)
+    for message in table.unmatched:
+        note(message)
+    width = terminal_width()
+    write_lines(render_table(table.columns, width, charset))
+    footer = table.footer(cut=len(table.columns) - len(fit_columns(table.columns, width)))
+    if footer:
+        note(footer)
     return 0
 
 
@@ -200,139 +221,6 @@ def _join_directions(clauses: Sequence[str]) -> list[str]:
         else:
             out.append(clause)
     return out
-
-
-def runs_table(
-    runs: Sequence[Run], mentioned: str = "", charset: Charset | None = None
-) -> list[Column]:
-    """The columns of the `autolog runs` table: children indented under their parents.
-
-    `mentioned` is filter or order-by text: the params and metrics it names come first.
-    """
-    charset = charset or charset_for(sys.stdout)
-    ordered = _tree_order(runs, charset)
-    rows = [run for run, _ in ordered]
-    columns = [
-        Column("RUN ID", cells=[r.id for r in rows]),
-        Column(
-            "NAME",
-            max_width=40,
-            soft_min=16,
-            min_width=8,
-            cells=[prefix + r.name for r, prefix in ordered],
-        ),
-        Column("STATUS", cells=[r.status.value for r in rows]),
-        Column("START", drop=12, cells=[format_time(r.start_time) for r in rows]),
-        Column("DURATION", drop=11, cells=[format_duration(r.duration) for r in rows]),
-    ]
-    if len({r.experiment_id for r in rows}) > 1:
-        columns.insert(
-            2,
-            Column(
-                "EXPERIMENT",
-                max_width=24,
-                soft_min=10,
-                min_width=6,
-                drop=100,
-                cells=[r.experiment for r in rows],
-            ),
-        )
-    pinned = _mentioned_keys(mentioned)
-    params = _pick_keys([r.params for r in rows], pinned["params"])
-    metrics = _pick_keys([r.metrics for r in rows], pinned["metrics"])
-    # Drop order on a narrow terminal: columns whose value is the same in every row, the
-    # later params and metrics, START and DURATION, the first param, the first metric last.
-    for i, key in enumerate(params):
-        columns.append(
-            Column(
-                key,
-                max_width=24,
-                soft_min=6,
-                min_width=4,
-                group="params",
-                drop=(21 + 2 * i if i else 10) + _same_everywhere([r.params for r in rows], key),
-                cells=[r.params.get(key, "-") for r in rows],
-            )
-        )
-    for i, key in enumerate(metrics):
-        cells = format_numbers([r.metrics.get(key) for r in rows])
-        # Numbers are never cut (the column is dropped instead); only a long header is.
-        value_width = max(len(c) for c in cells)
-        columns.append(
-            Column(
-                key,
-                align=">",
-                soft_min=max(value_width, 6),
-                min_width=value_width,
-                group="metrics",
-                drop=(20 + 2 * i if i else 9) + _same_everywhere([r.metrics for r in rows], key),
-                cells=cells,
-            )
-        )
-    return columns
-
-
-def _tree_order(runs: Sequence[Run], charset: Charset) -> list[tuple[Run, str]]:
-    """`runs` with each child moved under its parent (when listed), and its name prefix."""
-    listed = {run.id for run in runs}
-    children: dict[str, list[Run]] = {}
-    roots: list[Run] = []
-    for run in runs:
-        if run.parent_id in listed and run.parent_id != run.id:
-            children.setdefault(run.parent_id, []).append(run)
-        else:
-            roots.append(run)
-    out: list[tuple[Run, str]] = []
-    seen: set[str] = set()
-
-    def walk(run: Run, lead: str, branch: str) -> None:
-        seen.add(run.id)
-        out.append((run, lead + branch))
-        kids = [k for k in children.get(run.id, []) if k.id not in seen]
-        below = lead + (
-            "" if not branch else charset.blank if branch == charset.elbow else charset.pipe
-        )
-        for i, kid in enumerate(kids):
-            walk(kid, below, charset.elbow if i == len(kids) - 1 else charset.tee)
-
-    for run in roots:
-        walk(run, "", "")
-    # Parent links that loop (only in a damaged store) leave runs unreached: list them flat.
-    out.extend((run, "") for run in runs if run.id not in seen)
-    return out
-
-
-def _mentioned_keys(text: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {"params": [], "metrics": []}
-    for match in _MENTION.finditer(text):
-        kind = "params" if match.group(1).lower().startswith("param") else "metrics"
-        key = match.group(2)
-        if key[0] in '`"':
-            key = key[1:-1]
-        if key not in found[kind]:
-            found[kind].append(key)
-    return found
-
-
-def _varies(values: Sequence[Mapping[str, object]], key: str) -> bool:
-    """Whether the runs that have `key` disagree on its value."""
-    return len({repr(mapping[key]) for mapping in values if key in mapping}) > 1
-
-
-def _same_everywhere(values: Sequence[Mapping[str, object]], key: str) -> int:
-    """A drop-priority bonus (50) for a column that tells rows apart by nothing."""
-    return 50 if len(values) > 1 and not _varies(values, key) else 0
-
-
-def _pick_keys(values: Sequence[Mapping[str, object]], pinned: Sequence[str]) -> list[str]:
-    """At most KEY_COLUMNS keys: pinned ones, then those that differ between runs."""
-    present = Counter(key for mapping in values for key in mapping)
-
-    def rank(key: str) -> tuple[int, int, int, str]:
-        pin = pinned.index(key) if key in pinned else len(pinned)
-        return (pin, 0 if _varies(values, key) else 1, -present[key], key)
-
-    return sorted(present, key=rank)[:KEY_COLUMNS]
 
 
 # -- show ----------------------------------------------------------------------------------

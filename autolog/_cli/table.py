@@ -22,6 +22,7 @@ __all__ = [
     "Column",
     "TreeNode",
     "charset_for",
+    "fit_columns",
     "format_duration",
     "format_number",
     "format_numbers",
@@ -258,6 +259,11 @@ def _fit(columns: list[Column], width: int | None) -> tuple[list[Column], list[i
         kept.remove(victim)
     _pad_groups(kept, widths)
     return kept, widths
+
+
+def fit_columns(columns: Sequence[Column], width: int | None) -> list[Column]:
+    """The columns `render_table` keeps to fit the table into `width` (all of them for None)."""
+    return _fit(list(columns), width)[0]
 
 
 def render_table(

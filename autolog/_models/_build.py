@@ -23,6 +23,7 @@ from autolog._models._signature import (
     infer_schema,
     slice_example,
 )
+from autolog._randomness import private_numpy_global, set_aside
 from autolog._tracking.runs import ActiveRun
 from autolog._validation import check_relative_path
 from autolog.errors import InvalidInputError, InvalidValueError
@@ -69,7 +70,8 @@ def _resolve_signature(
         return None
     outputs = None
     try:
-        prediction = flavor.predict(model, example)
+        with set_aside(model), private_numpy_global():  # our prediction: not the user's draws
+            prediction = flavor.predict(model, example)
         outputs = infer_schema(prediction, columns_as_rows=isinstance(inputs[0], ColSpec))
     except Exception as exc:  # noqa: BLE001 - the user's model failing on the example only costs the output schema
         _logger.debug("autolog: no output schema: predict on the input example failed: %r", exc)
@@ -137,7 +139,8 @@ def build(
     """Every file of the model directory but MLmodel, and the MLmodel content."""
     flavor = detect(model)
     fmt = _check_format(flavor, format)
-    saved = flavor.save(model, fmt)
+    with set_aside(model):  # XGBoost's get_params() draws a seed from a RandomState param
+        saved = flavor.save(model, fmt)
     files: dict[str, bytes] = {}
     for rel, data in saved.files.items():
         checked = check_relative_path(rel, f"file of the {flavor.name} flavor", allow_empty=False)

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import wrapt
 
 from autolog._entities import RunStatus
+from autolog._randomness import set_aside
 from autolog._safety import capture_internal_errors
 from autolog._tracking import runs as _runs
 from autolog.errors import IntegrationNotEnabled
@@ -351,7 +352,10 @@ class Integration(ABC):
                         args, kwargs = hooks.nested(outer.state, args, kwargs)
                 return wrapped(*args, **kwargs)
             call = Call(integration.name)
-            with capture_internal_errors(f"{integration.name}: before {wrapped.__name__}"):
+            with (
+                capture_internal_errors(f"{integration.name}: before {wrapped.__name__}"),
+                set_aside(instance),
+            ):
                 call.state = hooks.before(instance, args, kwargs)
             if call.state is None:
                 return wrapped(*args, **kwargs)
@@ -368,7 +372,10 @@ class Integration(ABC):
                         hooks.failed(call.state, exc)
                 raise
             _current.reset(token)
-            with capture_internal_errors(f"{integration.name}: after {wrapped.__name__}"):
+            with (
+                capture_internal_errors(f"{integration.name}: after {wrapped.__name__}"),
+                set_aside(instance),
+            ):
                 hooks.after(call.state, instance, result)
             return result
 

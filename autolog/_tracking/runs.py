@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
+import secrets
 import threading
 import time
 import traceback
@@ -84,7 +84,8 @@ def _now_ms() -> int:
 
 
 def _generate_name() -> str:
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"
+    # `secrets`, not `random`: the user's seeded stream must not move when a run starts.
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{100 + secrets.randbelow(900)}"
 
 
 class ActiveRun:

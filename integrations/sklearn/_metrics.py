@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import inspect
 import math
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from autolog._randomness import private_numpy_global
 
 __all__ = [
     "MAX_ROWS",
@@ -249,57 +250,18 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
     return [data[int(i)] for i in rows]
 
 
-class _GlobalRandomState:
-    """Swaps numpy's global RandomState for a private one while autolog predicts."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.saved: Any = None
-        self.spare: Any = None
-
-    def enter(self) -> None:
-        from numpy.random import mtrand
-
-        with self.lock:
-            if self.users == 0:
-                if self.spare is None:
-                    self.spare = np.random.RandomState()
-                self.saved, mtrand._rand = mtrand._rand, self.spare
-            self.users += 1
-
-    def leave(self) -> None:
-        from numpy.random import mtrand
-
-        with self.lock:
-            self.users -= 1
-            if self.users == 0:
-                mtrand._rand, self.saved = self.saved, None
-
-
-_global_random_state = _GlobalRandomState()
-
-
 @contextmanager
 def keeping_global_rng(needed: bool) -> Iterator[None]:
     """Leave numpy's global random stream as the user's program would have it.
 
-    An estimator with `random_state=None` draws from numpy's global generator when
-    it predicts (DummyClassifier's "stratified"): our extra predictions must not
-    shift the user's random numbers. scikit-learn reaches that generator through
-    `check_random_state(None)`, which reads `numpy.random.mtrand._rand` at each
-    call; while autolog predicts, that name points at a private generator (saving
-    and restoring the state instead costs 0.15 ms and would rewind the stream under
-    other threads). Only while `needed`: some `random_state` param is None.
+    Only while `needed`: some `random_state` param is None, so the estimator may draw
+    from numpy's global generator when we predict (see `private_numpy_global`).
     """
     if not needed:
         yield
         return
-    _global_random_state.enter()
-    try:
+    with private_numpy_global():
         yield
-    finally:
-        _global_random_state.leave()
 
 
 def training_metrics(

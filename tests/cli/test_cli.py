@@ -117,7 +117,10 @@ def test_runs_table_in_a_subprocess(tmp_path: Path, populated: Store) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["params", "metrics"]
     assert lines[1].split()[:6] == ["RUN", "ID", "NAME", "EXPERIMENT", "STATUS", "START"]
-    assert {"alpha", "solver", "model", "rmse", "r2"} <= set(lines[1].split())
+    assert {"alpha", "rmse", "r2"} <= set(lines[1].split())
+    # `solver` and `model` have one value wherever they are set: they tell no runs apart.
+    assert "solver" not in lines[1].split() and "model" not in lines[1].split()
+    assert proc.stderr.startswith("not shown: 2 params, 1 tag; show some with --columns")
     sweep = row_of(proc.stdout, populated.sweep)
     assert "sweep" in sweep and "FINISHED" in sweep and "housing" in sweep
     start = format_time(autolog.get_run(populated.sweep).start_time)
@@ -227,9 +230,12 @@ def test_filter_and_order_by(
     ids = [line.split()[0] for line in out.splitlines()[2:]]
     assert ids == [populated.children[2], populated.children[1], populated.broken]
     header = out.splitlines()[1].split()
-    # Keys named in --filter and --order-by come first in their groups.
-    assert header.index("alpha") < header.index("solver")
+    # Keys named in --filter and --order-by come first in their groups, and are shown even
+    # when they would not be (solver has one value in every run that has it).
     assert header.index("r2") < header.index("rmse")
+    out, _ = cli(capsys, "runs", "--filter", "params.solver = 'auto'")
+    header = out.splitlines()[1].split()
+    assert header.index("solver") < header.index("alpha")
 
 
 def test_status_and_max_results(
