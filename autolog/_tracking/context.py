@@ -285,12 +285,16 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
     import shlex
     import socket
 
+    from autolog._tracking.system_metrics import host_facts
+
     tags = {
         "autolog.host": socket.gethostname(),
         "autolog.python": platform.python_version(),
         "autolog.python.implementation": platform.python_implementation(),
         "autolog.platform": platform.platform(),
         "autolog.pid": str(os.getpid()),
+        "autolog.cwd": proc.cwd,
+        **host_facts(),
     }
     user = _user()
     if user:
