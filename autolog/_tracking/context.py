@@ -229,6 +229,7 @@ def _compute(capture: Capture, proc: _Process) -> RunContext:
         ("system", capture.system, lambda: _system_context(proc, entry)),
         ("source", capture.source, lambda: _source_context(entry)),
         ("git", capture.git, lambda: _git_context(git_start)),
+        ("dvc", capture.git, lambda: _dvc_context(git_start)),  # data versions go with code's
         ("packages", capture.packages, _packages_context),
     ]
     for name, enabled, compute in parts:
@@ -386,6 +387,12 @@ def _git_context(start: str) -> _Part:
     if remote:
         tags["autolog.git.remote"] = strip_credentials(remote)
     return tags, artifacts
+
+
+def _dvc_context(start: str) -> _Part:
+    from autolog._tracking.dvc import dvc_context  # on first use: keeps this import light
+
+    return dvc_context(start)
 
 
 def _remote_url(root: str) -> str | None:
