@@ -46,7 +46,13 @@ __all__ = [
 ]
 
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
-COMMAND_MODULES: list[str] = ["autolog._cli.runs", "autolog._cli.run", "autolog._cli.models"]
+COMMAND_MODULES: list[str] = [
+    "autolog._cli.runs",
+    "autolog._cli.run",
+    "autolog._cli.models",
+    "autolog._cli.data",
+    "autolog._cli.reproduce",
+]
 
 #: What a command runs: parsed arguments in, exit code out.
 Handler = Callable[[argparse.Namespace], int]
