@@ -46,9 +46,15 @@ def fake_gpus() -> Iterator[FakeGpus]:
     system_metrics.set_gpu_source(None)
 
 
-def _busy(seconds: float) -> None:
+def _busy(seconds: float, run: autolog.ActiveRun | None = None, samples: int = 2) -> None:
+    """Work for `seconds`, and on until `run` has `samples` samples (a busy machine is slow)."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    give_up = end + 60
+    while time.monotonic() < end or (
+        run is not None
+        and system_metrics._sampler.watches[run.id].step < samples
+        and time.monotonic() < give_up
+    ):
         sum(range(1000))
 
 
@@ -80,7 +86,7 @@ def test_a_short_run_gets_a_summary_at_the_default_interval(
 def test_a_long_run_gets_a_series(fake_gpus: FakeGpus) -> None:
     autolog.configure(system_metrics=0.1)
     with autolog.start_run() as run:
-        _busy(0.6)
+        _busy(0.6, run)
     stored = autolog.get_run(run.id)
     cpu = autolog.get_metric_history(run.id, "system/cpu_percent")
     assert len(cpu) >= 2
@@ -138,12 +144,12 @@ def test_one_thread_serves_every_run_and_children_are_not_sampled() -> None:
     def another_thread() -> None:
         with autolog.start_run() as second:  # a thread has a stack of its own: a second top run
             seconds.append(second)
-            _busy(0.3)
+            _busy(0.3, second)
 
     with autolog.start_run() as first, autolog.start_run(nested=True) as child:
         worker = threading.Thread(target=another_thread)
         worker.start()
-        _busy(0.3)
+        _busy(0.3, first)
         names = [t.name for t in threading.enumerate()]
         worker.join()
     assert names.count("autolog-system-metrics") == 1
