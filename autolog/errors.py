@@ -20,6 +20,7 @@ Every message names the bad value, what was expected and the fix.
     ├── MissingDependencyError (also an ImportError)
     │                               an optional package a feature needs is not installed
     ├── StoreError                  the store failed (disk, network, permissions)
+    ├── ReproductionError           a run's code, data or environment could not be rebuilt
     └── InternalError               a swallowed internal error, re-raised in strict mode
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "NoActiveRunError",
     "NotFoundError",
     "ParamConflictError",
+    "ReproductionError",
     "RunNotFoundError",
     "StoreError",
     "UnknownSchemeError",
@@ -113,6 +115,10 @@ class MissingDependencyError(AutologError, ImportError):
 
 class StoreError(AutologError):
     """The store failed: a disk, permission or network error."""
+
+
+class ReproductionError(AutologError):
+    """A run's code, data or environment could not be rebuilt (a checkout, a diff, a package)."""
 
 
 class InternalError(AutologError):

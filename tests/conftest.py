@@ -12,6 +12,8 @@ import pytest
 os.environ["AUTOLOG_STRICT"] = "1"
 # Tests read runs back at once; a short interval keeps background flushes quick.
 os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "0.05")
+# Tests read back exact sets of metrics; the system metrics' own tests switch them on.
+os.environ.setdefault("AUTOLOG_SYSTEM_METRICS", "off")
 
 from s3server import BUCKET, UNSET_AWS, S3Server, s3_environment
 

@@ -51,6 +51,8 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
+    "autolog._cli.data",
+    "autolog._cli.reproduce",
 ]
 
 #: What a command runs: parsed arguments in, exit code out.

@@ -39,6 +39,9 @@ def register(subparsers: Subparsers) -> None:
         help="comma-separated integrations to enable (default: all installed)",
     )
     parser.add_argument("--no-models", action="store_true", help="do not save fitted models")
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag on the run"
+    )
     parser.add_argument("-m", dest="module", action="store_true", help="run a module, not a file")
     parser.add_argument("target", metavar="SCRIPT", help="the script (or module with -m)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
@@ -58,4 +61,14 @@ def _run(args: argparse.Namespace) -> int:
         run_name=args.run_name,
         integrations=names,
         log_models=not args.no_models,
+        tags=dict(_tag(t) for t in args.tag),
     )
+
+
+def _tag(text: str) -> tuple[str, str]:
+    from autolog.errors import InvalidValueError
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InvalidValueError(f"--tag {text!r}; expected KEY=VALUE, for example --tag team=churn")
+    return key, value

@@ -28,6 +28,7 @@ from autolog._cli.table import (
     terminal_width,
 )
 from autolog._entities import Run, RunStatus
+from autolog._patching.seeds import UNSEEDED_TAG
 from autolog._tracking.api import (
     download_with_progress,
     get_metric_history,
@@ -269,6 +270,8 @@ def show_lines(
         head.append(("Parent", parent))
     if "autolog.error" in run.tags:
         head.append(("Error", run.tags["autolog.error"]))
+    if UNSEEDED_TAG in run.tags:
+        head.append(("Warning", f"left to chance, may not reproduce: {run.tags[UNSEEDED_TAG]}"))
     lines = key_value_lines(head)
 
     def section(title: str, count: int, body: list[str], unit: str = "") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import runpy
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -44,6 +44,7 @@ def run_script(
     run_name: str | None = None,
     integrations: Sequence[str] | None = None,
     log_models: bool = True,
+    tags: Mapping[str, str] | None = None,
 ) -> int:
     """Run `target` (a script path, or a module name when `module`) with autologging on.
 
@@ -73,6 +74,7 @@ def run_script(
             "autolog.run.type": "script",
             "autolog.script": target,
             "autolog.script.args": " ".join(args)[:4000],
+            **(tags or {}),
         },
     )
     code = 0

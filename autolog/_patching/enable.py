@@ -49,6 +49,7 @@ def enable(
     extra_tags: Mapping[str, Any] | None = None,
     silent: bool = False,
     registered_model_name: str | None = None,
+    system_metrics: bool | float | None = None,
 ) -> list[str]:
     """Record every training call of the named libraries (all supported ones by default).
 
@@ -67,6 +68,8 @@ def enable(
         extra_tags: tags set on every autologged run.
         silent: hide autolog's own warnings while it is enabled.
         registered_model_name: register every logged model under this name.
+        system_metrics: seconds between `system/...` samples of each run (True: 10 s;
+            False: none); None leaves the setting ($AUTOLOG_SYSTEM_METRICS) as it is.
     """
     names, named = _names(integrations)
     if max_tuning_runs is not None and (
@@ -84,7 +87,7 @@ def enable(
         check_model_name(registered_model_name)
     from autolog._tracking.api import configure
 
-    configure(tracking_uri=tracking_uri, experiment=experiment)
+    configure(tracking_uri=tracking_uri, experiment=experiment, system_metrics=system_metrics)
     from autolog._patching.integration import AutologOptions
 
     options = AutologOptions(

@@ -15,6 +15,7 @@ from typing import Any
 from autolog import _search
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._tracking import runs as _runs
+from autolog._tracking import system_metrics as _system_metrics
 from autolog._tracking.runs import _stack, require_run
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_name, check_relative_path
@@ -62,6 +63,7 @@ def configure(
     sync: bool | None = None,
     flush_interval: float | None = None,
     disable_capture: Sequence[str] | None = None,
+    system_metrics: bool | float | None = None,
 ) -> None:
     """Change settings for runs started from now on; None leaves a setting as it is.
 
@@ -71,7 +73,9 @@ def configure(
         sync: write every log call before it returns (slower; default False).
         flush_interval: seconds between background flushes (default 1.0).
         disable_capture: captures to skip: any of "git", "source", "packages", "system".
+        system_metrics: seconds between `system/...` samples (True: every 10 s; False: off).
     """
+    interval = None if system_metrics is None else _system_metrics.check_setting(system_metrics)
     settings = tracking.settings
     if flush_interval is not None and (
         isinstance(flush_interval, bool)
@@ -98,6 +102,8 @@ def configure(
         for writer in tracking.all_writers():
             writer.flush()
             writer.sync = bool(sync)
+    if interval is not None:
+        settings.system_metrics = interval
     if flush_interval is not None:
         settings.flush_interval = float(flush_interval)
         for writer in tracking.all_writers():

@@ -229,6 +229,7 @@ def _compute(capture: Capture, proc: _Process) -> RunContext:
         ("system", capture.system, lambda: _system_context(proc, entry)),
         ("source", capture.source, lambda: _source_context(entry)),
         ("git", capture.git, lambda: _git_context(git_start)),
+        ("dvc", capture.git, lambda: _dvc_context(git_start)),  # data versions go with code's
         ("packages", capture.packages, _packages_context),
     ]
     for name, enabled, compute in parts:
@@ -285,12 +286,16 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
     import shlex
     import socket
 
+    from autolog._tracking.system_metrics import host_facts
+
     tags = {
         "autolog.host": socket.gethostname(),
         "autolog.python": platform.python_version(),
         "autolog.python.implementation": platform.python_implementation(),
         "autolog.platform": platform.platform(),
         "autolog.pid": str(os.getpid()),
+        "autolog.cwd": proc.cwd,
+        **host_facts(),
     }
     user = _user()
     if user:
@@ -382,6 +387,12 @@ def _git_context(start: str) -> _Part:
     if remote:
         tags["autolog.git.remote"] = strip_credentials(remote)
     return tags, artifacts
+
+
+def _dvc_context(start: str) -> _Part:
+    from autolog._tracking.dvc import dvc_context  # on first use: keeps this import light
+
+    return dvc_context(start)
 
 
 def _remote_url(root: str) -> str | None:

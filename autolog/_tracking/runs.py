@@ -24,6 +24,7 @@ from typing import Any
 from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors, report_internal_error
 from autolog._tracking import context as _context
+from autolog._tracking import system_metrics as _system_metrics
 from autolog._tracking.settings import tracking
 from autolog._tracking.writer import (
     ARTIFACT,
@@ -292,6 +293,7 @@ class ActiveRun:
             if self.status is not RunStatus.RUNNING:
                 return
             self.status = final
+        _system_metrics.run_ended(self)
         self._writer.submit((STATUS, self.id, final.value, _now_ms()))
         _forget(self)
 
@@ -443,6 +445,7 @@ def start_run(
         # Before the run's tags: the context's tags then join the batch that follows, and
         # a tag the caller gives wins over a captured one of the same name.
         _queue_context_capture(run, writer)
+        _system_metrics.run_started(run)
     if checked_tags:
         run.set_tags(checked_tags)
     with _live_lock:

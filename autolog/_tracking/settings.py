@@ -8,6 +8,7 @@ Settings come from `autolog.configure(...)`, else from the environment:
     AUTOLOG_FLUSH_INTERVAL   seconds between background flushes (default 1.0)
     AUTOLOG_DISABLE_CAPTURE  comma-separated captures to skip: git, source, packages, system
     AUTOLOG_STRICT=1         raise autolog's internal errors instead of swallowing them
+    AUTOLOG_SYSTEM_METRICS   seconds between system metrics samples (default 10), or off
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Settings:
     sync: bool | None = None
     flush_interval: float | None = None
     disable_capture: frozenset[str] | None = None
+    system_metrics: float | None = None  # seconds between samples, 0 off (system_metrics.py)
 
     def resolved_uri(self) -> str:
         return self.tracking_uri or default_tracking_uri()

@@ -50,6 +50,7 @@ from autolog._patching.integration import (
     marked,
     open_run,
 )
+from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
@@ -260,6 +261,7 @@ class SklearnIntegration(Integration):
                 v is None for k, v in params.items() if k.endswith("random_state")
             )
             record.log_params(run, params)
+            run.set_tags(fit_tags(params, estimator))
         with capture_internal_errors("sklearn: logging tags"):
             run.set_tags({**record.estimator_tags(estimator), "autolog.sklearn.method": method})
         if options.log_datasets:

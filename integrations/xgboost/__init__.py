@@ -45,6 +45,7 @@ from autolog._patching.integration import (
     marked,
     open_run,
 )
+from autolog._patching.seeds import fit_tags, xgboost_seed_params
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
@@ -168,6 +169,7 @@ class XGBoostIntegration(Integration):
                     state.run.set_tags(_BOOSTER_TAGS)
                 params = booster_params(call.get("params"))
                 log_params(state.run, {**params, **training_args(sig.names, sig.defaults, call)})
+                state.run.set_tags(fit_tags(call.get("params"), library="xgboost"))
             if api == "train":
                 _note_evals(state, call)
             else:  # cv always evaluates its folds
@@ -193,6 +195,7 @@ class XGBoostIntegration(Integration):
                 }
             )
             log_params(state.run, estimator_params(instance, kwargs))
+            state.run.set_tags(fit_tags(xgboost_seed_params(instance), library="xgboost"))
         if self.options.log_datasets:
             with capture_internal_errors("xgboost: fingerprinting the training data"):
                 record_dataset(state.run, array_fingerprint(x, y))

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from autolog._tracking import context as _context
+from autolog._tracking import system_metrics
 from autolog._tracking.context import (
     Capture,
     RunContext,
@@ -254,7 +255,10 @@ def test_system_tags(tmp_path: Path) -> None:
     script.write_text("")
     ctx = _context._compute(ONLY_SYSTEM, proc_for(script))
     tags = ctx.tags
-    assert set(tags) == {
+    host = system_metrics.host_facts()
+    assert {"autolog.host.cpu_count", "autolog.host.memory_total_mb"} <= set(host)
+    assert set(tags) - set(host) == {
+        "autolog.cwd",
         "autolog.user",
         "autolog.host",
         "autolog.python",
@@ -267,6 +271,7 @@ def test_system_tags(tmp_path: Path) -> None:
     assert tags["autolog.python.implementation"] == platform.python_implementation()
     assert tags["autolog.platform"] == platform.platform()
     assert tags["autolog.pid"] == str(os.getpid())
+    assert tags["autolog.cwd"] == str(tmp_path)
     assert tags["autolog.command"] == shlex.join(["/usr/bin/python3", str(script), "--epochs", "3"])
     assert ctx.artifacts == {}
     assert all(isinstance(v, str) for v in tags.values())
