@@ -26,10 +26,14 @@ from dataclasses import dataclass
 
 from autolog._cli.table import format_duration, format_time
 from autolog._entities import Run
-from autolog._search import _PREFIXES
 from autolog.errors import InvalidValueError
 
 __all__ = ["ATTRIBUTES", "Attribute", "ColumnItem", "ColumnList", "parse_columns"]
+
+# The search grammar's prefixes and aliases, naming the Run attribute each column reads.
+_KIND_OF_PREFIX = {"metrics": "metrics", "metric": "metrics", "params": "params",
+                   "param": "params", "tags": "tags", "tag": "tags", "attributes": "attributes",
+                   "attribute": "attributes", "attr": "attributes"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def _split(text: str) -> list[str]:
 
 def _item(text: str) -> ColumnItem:
     prefix, dot, rest = text.partition(".")
-    kind = _PREFIXES.get(prefix.lower()) if dot else None
+    kind = _KIND_OF_PREFIX.get(prefix.lower()) if dot else None
     if kind is None and dot:
         raise InvalidValueError(
             f"--columns item {text!r} has the prefix {prefix!r}; use params., metrics., tags. or"
