@@ -40,16 +40,15 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from autolog._patching.enable import known_integrations
 from autolog._patching.integration import (
     AutologWrapper,
     CallHooks,
     Integration,
-    OpenedRun,
-    Registry,
     current_call,
     marked,
-    open_run,
 )
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
@@ -110,7 +109,7 @@ class SklearnIntegration(Integration):
         self._sessions = PartialFitSessions(lambda: self.options)
         self._signatures: dict[tuple[type, str], list[str]] = {}
         # Libraries with an integration of their own patch their estimators themselves.
-        self._foreign = tuple(f"{n}." for n in Registry.known if n != self.name)
+        self._foreign = tuple(f"{n}." for n in known_integrations() if n != self.name)
 
     # -- patching --------------------------------------------------------------------------
 

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autolog._entities import RunStatus
-from autolog._patching.integration import AutologOptions, OpenedRun, marked, open_run
+from autolog._patching.enable import AutologOptions
+from autolog._patching.integration import marked
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun, record_error
 from autolog.integrations import _post_training as post

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from autolog._patching.enable import AutologOptions
 from autolog._patching.fingerprint import fingerprint
-from autolog._patching.integration import AutologOptions
 from autolog._tracking import runs as _runs
 from autolog._tracking.runs import ActiveRun
 from autolog._validation import sanitize_key

@@ -37,14 +37,9 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from autolog._patching.integration import (
-    AutologOptions,
-    CallHooks,
-    Integration,
-    OpenedRun,
-    marked,
-    open_run,
-)
+from autolog._patching.enable import AutologOptions
+from autolog._patching.integration import CallHooks, Integration, marked
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
