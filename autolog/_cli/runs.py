@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from autolog import _tags
 from autolog._cli.main import add_command, note, positive_int, resolve_run, write_json, write_lines
 from autolog._cli.progress import ProgressLine
 from autolog._cli.table import (
@@ -45,7 +46,7 @@ __all__ = ["register"]
 
 DEFAULT_MAX_RESULTS = 100
 KEY_COLUMNS = 4  # params and metrics shown per table, each
-SYSTEM_TAG_PREFIX = "autolog."
+SYSTEM_TAG_PREFIX = _tags.PREFIX
 
 _RUNS_EPILOG = """\
 examples:
@@ -379,8 +380,8 @@ def show_lines(
         except RunNotFoundError:
             parent = f"{run.parent_id}  (not in this store)"
         head.append(("Parent", parent))
-    if "autolog.error" in run.tags:
-        head.append(("Error", run.tags["autolog.error"]))
+    if _tags.ERROR in run.tags:
+        head.append(("Error", run.tags[_tags.ERROR]))
     lines = key_value_lines(head)
 
     def section(title: str, count: int, body: list[str], unit: str = "") -> None:

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from autolog import _tags
 from autolog._entities import Run
 from autolog._validation import check_id, check_name, check_relative_path
 from autolog.errors import InvalidKeyError, InvalidValueError
@@ -197,13 +198,13 @@ def lineage(run: Run, mlmodel: dict[str, Any]) -> dict[str, Any]:
     flavors = flavors if isinstance(flavors, dict) else {}
     section = mlmodel.get("autolog")
     model_class = section.get("model_class") if isinstance(section, dict) else None
-    data = {k: v for k, v in {**run.params, **run.tags}.items() if k.startswith("autolog.data.")}
+    data = {k: v for k, v in {**run.params, **run.tags}.items() if k.startswith(_tags.DATA_PREFIX)}
     return {
         "run_id": run.id,
         "run_name": run.name,
         "experiment_id": run.experiment_id,
         "experiment": run.experiment,
-        "git_commit": run.tags.get("autolog.git.commit"),
+        "git_commit": run.tags.get(_tags.GIT_COMMIT),
         "data": data,
         "flavors": sorted(flavors),
         "model_class": model_class,

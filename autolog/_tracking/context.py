@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autolog import _tags
 from autolog.errors import InvalidValueError
 
 __all__ = [
@@ -286,20 +287,20 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
     import socket
 
     tags = {
-        "autolog.host": socket.gethostname(),
-        "autolog.python": platform.python_version(),
-        "autolog.python.implementation": platform.python_implementation(),
-        "autolog.platform": platform.platform(),
-        "autolog.pid": str(os.getpid()),
+        _tags.HOST: socket.gethostname(),
+        _tags.PYTHON: platform.python_version(),
+        _tags.PYTHON_IMPLEMENTATION: platform.python_implementation(),
+        _tags.PLATFORM: platform.platform(),
+        _tags.PID: str(os.getpid()),
     }
     user = _user()
     if user:
-        tags["autolog.user"] = user
+        tags[_tags.USER] = user
     args = list(proc.argv)
     if entry.kind == "module" and entry.module:
         # argv[0] is the module's file, which run as a script would break its relative imports.
         args[:1] = ["-m", entry.module]
-    tags["autolog.command"] = shlex.join([proc.executable, *args])[:_MAX_COMMAND_LENGTH]
+    tags[_tags.COMMAND] = shlex.join([proc.executable, *args])[:_MAX_COMMAND_LENGTH]
     return tags, {}
 
 
@@ -315,9 +316,9 @@ def _user() -> str | None:
 def _source_context(entry: _EntryPoint) -> _Part:
     import hashlib
 
-    tags = {"autolog.source.type": entry.kind}
+    tags = {_tags.SOURCE_TYPE: entry.kind}
     if entry.module:
-        tags["autolog.source.module"] = entry.module
+        tags[_tags.SOURCE_MODULE] = entry.module
     artifacts: dict[str, bytes] = {}
     if entry.path is None:
         return tags, artifacts
@@ -329,10 +330,10 @@ def _source_context(entry: _EntryPoint) -> _Part:
         copied = len(content) <= _MAX_SOURCE_BYTES
         for chunk in iter(lambda: f.read(1024 * 1024), b""):
             digest.update(chunk)
-    tags["autolog.source.path"] = entry.path
-    tags["autolog.source.name"] = name
-    tags["autolog.source.sha256"] = digest.hexdigest()
-    tags["autolog.source.copied"] = "true" if copied else "false"
+    tags[_tags.SOURCE_PATH] = entry.path
+    tags[_tags.SOURCE_NAME] = name
+    tags[_tags.SOURCE_SHA256] = digest.hexdigest()
+    tags[_tags.SOURCE_COPIED] = "true" if copied else "false"
     if copied:
         artifacts[f"context/source/{_artifact_name(name)}"] = content
     return tags, artifacts
@@ -351,14 +352,14 @@ def _git_context(start: str) -> _Part:
     if len(lines) != 3:
         return {}, {}
     root, commit, branch = os.path.normpath(lines[0]), lines[1].strip(), lines[2].strip()
-    tags = {"autolog.git.commit": commit, "autolog.git.root": root}
+    tags = {_tags.GIT_COMMIT: commit, _tags.GIT_ROOT: root}
     if branch and branch != "HEAD":
-        tags["autolog.git.branch"] = branch
+        tags[_tags.GIT_BRANCH] = branch
     artifacts: dict[str, bytes] = {}
     status = _git(["status", "--porcelain", "--untracked-files=no"], root)
     if status is not None:
         dirty = bool(status[0].strip())
-        tags["autolog.git.dirty"] = "true" if dirty else "false"
+        tags[_tags.GIT_DIRTY] = "true" if dirty else "false"
         if dirty:
             diff = _git(
                 [
@@ -377,10 +378,10 @@ def _git_context(start: str) -> _Part:
             )
             if diff is not None and diff[0]:
                 artifacts["context/git.diff"] = diff[0]
-                tags["autolog.git.diff_truncated"] = "true" if diff[1] else "false"
+                tags[_tags.GIT_DIFF_TRUNCATED] = "true" if diff[1] else "false"
     remote = _remote_url(root)
     if remote:
-        tags["autolog.git.remote"] = strip_credentials(remote)
+        tags[_tags.GIT_REMOTE] = strip_credentials(remote)
     return tags, artifacts
 
 
@@ -480,7 +481,7 @@ def _packages_context() -> _Part:
         found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), (name, version))
     ordered = sorted(found.values(), key=lambda nv: (nv[0].lower(), nv[0]))
     lines = [f"{name}=={version}" for name, version in ordered]
-    tags = {f"autolog.lib.{lib}": found[lib][1] for lib in _LIBRARY_TAGS if lib in found}
+    tags = {f"{_tags.LIB_PREFIX}{lib}": found[lib][1] for lib in _LIBRARY_TAGS if lib in found}
     requirements = "".join(f"{line}\n" for line in lines).encode("utf-8", "replace")
     return tags, {"context/requirements.txt": requirements}
 

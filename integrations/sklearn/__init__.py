@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from autolog import _tags
 from autolog._patching.enable import known_integrations
 from autolog._patching.integration import (
     AutologWrapper,
@@ -260,7 +261,7 @@ class SklearnIntegration(Integration):
             )
             record.log_params(run, params)
         with capture_internal_errors("sklearn: logging tags"):
-            run.set_tags({**record.estimator_tags(estimator), "autolog.sklearn.method": method})
+            run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: method})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the training data"):
                 record.log_dataset(run, X, y)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autolog import _tags
 from autolog._entities import RunStatus
 from autolog._patching.enable import AutologOptions
 from autolog._patching.integration import marked
@@ -43,7 +44,6 @@ from autolog.integrations import _post_training as post
 __all__ = ["PartialCall", "PartialFitSessions", "Session"]
 
 MAX_METRICS_EVERY = 1000
-_ENDED_TAG = "autolog.partial_fit.ended"
 
 
 @dataclass
@@ -112,9 +112,7 @@ class PartialFitSessions:
         with capture_internal_errors("sklearn: logging params"):
             record.log_params(run, record.estimator_params(estimator))
         with capture_internal_errors("sklearn: logging tags"):
-            run.set_tags(
-                {**record.estimator_tags(estimator), "autolog.sklearn.method": "partial_fit"}
-            )
+            run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: "partial_fit"})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the first batch"):
                 record.log_dataset(run, X, y)
@@ -169,7 +167,7 @@ class PartialFitSessions:
         with capture_internal_errors("sklearn: ending a partial_fit run"):
             run = session.run
             if run.status is RunStatus.RUNNING:
-                run.set_tag(_ENDED_TAG, reason)
+                run.set_tag(_tags.PARTIAL_FIT_ENDED, reason)
                 run.log_metric("partial_fit_calls", session.calls)
                 if options.log_models and session.opened.owned:
                     with marked():
@@ -180,6 +178,6 @@ class PartialFitSessions:
 def _end_freed(session: Session) -> None:
     if session.run.status is RunStatus.RUNNING and os.getpid() == session.pid:
         with capture_internal_errors("sklearn: ending a partial_fit run"):
-            session.run.set_tag(_ENDED_TAG, "estimator freed")
+            session.run.set_tag(_tags.PARTIAL_FIT_ENDED, "estimator freed")
             session.run.log_metric("partial_fit_calls", session.calls)
             session.opened.close()

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from autolog import _tags
 from autolog._patching.enable import AutologOptions
 from autolog._patching.fingerprint import fingerprint
 from autolog._tracking import runs as _runs
@@ -141,7 +142,10 @@ def log_params(run: ActiveRun, params: Mapping[str, Any]) -> None:
 
 def estimator_tags(estimator: Any) -> dict[str, str]:
     cls = type(estimator)
-    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}
+    return {
+        _tags.ESTIMATOR_NAME: cls.__name__,
+        _tags.ESTIMATOR_CLASS: f"{cls.__module__}.{cls.__name__}",
+    }
 
 
 def estimator_kind(estimator: Any) -> str | None:
@@ -191,19 +195,19 @@ def input_example(X: Any, rows: int = 5) -> Any:
 def log_dataset(run: ActiveRun, X: Any, y: Any) -> dict[str, Any]:
     """Fingerprint X and y: tags `autolog.data.*` and the `datasets/train.json` artifact."""
     found = fingerprint(X, y)
-    tags = {"autolog.data.hash": found["hash"]}
+    tags = {_tags.DATA_HASH: found["hash"]}
     for part in ("X", "y"):
         entry = found.get(part)
         if entry is None:
             continue
         shape = entry.get("shape")
-        tags[f"autolog.data.{part}.kind"] = entry["kind"]
+        tags[_tags.data_tag(part, "kind")] = entry["kind"]
         if shape is not None:
-            tags[f"autolog.data.{part}.shape"] = "x".join(str(n) for n in shape)
+            tags[_tags.data_tag(part, "shape")] = "x".join(str(n) for n in shape)
         if entry.get("content_hash") is not None:
-            tags[f"autolog.data.{part}.hash"] = entry["content_hash"]
+            tags[_tags.data_tag(part, "hash")] = entry["content_hash"]
         if "sampled" in entry:
-            tags["autolog.data.sampled"] = "true"
+            tags[_tags.DATA_SAMPLED] = "true"
     run.set_tags(tags)
     log_json(run, found, DATASET_ARTIFACT)
     return found
@@ -230,7 +234,7 @@ def log_model(run: ActiveRun, estimator: Any, X: Any, options: AutologOptions) -
         else:
             save(estimator, "model", run=run, signature=infer_signature(rows))
     except InvalidValueError as exc:
-        run.set_tag("autolog.model.skipped", str(exc)[:1000])
+        run.set_tag(_tags.MODEL_SKIPPED, str(exc)[:1000])
         return
     if options.registered_model_name:
         from autolog._registry.api import register_logged_model
@@ -398,9 +402,7 @@ def log_search(run: ActiveRun, search: Any, max_tuning_runs: int) -> bool:
             parent=run, experiment=run.experiment, activate=False, name=f"{run.name}-candidate-{i}"
         )
         log_params(child, results["params"][i])
-        child.set_tags(
-            {"autolog.search.candidate": str(int(i)), "autolog.search.rank": str(ranks[i])}
-        )
+        child.set_tags({_tags.SEARCH_CANDIDATE: str(int(i)), _tags.SEARCH_RANK: str(ranks[i])})
         values = {k: _numeric(results[k][i]) for k in metric_keys}
         child.log_metrics({k: v for k, v in values.items() if v is not None})
         child.end()

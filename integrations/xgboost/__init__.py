@@ -37,6 +37,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
+from autolog import _tags
 from autolog._patching.enable import AutologOptions
 from autolog._patching.integration import CallHooks, Integration, marked
 from autolog._patching.placement import OpenedRun, open_run
@@ -57,8 +58,6 @@ from autolog.integrations.xgboost._record import (
 
 __all__ = ["XGBoostIntegration"]
 
-_TAG_CALL = "autolog.xgboost.call"
-_TAG_EVALS = "autolog.xgboost.evals"
 _Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
@@ -158,7 +157,7 @@ class XGBoostIntegration(Integration):
             call = sig.bind(args, kwargs)
             state = Training(open_run(self.options), self.options, api)
             with capture_internal_errors("xgboost: recording params"):
-                state.run.set_tag(_TAG_CALL, f"xgboost.{api}")
+                state.run.set_tag(_tags.XGBOOST_CALL, f"xgboost.{api}")
                 if api == "train":
                     state.run.set_tags(_BOOSTER_TAGS)
                 params = booster_params(call.get("params"))
@@ -182,9 +181,9 @@ class XGBoostIntegration(Integration):
             cls = type(instance)
             state.run.set_tags(
                 {
-                    _TAG_CALL: f"xgboost.{cls.__name__}.fit",
-                    "estimator_name": cls.__name__,
-                    "estimator_class": f"{cls.__module__}.{cls.__name__}",
+                    _tags.XGBOOST_CALL: f"xgboost.{cls.__name__}.fit",
+                    _tags.ESTIMATOR_NAME: cls.__name__,
+                    _tags.ESTIMATOR_CLASS: f"{cls.__module__}.{cls.__name__}",
                 }
             )
             log_params(state.run, estimator_params(instance, kwargs))
@@ -216,7 +215,7 @@ class XGBoostIntegration(Integration):
             state.opened.close()
 
 
-_BOOSTER_TAGS = {"estimator_name": "Booster", "estimator_class": "xgboost.core.Booster"}
+_BOOSTER_TAGS = {_tags.ESTIMATOR_NAME: "Booster", _tags.ESTIMATOR_CLASS: "xgboost.core.Booster"}
 
 
 def _failed(state: Training, error: BaseException) -> None:
@@ -259,7 +258,7 @@ def _note_evals(state: Training, call: Mapping[str, Any]) -> None:
         state.early_stopping = _uses_early_stopping(call)
         evals = list(call.get("evals") or ())
         if not evals:
-            state.run.set_tag(_TAG_EVALS, "none")
+            state.run.set_tag(_tags.XGBOOST_EVALS, "none")
             return
         # Malformed entries are XGBoost's to reject, right after this.
         names = [str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals]

@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from autolog import _tags
 from autolog._tracking.runs import ActiveRun
 from autolog._validation import MAX_PARAM_VALUE_LENGTH, sanitize_key
 from autolog.errors import ParamConflictError
@@ -160,18 +161,18 @@ def record_dataset(run: ActiveRun, found: Mapping[str, Any]) -> None:
     """Log a fingerprint: tags `autolog.data.*` (as the scikit-learn integration) and JSON."""
     tags: dict[str, str] = {}
     if found.get("hash") is not None:
-        tags["autolog.data.hash"] = str(found["hash"])
+        tags[_tags.DATA_HASH] = str(found["hash"])
     for part in ("X", "y"):
         entry = found.get(part)
         if entry is None:
             continue
-        tags[f"autolog.data.{part}.kind"] = str(entry["kind"])
+        tags[_tags.data_tag(part, "kind")] = str(entry["kind"])
         if entry.get("shape") is not None:
-            tags[f"autolog.data.{part}.shape"] = "x".join(str(n) for n in entry["shape"])
+            tags[_tags.data_tag(part, "shape")] = "x".join(str(n) for n in entry["shape"])
         if entry.get("content_hash") is not None:
-            tags[f"autolog.data.{part}.hash"] = str(entry["content_hash"])
+            tags[_tags.data_tag(part, "hash")] = str(entry["content_hash"])
         if "sampled" in entry:
-            tags["autolog.data.sampled"] = "true"
+            tags[_tags.DATA_SAMPLED] = "true"
     run.set_tags(tags)
     log_json(run, found, DATASET_ARTIFACT)
 
