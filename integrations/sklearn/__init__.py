@@ -251,11 +251,13 @@ class SklearnIntegration(Integration):
         X, y, weight = self._fit_arguments(estimator, method, args, kwargs)
         opened = open_run(self.options)
         state = Fit(opened, method, X, y, weight, rng_sensitive=False)
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
+        from autolog._patching.fingerprint import fingerprint
+        from autolog.integrations.sklearn._record import estimator_params
 
         run, options = opened.run, self.options
         with capture_internal_errors("sklearn: logging params"):
-            params = record.estimator_params(estimator)
+            params = estimator_params(estimator)
             state.rng_sensitive = any(
                 v is None for k, v in params.items() if k.endswith("random_state")
             )
@@ -264,7 +266,7 @@ class SklearnIntegration(Integration):
             run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: method})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the training data"):
-                record.log_dataset(run, X, y)
+                record.log_dataset(run, fingerprint(X, y))
         return state
 
     def _after_fit(self, state: Fit, estimator: Any, result: Any) -> None:
@@ -279,13 +281,14 @@ class SklearnIntegration(Integration):
             state.opened.close()
 
     def _record_fit(self, state: Fit, estimator: Any, result: Any) -> None:
+        from autolog._patching import record
         from autolog.integrations.sklearn import _metrics as metrics
-        from autolog.integrations.sklearn import _record as record
+        from autolog.integrations.sklearn import _record as sklearn_record
 
         run, options = state.run, self.options
         kind = None
         with capture_internal_errors("sklearn: training metrics"):
-            kind = record.estimator_kind(estimator)
+            kind = sklearn_record.estimator_kind(estimator)
             labels = result if state.method == "fit_predict" else None
             if kind == "clusterer" and labels is None:
                 labels = getattr(estimator, "labels_", None)
@@ -296,12 +299,12 @@ class SklearnIntegration(Integration):
             if found.tags:
                 run.set_tags(found.tags)
         with capture_internal_errors("sklearn: logging a search"):
-            record.log_search(run, estimator, options.max_tuning_runs)
+            sklearn_record.log_search(run, estimator, options.max_tuning_runs)
         with capture_internal_errors("sklearn: feature importances"):
-            record.log_feature_importances(run, estimator)
+            sklearn_record.log_feature_importances(run, estimator)
         if options.log_models:
             with capture_internal_errors("sklearn: logging the model"):
-                record.log_model(run, estimator, state.X, options)
+                record.log_model(run, estimator, options, record.first_rows(state.X))
         model = post.remember_model(estimator, run)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")

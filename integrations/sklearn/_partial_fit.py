@@ -97,7 +97,9 @@ class PartialFitSessions:
         return PartialCall(session, step, X, y, sample_weight, time.perf_counter())
 
     def _start(self, estimator: Any, X: Any, y: Any) -> Session:
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
+        from autolog._patching.fingerprint import fingerprint
+        from autolog.integrations.sklearn._record import estimator_params
 
         options = self._options()
         session = Session(open_run(options))
@@ -110,19 +112,19 @@ class PartialFitSessions:
         weakref.finalize(estimator, _end_freed, session)
         run = session.run
         with capture_internal_errors("sklearn: logging params"):
-            record.log_params(run, record.estimator_params(estimator))
+            record.log_params(run, estimator_params(estimator))
         with capture_internal_errors("sklearn: logging tags"):
             run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: "partial_fit"})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the first batch"):
-                record.log_dataset(run, X, y)
+                record.log_dataset(run, fingerprint(X, y))
         post.remember_model(estimator, run)
         return session
 
     def after(self, state: PartialCall, estimator: Any) -> None:
         """Log the call's training metrics at its step (when this call is due for them)."""
         from autolog.integrations.sklearn import _metrics as metrics
-        from autolog.integrations.sklearn import _record as record
+        from autolog.integrations.sklearn._record import estimator_kind
 
         session = state.session
         if state.step % session.metrics_every:
@@ -130,7 +132,7 @@ class PartialFitSessions:
         spent = time.perf_counter() - state.started
         started = time.perf_counter()
         with marked():
-            kind = record.estimator_kind(estimator)
+            kind = estimator_kind(estimator)
             found = metrics.training_metrics(
                 estimator, str(kind), state.X, state.y, state.sample_weight
             )
@@ -159,7 +161,7 @@ class PartialFitSessions:
             self._close(session, estimator, reason)
 
     def _close(self, session: Session, estimator: Any, reason: str) -> None:
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
 
         if session.pid != os.getpid():
             return  # a forked child's copy: the parent ends its run
@@ -171,7 +173,7 @@ class PartialFitSessions:
                 run.log_metric("partial_fit_calls", session.calls)
                 if options.log_models and session.opened.owned:
                     with marked():
-                        record.log_model(run, estimator, None, options)
+                        record.log_model(run, estimator, options, example=None)
             session.opened.close()
 
 

@@ -38,7 +38,9 @@ from types import ModuleType
 from typing import Any
 
 from autolog import _tags
+from autolog._patching import record
 from autolog._patching.enable import AutologOptions
+from autolog._patching.fingerprint import fingerprint
 from autolog._patching.integration import CallHooks, Integration, marked
 from autolog._patching.placement import OpenedRun, open_run
 from autolog._safety import capture_internal_errors
@@ -50,9 +52,6 @@ from autolog.integrations.xgboost._record import (
     dmatrix_fingerprint,
     estimator_params,
     feature_importances,
-    log_json,
-    log_params,
-    record_dataset,
     training_args,
 )
 
@@ -161,14 +160,16 @@ class XGBoostIntegration(Integration):
                 if api == "train":
                     state.run.set_tags(_BOOSTER_TAGS)
                 params = booster_params(call.get("params"))
-                log_params(state.run, {**params, **training_args(sig.names, sig.defaults, call)})
+                record.log_params(
+                    state.run, {**params, **training_args(sig.names, sig.defaults, call)}
+                )
             if api == "train":
                 _note_evals(state, call)
             else:  # cv always evaluates its folds
                 state.early_stopping = _uses_early_stopping(call)
             if self.options.log_datasets and call.get("dtrain") is not None:
                 with capture_internal_errors("xgboost: fingerprinting the training data"):
-                    record_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
+                    record.log_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
             return state
 
         return before
@@ -182,17 +183,16 @@ class XGBoostIntegration(Integration):
             state.run.set_tags(
                 {
                     _tags.XGBOOST_CALL: f"xgboost.{cls.__name__}.fit",
-                    _tags.ESTIMATOR_NAME: cls.__name__,
-                    _tags.ESTIMATOR_CLASS: f"{cls.__module__}.{cls.__name__}",
+                    **record.estimator_tags(instance),
                 }
             )
-            log_params(state.run, estimator_params(instance, kwargs))
+            record.log_params(state.run, estimator_params(instance, kwargs))
         if self.options.log_datasets:
             with capture_internal_errors("xgboost: fingerprinting the training data"):
-                record_dataset(state.run, array_fingerprint(x, y))
-        if self.options.log_models and self.options.log_input_examples:
+                record.log_dataset(state.run, fingerprint(x, y))
+        if self.options.log_models:
             with capture_internal_errors("xgboost: taking an input example"):
-                state.input_example = _input_example(x)
+                state.input_example = record.first_rows(x)
         return state
 
     # -- after: early stopping, importances, model ---------------------------------------------
@@ -207,10 +207,10 @@ class XGBoostIntegration(Integration):
             booster = model.get_booster() if state.api == "fit" else model
             post.remember_model(model, state.run)
             with capture_internal_errors("xgboost: recording feature importances"):
-                log_json(state.run, feature_importances(booster), IMPORTANCES_ARTIFACT)
+                record.log_json(state.run, feature_importances(booster), IMPORTANCES_ARTIFACT)
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
-                    _log_model(state, model)
+                    record.log_model(state.run, model, state.options, state.input_example)
         finally:
             state.opened.close()
 
@@ -262,7 +262,7 @@ def _note_evals(state: Training, call: Mapping[str, Any]) -> None:
             return
         # Malformed entries are XGBoost's to reject, right after this.
         names = [str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals]
-        log_params(state.run, {"evals": ",".join(names)})
+        record.log_params(state.run, {"evals": ",".join(names)})
 
 
 def _uses_early_stopping(call: Mapping[str, Any]) -> bool:
@@ -289,35 +289,6 @@ def _record_early_stopping(state: Training) -> None:
 
 
 # -- data and model -----------------------------------------------------------------------------
-
-
-def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
-    """The fingerprint of the training data given to a scikit-learn API `fit`."""
-    from autolog._patching.fingerprint import fingerprint
-
-    return fingerprint(x, y)
-
-
-def _input_example(x: Any) -> Any:
-    """The first rows of a NumPy array or pandas DataFrame (not device arrays)."""
-    import numpy as np
-
-    if isinstance(x, np.ndarray):
-        return x[:5]
-    if type(x).__module__.startswith("pandas") and hasattr(x, "iloc"):
-        return x.iloc[:5]
-    return None
-
-
-def _log_model(state: Training, model: Any) -> None:
-    from autolog._models import log_model
-
-    log_model(model, "model", run=state.run, input_example=state.input_example)
-    name = state.options.registered_model_name
-    if name is not None:
-        from autolog._registry.api import register_logged_model
-
-        register_logged_model(state.run.id, "model", name, tracking_uri=state.run.tracking_uri)
 
 
 def _classes_defining(sklearn_api: ModuleType, method: str) -> list[type]:

@@ -95,7 +95,7 @@ def test_train_with_evals_and_early_stopping() -> None:
     assert run.tags["autolog.xgboost.call"] == "xgboost.train"
     assert "autolog.xgboost.evals" not in run.tags
     assert run.params["objective"] == "binary:logistic"
-    assert run.params["eval_metric"] == "[logloss, auc]"
+    assert run.params["eval_metric"] == "['logloss', 'auc']"
     assert run.params["max_depth"] == "3"
     assert run.params["num_boost_round"] == "200"
     assert run.params["early_stopping_rounds"] == "5"
@@ -217,8 +217,8 @@ def test_custom_objective_and_metric_are_recorded_by_name() -> None:
         verbose_eval=False,
     )
     run = _only_run()
-    assert run.params["custom_objective"] == "squared_error_objective"
-    assert run.params["custom_metric"] == "max_abs_error"
+    assert run.params["custom_objective"] == f"{__name__}.squared_error_objective"
+    assert run.params["custom_metric"] == f"{__name__}.max_abs_error"
     assert "obj" not in run.params
     _assert_histories(run, evals_result)
     assert list(evals_result["train"]) == ["max_abs"]
@@ -233,10 +233,11 @@ def test_sklearn_custom_objective_and_metric() -> None:
     model = xgb.XGBRegressor(n_estimators=5, objective=squared_error_sk, eval_metric=mae)
     model.fit(x, y, eval_set=[(x, y)], verbose=False)
     run = _only_run()
-    assert run.params["objective"] == "squared_error_sk"
-    assert run.params["custom_objective"] == "squared_error_sk"
-    assert run.params["eval_metric"] == "mae"
-    assert run.params["custom_metric"] == "mae"
+    assert run.params["objective"] == f"{__name__}.squared_error_sk"
+    assert run.params["custom_objective"] == f"{__name__}.squared_error_sk"
+    local = f"{__name__}.test_sklearn_custom_objective_and_metric.<locals>.mae"
+    assert run.params["eval_metric"] == local  # functions by module.qualname
+    assert run.params["custom_metric"] == local
     _assert_histories(run, model.evals_result())
 
 
@@ -297,7 +298,7 @@ def test_cv_records_mean_and_std_per_round() -> None:
     run = _only_run()
     assert run.tags["autolog.xgboost.call"] == "xgboost.cv"
     assert run.params["nfold"] == "3"
-    assert run.params["metrics"] == "[logloss, error]"
+    assert run.params["metrics"] == "['logloss', 'error']"
     assert run.params["seed"] == "7"
     assert "as_pandas" not in run.params
     for column in result.columns:
@@ -374,7 +375,7 @@ def test_params_given_as_pairs_keep_repeated_keys() -> None:
         params, dtrain, 3, evals=[(dtrain, "train")], evals_result=evals_result, verbose_eval=False
     )
     run = _only_run()
-    assert run.params["eval_metric"] == "[auc, error]"
+    assert run.params["eval_metric"] == "['auc', 'error']"
     _assert_histories(run, evals_result)
 
 
@@ -460,6 +461,17 @@ def test_log_models_off_logs_no_model() -> None:
     xgb.XGBClassifier(n_estimators=2).fit(x, y)
     run = _only_run()
     assert "model" not in [a.path for a in autolog.list_artifacts(run.id)]
+
+
+def test_input_examples_off_still_logs_the_signature() -> None:
+    autolog.enable("xgboost", log_input_examples=False)
+    x, y = _binary()
+    xgb.XGBClassifier(n_estimators=2).fit(pd.DataFrame(x, columns=list("abcde")), y)
+    run = _only_run()
+    paths = [f.path for f in autolog.list_artifacts(run.id, "model")]
+    assert "model/MLmodel" in paths and "model/input_example.json" not in paths
+    mlmodel = autolog.download_artifacts(run.id, "model/MLmodel").read_text()
+    assert "signature" in mlmodel and '\\"name\\": \\"e\\"' in mlmodel
 
 
 def _cuda_available() -> bool:

@@ -159,7 +159,7 @@ def test_errors_before_and_after_training_are_swallowed(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(integration, "booster_params", broken)
     monkeypatch.setattr(integration, "feature_importances", broken)
-    monkeypatch.setattr(integration, "array_fingerprint", broken)
+    monkeypatch.setattr(integration, "fingerprint", broken)
     x, y = _data()
     model = xgb.XGBClassifier(n_estimators=3).fit(x, y, eval_set=[(x, y)], verbose=False)
     assert model.get_booster().num_boosted_rounds() == 3
