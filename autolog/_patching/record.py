@@ -9,34 +9,41 @@ are these, so that a run of any library reads the same (docs/records.md):
 - JSON artifacts: `log_json`, compact UTF-8 JSON.
 - the training data: `log_dataset` writes a fingerprint (`autolog._patching.fingerprint`)
   as the tags `autolog.data.*` and the artifact `datasets/train.json`.
+- feature importances: `log_feature_importances` writes `feature_importances.json`
+  (one schema for every library) and the top features as metrics.
 - the model: `log_model` saves it as the run's `model` with an input example
   (or, with input examples off, at least the signature inferred from it),
   tags `autolog.model.skipped` when it cannot be saved, and registers it when
   the options name a registered model.
 
-Nothing here knows a library: no import of scikit-learn, XGBoost or NumPy.
+Nothing here knows a library: no import of scikit-learn or XGBoost.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autolog import _tags
 from autolog._patching.enable import AutologOptions
 from autolog._tracking.runs import ActiveRun
-from autolog._validation import MAX_PARAM_VALUE_LENGTH
+from autolog._validation import MAX_PARAM_VALUE_LENGTH, sanitize_key
 from autolog.errors import InvalidValueError, ParamConflictError
 
 __all__ = [
     "DATASET_ARTIFACT",
+    "IMPORTANCES_ARTIFACT",
+    "MAX_FEATURES_LISTED",
     "MODEL_PATH",
+    "TOP_FEATURES",
     "estimator_tags",
     "first_rows",
     "log_dataset",
+    "log_feature_importances",
     "log_json",
     "log_model",
     "log_params",
@@ -44,6 +51,9 @@ __all__ = [
 ]
 
 DATASET_ARTIFACT = "datasets/train.json"
+IMPORTANCES_ARTIFACT = "feature_importances.json"
+TOP_FEATURES = 10  # logged as metrics `feature_importance.<name>`
+MAX_FEATURES_LISTED = 10_000
 MODEL_PATH = "model"
 EXAMPLE_ROWS = 5
 _MAX_ITEMS = 50  # of a list, tuple or dict param: the rest is "..."
@@ -186,6 +196,59 @@ def first_rows(X: Any, rows: int = EXAMPLE_ROWS) -> Any:
     if isinstance(X, (list, tuple)):
         return X[:rows]
     return None
+
+
+# -- feature importances -------------------------------------------------------------------
+
+
+def log_feature_importances(
+    run: ActiveRun, model: str, names: Sequence[str], importances: Mapping[str, Any]
+) -> None:
+    """Log `feature_importances.json` and the top features as metrics (docs/records.md).
+
+    `model` is the class name of the model the importances come from; `importances`
+    maps each importance type to one number per feature of `names`, in that order
+    (a sequence or a NumPy array).
+    The first type is the main one: features are listed most important first by
+    it (at most `MAX_FEATURES_LISTED`), and its top `TOP_FEATURES` are logged as
+    metrics `feature_importance.<name>`. A number that is not finite is written null.
+    """
+    import numpy as np  # what the importances already are: no import for a fit
+
+    columns = {kind: np.asarray(values, dtype=np.float64) for kind, values in importances.items()}
+    main = next(iter(columns.values()))
+    order = np.argsort(np.where(np.isnan(main), np.inf, -main), kind="mergesort")
+    listed = order[:MAX_FEATURES_LISTED]
+    artifact = {
+        "model": model,
+        "types": list(columns),
+        "features": [str(names[i]) for i in listed],
+        "importances": {
+            kind: [v if math.isfinite(v) else None for v in values[listed].tolist()]
+            for kind, values in columns.items()
+        },
+        "features_total": len(names),
+    }
+    log_json(run, artifact, IMPORTANCES_ARTIFACT)
+    metrics: dict[str, float] = {}
+    for i in order[:TOP_FEATURES]:
+        key = _importance_key(str(names[i]))
+        while key in metrics:
+            key = f"{key}_"
+        metrics[key] = float(main[i])
+    run.log_metrics(metrics)
+
+
+_importance_keys: dict[str, str] = {}
+
+
+def _importance_key(feature: str) -> str:
+    key = _importance_keys.get(feature)
+    if key is None:
+        key = sanitize_key(f"feature_importance.{feature}")
+        if len(_importance_keys) < 100_000:
+            _importance_keys[feature] = key
+    return key
 
 
 # -- the model -----------------------------------------------------------------------------

@@ -7,8 +7,8 @@ every integration shares (param text, JSON, data tags, the model) are
 
 - params: `get_params(deep=True)` flattened as sklearn names them (`clf__C`).
 - feature importances: `feature_importances_`, else `|coef_|` (averaged over
-  classes or outputs), with the feature names, as `feature_importances.json`
-  and the top `TOP_FEATURES` as metrics `feature_importance.<name>`.
+  classes or outputs), with the feature names, written by
+  `record.log_feature_importances`.
 - searches: `best_<param>` params and the `best_cv_score` metric on the run,
   `cv_results.csv`, and a child run for each of the best `max_tuning_runs`
   candidates with its params and its mean/std scores and times.
@@ -26,22 +26,18 @@ from typing import Any
 import numpy as np
 
 from autolog import _tags
-from autolog._patching.record import log_json, log_params, render_param
+from autolog._patching import record
+from autolog._patching.record import log_params, render_param
 from autolog._tracking import runs as _runs
 from autolog._tracking.runs import ActiveRun
-from autolog._validation import sanitize_key
 
 __all__ = [
-    "TOP_FEATURES",
     "estimator_kind",
     "estimator_params",
     "log_feature_importances",
     "log_search",
 ]
 
-TOP_FEATURES = 10
-MAX_FEATURES_LISTED = 10_000
-IMPORTANCES_ARTIFACT = "feature_importances.json"
 CV_RESULTS_ARTIFACT = "cv_results.csv"
 
 _param_names: dict[type, list[str]] = {}
@@ -150,42 +146,18 @@ def _feature_names(estimator: Any, final: Any, head: Any, n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-_metric_keys: dict[str, str] = {}
-
-
-def _metric_key(feature: str) -> str:
-    key = _metric_keys.get(feature)
-    if key is None:
-        key = sanitize_key(f"feature_importance.{feature}")
-        if len(_metric_keys) < 100_000:
-            _metric_keys[feature] = key
-    return key
-
-
 def log_feature_importances(run: ActiveRun, estimator: Any) -> bool:
-    """Log `feature_importances.json` and the top features as metrics; False if none."""
+    """Log the estimator's feature importances (`record.log_feature_importances`); False if none.
+
+    The type is the attribute read: `feature_importances_`, else `coef_` (its
+    absolute values, averaged over classes or outputs).
+    """
     found = _importances(estimator)
     if found is None:
         return False
     values, source, final, head = found
     names = _feature_names(estimator, final, head, values.shape[0])
-    order = np.argsort(np.where(np.isnan(values), np.inf, -values), kind="mergesort")
-    listed = order[:MAX_FEATURES_LISTED]
-    artifact: dict[str, Any] = {
-        "source": source,
-        "estimator": type(final).__name__,
-        "features": [{"name": names[i], "importance": float(values[i])} for i in listed],
-    }
-    if values.shape[0] > MAX_FEATURES_LISTED:
-        artifact["features_total"] = int(values.shape[0])
-    log_json(run, artifact, IMPORTANCES_ARTIFACT)
-    metrics: dict[str, float] = {}
-    for i in order[:TOP_FEATURES]:
-        key = _metric_key(names[i])
-        while key in metrics:
-            key = f"{key}_"
-        metrics[key] = float(values[i])
-    run.log_metrics(metrics)
+    record.log_feature_importances(run, type(final).__name__, names, {source: values})
     return True
 
 

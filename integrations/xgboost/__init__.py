@@ -11,7 +11,8 @@ What one training records, into one run:
   tag `autolog.xgboost.evals = none` says so;
 - with early stopping, the metrics `best_iteration`, `best_score` and
   `stopped_iteration`;
-- `feature_importances.json`: every importance type, with the feature names;
+- `feature_importances.json`: every importance type, with the feature names, and
+  the top features by gain as metrics `feature_importance.<name>`;
 - a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
 - the model, in XGBoost's own format, through `autolog._models`;
 - afterwards, a scikit-learn metric computed on the model's predictions
@@ -47,7 +48,6 @@ from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
 from autolog.integrations.xgboost._record import (
-    IMPORTANCES_ARTIFACT,
     booster_params,
     dmatrix_fingerprint,
     estimator_params,
@@ -207,7 +207,11 @@ class XGBoostIntegration(Integration):
             booster = model.get_booster() if state.api == "fit" else model
             post.remember_model(model, state.run)
             with capture_internal_errors("xgboost: recording feature importances"):
-                record.log_json(state.run, feature_importances(booster), IMPORTANCES_ARTIFACT)
+                names, importances = feature_importances(booster)
+                if importances:
+                    record.log_feature_importances(
+                        state.run, type(model).__name__, names, importances
+                    )
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
                     record.log_model(state.run, model, state.options, state.input_example)

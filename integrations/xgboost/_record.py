@@ -8,8 +8,8 @@ only inside the functions, which run after the user imported it.
   logged by `autolog._patching.record`.
 - data: for a DMatrix, the fingerprint of what can be read without copying the
   data, in the form of `autolog._patching.fingerprint`.
-- feature importances: every importance type, with the feature names, as
-  `feature_importances.json`.
+- feature importances: every importance type, one score per feature, written
+  by `autolog._patching.record.log_feature_importances`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 from autolog._validation import sanitize_key
 
 __all__ = [
-    "IMPORTANCES_ARTIFACT",
     "IMPORTANCE_TYPES",
     "booster_params",
     "dmatrix_fingerprint",
@@ -30,8 +29,7 @@ __all__ = [
     "training_args",
 ]
 
-IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
-IMPORTANCES_ARTIFACT = "feature_importances.json"
+IMPORTANCE_TYPES = ("gain", "weight", "cover", "total_gain", "total_cover")
 
 # Training arguments that are data, a place for results or display options, never params.
 _NOT_PARAMS = frozenset({"params", "dtrain", "evals", "evals_result", "as_pandas", "show_stdv"})
@@ -120,23 +118,32 @@ def _strings(values: Any) -> list[str] | None:
 # -- feature importances -----------------------------------------------------------------------
 
 
-def feature_importances(booster: Any) -> dict[str, Any]:
-    """`{"feature_names": [...], "importance_types": {type: {feature: score}}}`.
+def feature_importances(booster: Any) -> tuple[list[str], dict[str, list[float]]]:
+    """The feature names and, per importance type, one score per feature.
 
-    The scores are what `Booster.get_score` returns: features never used in a
-    split are absent (importance 0), and a type the booster does not define
-    (gblinear has only "weight") is left out.
+    Scores are what `Booster.get_score` returns, with 0 for a feature never used
+    in a split (which it leaves out); where it gives one score per class (a
+    multi-class gblinear), the mean of their absolute values. A type the booster
+    does not define (gblinear has only "weight") is left out. "gain" comes first
+    when defined: it is the type XGBoost's own `feature_importances_` uses.
     """
     from xgboost.core import XGBoostError
 
-    names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
-    scores: dict[str, Any] = {}
+    names = list(booster.feature_names or [f"f{i}" for i in range(booster.num_features())])
+    found: dict[str, list[float]] = {}
     for kind in IMPORTANCE_TYPES:
         try:
-            scores[kind] = _scores(booster, kind)
+            scores = _scores(booster, kind)
         except XGBoostError:  # not defined for this booster (gblinear: weight only)
             continue
-    return {"feature_names": list(names), "importance_types": scores}
+        found[kind] = [_one_number(scores.get(name, 0.0)) for name in names]
+    return names, found
+
+
+def _one_number(score: Any) -> float:
+    if isinstance(score, (list, tuple)):
+        return sum(abs(float(v)) for v in score) / len(score) if score else 0.0
+    return float(score)
 
 
 def _scores(booster: Any, kind: str) -> dict[str, Any]:

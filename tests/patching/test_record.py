@@ -94,3 +94,23 @@ def test_input_examples_off_saves_the_signature_only() -> None:
     paths = [f.path for f in autolog.list_artifacts(run.id, "model")]
     assert "model/input_example.json" not in paths
     assert "signature" in autolog.download_artifacts(run.id, "model/MLmodel").read_text()
+
+
+def test_feature_importances_schema_sorts_by_the_main_type_and_writes_null() -> None:
+    run = _runs.start_run(activate=False)
+    record.log_feature_importances(
+        run,
+        "Model",
+        ["a", "b", "c"],
+        {"main": np.array([0.1, np.nan, 0.7]), "other": [1.0, 2.0, float("inf")]},
+    )
+    run.end()
+    found = json.loads(autolog.download_artifacts(run.id, record.IMPORTANCES_ARTIFACT).read_text())
+    assert found == {
+        "model": "Model",
+        "types": ["main", "other"],
+        "features": ["c", "a", "b"],  # not-a-number last
+        "importances": {"main": [0.7, 0.1, None], "other": [None, 1.0, 2.0]},
+        "features_total": 3,
+    }
+    assert autolog.get_run(run.id).metrics["feature_importance.c"] == 0.7

@@ -20,7 +20,7 @@ import xgboost as xgb
 import autolog
 from autolog._entities import Run, RunStatus
 
-IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
+IMPORTANCE_TYPES = ["gain", "weight", "cover", "total_gain", "total_cover"]
 
 # Imported fixtures are used by pytest, not by name.
 pytestmark = pytest.mark.usefixtures("autolog_xgboost")
@@ -66,13 +66,24 @@ def _assert_histories(
             assert steps == list(range(start, start + len(values))), key
 
 
+def _recorded_scores(recorded: dict[str, Any], kind: str) -> dict[str, float]:
+    return dict(zip(recorded["features"], recorded["importances"][kind], strict=True))
+
+
 def _assert_importances(run: Run, booster: Any) -> None:
     recorded = _artifact_json(run, "feature_importances.json")
     names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
-    assert recorded["feature_names"] == list(names)
-    assert sorted(recorded["importance_types"]) == sorted(IMPORTANCE_TYPES)
-    for kind in IMPORTANCE_TYPES:  # exactly what get_score gives
-        assert recorded["importance_types"][kind] == booster.get_score(importance_type=kind)
+    assert sorted(recorded["features"]) == sorted(names)
+    assert recorded["features_total"] == len(names)
+    assert recorded["types"] == IMPORTANCE_TYPES
+    for kind in IMPORTANCE_TYPES:  # what get_score gives, 0 for a feature it leaves out
+        scores = booster.get_score(importance_type=kind)
+        expected = {name: float(scores.get(name, 0.0)) for name in names}
+        assert _recorded_scores(recorded, kind) == pytest.approx(expected)
+    gains = recorded["importances"]["gain"]
+    assert gains == sorted(gains, reverse=True)  # most important first
+    top = recorded["features"][0]
+    assert run.metrics[f"feature_importance.{top}"] == pytest.approx(gains[0])
 
 
 def test_train_with_evals_and_early_stopping() -> None:
@@ -174,8 +185,9 @@ def test_gblinear_records_the_one_importance_it_has() -> None:
     booster = xgb.train({"booster": "gblinear"}, xgb.DMatrix(x, y), 3)
     run = _only_run()
     recorded = _artifact_json(run, "feature_importances.json")
-    assert list(recorded["importance_types"]) == ["weight"]
-    assert recorded["importance_types"]["weight"] == booster.get_score(importance_type="weight")
+    assert recorded["types"] == ["weight"]
+    scores = booster.get_score(importance_type="weight")
+    assert _recorded_scores(recorded, "weight") == pytest.approx(scores)
 
 
 def test_ranker_with_query_ids() -> None:
@@ -315,7 +327,7 @@ def test_no_evals_is_said_in_a_tag() -> None:
     xgb.train({"max_depth": 2}, xgb.DMatrix(x, y), 3)
     run = _only_run()
     assert run.tags["autolog.xgboost.evals"] == "none"
-    assert not run.metrics
+    assert all(k.startswith("feature_importance.") for k in run.metrics)  # no eval metrics
     _assert_importances(run, xgb.train({"max_depth": 2}, xgb.DMatrix(x, y), 3))
 
 
@@ -400,7 +412,7 @@ def test_multiclass_with_pandas_features() -> None:
     _assert_histories(run, model.evals_result())
     assert "validation_0-mlogloss" in run.metrics
     recorded = _artifact_json(run, "feature_importances.json")
-    assert recorded["feature_names"] == ["width", "height", "depth"]
+    assert sorted(recorded["features"]) == ["depth", "height", "width"]
     data = _artifact_json(run, "datasets/train.json")
     assert data["X"]["columns"] == ["width", "height", "depth"]
 
