@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autolog import _tags
-from autolog._cli.main import add_command, note, positive_int, resolve_run, write_json, write_lines
+from autolog._cli.main import add_command, positive_int, resolve_run
+from autolog._cli.output import note, write_json, write_lines
 from autolog._cli.progress import ProgressLine
 from autolog._cli.table import (
     Charset,

@@ -138,7 +138,7 @@ def enable(
         )
     tags = {check_key(k, "tag"): check_tag_value(k, v) for k, v in (extra_tags or {}).items()}
     if registered_model_name is not None:
-        from autolog._registry.names import check_model_name
+        from autolog._models.uris import check_model_name
 
         check_model_name(registered_model_name)
     from autolog._tracking.api import configure

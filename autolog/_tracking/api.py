@@ -15,6 +15,7 @@ from typing import Any
 from autolog import _search
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._tracking import runs as _runs
+from autolog._tracking.context import disabled_names
 from autolog._tracking.runs import _stack, require_run
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_name, check_relative_path
@@ -47,7 +48,6 @@ __all__ = [
     "set_tracking_uri",
 ]
 
-_CAPTURES = ("git", "source", "packages", "system")
 _RUNNING = RunStatus.RUNNING
 
 
@@ -66,7 +66,8 @@ def configure(
         experiment: the experiment of new runs.
         sync: write every log call before it returns (slower; default False).
         flush_interval: seconds between background flushes (default 1.0).
-        disable_capture: captures to skip: any of "git", "source", "packages", "system".
+        disable_capture: captures to skip: any of "git", "source", "packages", "system", or
+            "all" (as the AUTOLOG_DISABLE_CAPTURE variable: a list or "git,packages").
     """
     settings = tracking.settings
     if flush_interval is not None and (
@@ -78,13 +79,7 @@ def configure(
             f"flush_interval={flush_interval!r}; expected a positive number of seconds"
         )
     if disable_capture is not None:
-        names = [disable_capture] if isinstance(disable_capture, str) else list(disable_capture)
-        unknown = [n for n in names if n not in _CAPTURES]
-        if unknown:
-            raise InvalidValueError(
-                f"disable_capture names {unknown!r}; expected any of {list(_CAPTURES)}"
-            )
-        settings.disable_capture = frozenset(names)
+        settings.disable_capture = disabled_names(disable_capture, "disable_capture")
     if tracking_uri is not None:
         set_tracking_uri(tracking_uri)
     if experiment is not None:

@@ -23,6 +23,8 @@ __all__ = [
     "DISABLE_CAPTURE_ENV",
     "Capture",
     "RunContext",
+    "current_user",
+    "disabled_names",
     "process_context",
     "reset_cache",
     "strip_credentials",
@@ -31,6 +33,7 @@ __all__ = [
 DISABLE_CAPTURE_ENV = "AUTOLOG_DISABLE_CAPTURE"
 
 _PARTS = ("git", "source", "packages", "system")
+_VALID_NAMES = ", ".join(["all", *sorted(_PARTS)])
 _MAX_COMMAND_LENGTH = 4000
 _MAX_SOURCE_BYTES = 5 * 1024 * 1024
 _MAX_DIFF_BYTES = 10 * 1024 * 1024
@@ -68,8 +71,7 @@ class Capture:
         """
         env = os.environ if environ is None else environ
         raw = env.get(DISABLE_CAPTURE_ENV, "")
-        names = re.split(r"[\s,]+", raw.strip())
-        return cls._without(names, f"{DISABLE_CAPTURE_ENV}={raw!r}")
+        return cls._without(disabled_names(raw, DISABLE_CAPTURE_ENV))
 
     @classmethod
     def from_names(
@@ -81,24 +83,35 @@ class Capture:
         """
         if disabled is None:
             return cls.from_env(environ)
-        if isinstance(disabled, str):
-            return cls._without(re.split(r"[\s,]+", disabled), f"disable_capture={disabled!r}")
-        names = list(disabled)
-        return cls._without(names, f"disable_capture={sorted(names)!r}")
+        return cls._without(disabled_names(disabled, "disable_capture"))
 
     @classmethod
-    def _without(cls, names: Iterable[str], origin: str) -> Capture:
-        off = {n.strip().lower() for n in names if n.strip()}
-        unknown = sorted(n for n in off if n != "all" and n not in _PARTS)
-        if unknown:
-            valid = ", ".join(["all", *sorted(_PARTS)])
-            raise InvalidValueError(
-                f"{origin} names unknown capture {', '.join(map(repr, unknown))}; expected"
-                f" names from: {valid} (for example {DISABLE_CAPTURE_ENV}=git,packages)"
-            )
+    def _without(cls, off: frozenset[str]) -> Capture:
         if "all" in off:
             return cls(git=False, source=False, packages=False, system=False)
         return cls(**{part: part not in off for part in _PARTS})
+
+
+def disabled_names(disabled: str | Iterable[str], origin: str) -> frozenset[str]:
+    """The capture names in `disabled` ("git,packages", ["git"], "all"), checked and lowercased.
+
+    The one check of capture names, for `configure(disable_capture=...)` and the
+    `AUTOLOG_DISABLE_CAPTURE` variable alike; `origin` names the source in the error.
+    """
+    given = re.split(r"[\s,]+", disabled) if isinstance(disabled, str) else list(disabled)
+    if not all(isinstance(n, str) for n in given):
+        raise InvalidValueError(
+            f"{origin}={disabled!r}; expected capture names (str) from: {_VALID_NAMES}"
+        )
+    off = frozenset(n.strip().lower() for n in given if n.strip())
+    unknown = sorted(n for n in off if n != "all" and n not in _PARTS)
+    if unknown:
+        raise InvalidValueError(
+            f"{origin}={disabled!r} names unknown capture {', '.join(map(repr, unknown))};"
+            f" expected names from: {_VALID_NAMES} (for example {DISABLE_CAPTURE_ENV}=git,packages"
+            " or disable_capture=['git', 'packages'])"
+        )
+    return off
 
 
 @dataclass(frozen=True)
@@ -293,7 +306,7 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
         _tags.PLATFORM: platform.platform(),
         _tags.PID: str(os.getpid()),
     }
-    user = _user()
+    user = current_user()
     if user:
         tags[_tags.USER] = user
     args = list(proc.argv)
@@ -304,7 +317,8 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
     return tags, {}
 
 
-def _user() -> str | None:
+def current_user() -> str | None:
+    """The login name of the process's user, or None when the system has none."""
     import getpass
 
     try:
