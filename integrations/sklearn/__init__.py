@@ -23,7 +23,8 @@ already loads:
   calls, not runs. Worker processes (loky) are fresh interpreters; a forked
   child calls straight through (the machinery's pid guard).
 - `sklearn.metrics` scoring functions are patched when `sklearn.metrics` is
-  imported, for post-training metrics (`autolog.integrations._post_training`).
+  imported, for post-training metrics (`autolog.integrations._post_training`,
+  shared with the XGBoost integration).
 
 `partial_fit`: one run per estimator, a step per call, ended when training is
 over (see `autolog.integrations.sklearn._partial_fit`).
@@ -129,10 +130,11 @@ class SklearnIntegration(Integration):
         for cls in _subclasses(base.BaseEstimator):
             self._patch_class(cls)
         self.when_imported("sklearn.utils.parallel", self._patch_parallel)
-        self.when_imported("sklearn.metrics", self._patch_metrics)
+        post.METRIC_FUNCTIONS.attach(self.name)
 
     def _unpatch(self) -> None:
         super()._unpatch()
+        post.METRIC_FUNCTIONS.detach(self.name)
         self._sessions.end_all("autologging disabled")
 
     def _on_new_class(
@@ -174,10 +176,6 @@ class SklearnIntegration(Integration):
     def _patch_parallel(self, module: ModuleType) -> None:
         self.wrap_with(module.Parallel, "__call__", self._dispatch_tasks)
         self.wrap_with(module._FuncWrapper, "__call__", self._run_task)
-
-    def _patch_metrics(self, module: ModuleType) -> None:
-        for name in post.scoring_functions(module):
-            self.wrap(module, name, post.metric_function_hooks(name))
 
     # -- joblib: worker threads carry the caller's marker ----------------------------------
 

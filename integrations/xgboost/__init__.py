@@ -17,8 +17,8 @@ What one training records, into one run:
 - the model, in XGBoost's own format, through `autolog._models`;
 - afterwards, a scikit-learn metric computed on the model's predictions
   (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
-  estimators (`autolog.integrations._post_training`; the scikit-learn integration patches
-  the metric functions).
+  estimators (`autolog.integrations._post_training`, whose metric functions this
+  integration keeps patched while it is on, with or without the scikit-learn one).
 
 `train` is bound under three names (`xgboost.training.train`, `xgboost.train`
 and `xgboost.sklearn.train`, which the scikit-learn API calls): one wrapper is
@@ -135,6 +135,7 @@ class XGBoostIntegration(Integration):
             )
         # Predictions of a logged model are remembered, so that a scikit-learn metric
         # computed on them is logged on the model's run.
+        post.METRIC_FUNCTIONS.attach(self.name)
         predict_hooks = post.predict_hooks()
         self.wrap(sys.modules["xgboost.core"].Booster, "predict", predict_hooks)
         if sklearn_api is not None:
@@ -146,6 +147,10 @@ class XGBoostIntegration(Integration):
             for method in ("predict", "predict_proba"):
                 for cls in _classes_defining(sklearn_api, method):
                     self.wrap(cls, method, predict_hooks)
+
+    def _unpatch(self) -> None:
+        super()._unpatch()
+        post.METRIC_FUNCTIONS.detach(self.name)
 
     # -- before: open the run, record params and data ----------------------------------------
 
