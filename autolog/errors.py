@@ -19,8 +19,7 @@ Every message names the bad value, what was expected and the fix.
     ├── ModelIntegrityError         a model file whose sha256 does not match its metadata
     ├── MissingDependencyError (also an ImportError)
     │                               an optional package a feature needs is not installed
-    ├── StoreError                  the store failed (disk, network, permissions)
-    └── InternalError               a swallowed internal error, re-raised in strict mode
+    └── StoreError                  the store failed (disk, network, permissions)
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ __all__ = [
     "ExperimentNotFoundError",
     "FilterSyntaxError",
     "IntegrationNotEnabled",
-    "InternalError",
     "InvalidInputError",
     "InvalidKeyError",
     "InvalidValueError",
@@ -113,7 +111,3 @@ class MissingDependencyError(AutologError, ImportError):
 
 class StoreError(AutologError):
     """The store failed: a disk, permission or network error."""
-
-
-class InternalError(AutologError):
-    """An error inside autolog that strict mode re-raises instead of swallowing."""

@@ -46,10 +46,7 @@ class AutologOptions:
     log_input_examples: bool = True
     max_tuning_runs: int = 5
     extra_tags: dict[str, str] = field(default_factory=dict)
-    silent: bool = False
     registered_model_name: str | None = None
-    experiment: str | None = None
-    tracking_uri: str | None = None
 
 
 # -- finding integrations ------------------------------------------------------------------
@@ -150,7 +147,6 @@ def enable(
         log_input_examples=bool(log_input_examples),
         max_tuning_runs=max_tuning_runs if max_tuning_runs is not None else 1_000_000,
         extra_tags=tags,
-        silent=bool(silent),
         registered_model_name=registered_model_name,
     )
     if silent and not _saved_level:

@@ -48,9 +48,7 @@ __all__ = [
     "CallHooks",
     "Integration",
     "current_call",
-    "inside_autologged_call",
     "marked",
-    "propagate_call",
 ]
 
 State = TypeVar("State")
@@ -71,11 +69,8 @@ _current: ContextVar[Call | None] = ContextVar("autolog_call", default=None)
 
 
 def current_call() -> Call | None:
+    """The outermost autologged call this thread or task is inside, or None."""
     return _current.get()
-
-
-def inside_autologged_call() -> bool:
-    return _current.get() is not None
 
 
 @contextmanager
@@ -91,22 +86,6 @@ def marked(call: Call | None = None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
-
-
-def propagate_call(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Return `fn` run with this thread's autologged-call marker (for worker threads)."""
-    call = _current.get()
-    if call is None:
-        return fn
-
-    def run_marked(*args: Any, **kwargs: Any) -> Any:
-        token = _current.set(call)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _current.reset(token)
-
-    return run_marked
 
 
 @dataclass(frozen=True)
@@ -308,9 +287,6 @@ class Integration(ABC):
             self._deferred_done.add(name)
             with capture_internal_errors(f"patching {name}"):
                 patch(module)
-
-    def is_patched(self, owner: Any, name: str) -> bool:
-        return isinstance(vars(owner).get(name), AutologWrapper)
 
     def _wrapper(self, hooks: CallHooks[Any]) -> Callable[..., Any]:
         integration = self

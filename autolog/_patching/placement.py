@@ -32,7 +32,7 @@ class OpenedRun:
             self.run.fail(error)
 
 
-def open_run(options: AutologOptions, name: str | None = None) -> OpenedRun:
+def open_run(options: AutologOptions) -> OpenedRun:
     """The run a top-level autologged call logs into (DESIGN.md's placement rule).
 
     No active run: a new run, ended by the caller. An active run not yet used by
@@ -45,13 +45,7 @@ def open_run(options: AutologOptions, name: str | None = None) -> OpenedRun:
         if not claimed:
             _set_extra_tags(active, options)
             return OpenedRun(active, owned=False)
-    run = _runs.start_run(
-        name=name,
-        parent=active,
-        experiment=options.experiment,
-        tracking_uri=options.tracking_uri,
-        activate=False,
-    )
+    run = _runs.start_run(parent=active, activate=False)
     _set_extra_tags(run, options)
     return OpenedRun(run, owned=True)
 

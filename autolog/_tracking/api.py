@@ -301,7 +301,4 @@ def download_with_progress(
     rel = check_relative_path(path)
     tracking.flush()
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="autolog-"))
-    backend = tracking.backend()
-    if progress is None:  # backends written before `progress` existed keep working
-        return backend.download_artifacts(run_id, rel, target)
-    return backend.download_artifacts(run_id, rel, target, progress)
+    return tracking.backend().download_artifacts(run_id, rel, target, progress)
