@@ -32,7 +32,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 from autolog._patching.integration import CallHooks, Integration
 from autolog._tracking.runs import ActiveRun
@@ -44,6 +44,7 @@ __all__ = [
     "METRIC_FUNCTIONS",
     "MetricFunctions",
     "ModelRun",
+    "SklearnRange",
     "metric_function_hooks",
     "model_run",
     "predict_hooks",
@@ -226,7 +227,16 @@ def scoring_functions(metrics_module: Any) -> list[str]:
     )
 
 
-class MetricFunctions(Integration):
+class SklearnRange:
+    """The scikit-learn versions supported, written once for the two integrations patching it."""
+
+    distribution: ClassVar[str] = "scikit-learn"
+    min_version: ClassVar[str] = "1.3"
+    max_version: ClassVar[str] = "2"
+    extra: ClassVar[str] = "sklearn"
+
+
+class MetricFunctions(SklearnRange, Integration):
     """The scoring functions of `sklearn.metrics`, patched while an integration uses them.
 
     Not one of the integrations a user enables: the integrations that remember
@@ -237,10 +247,6 @@ class MetricFunctions(Integration):
 
     name = "sklearn.metrics"
     module = "sklearn.metrics"
-    distribution = "scikit-learn"
-    min_version = "1.3"
-    max_version = "2"
-    extra = "sklearn"
 
     def __init__(self) -> None:
         super().__init__()

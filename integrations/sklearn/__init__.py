@@ -82,15 +82,11 @@ class Fit:
         return self.opened.run
 
 
-class SklearnIntegration(Integration):
+class SklearnIntegration(post.SklearnRange, Integration):
     """Records every scikit-learn estimator's training, and metrics computed afterwards."""
 
     name = "sklearn"
     module = "sklearn"
-    distribution = "scikit-learn"
-    min_version = "1.3"
-    max_version = "2"
-    extra = "sklearn"
 
     def __init__(self) -> None:
         super().__init__()

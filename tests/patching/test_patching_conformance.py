@@ -153,12 +153,17 @@ _CHILD = """
 """
 
 
+def _in_a_new_process(integration: Integration, *, disable_first: bool) -> dict[str, Any]:
+    """Enable (and maybe disable) the integration in a fresh interpreter, then import its target."""
+    module_name, dotted = TARGETS[integration.name]
+    args = (integration.name, integration.module, module_name, dotted, disable_first)
+    return _run_python(_CHILD.format(args=args))
+
+
 def test_enabling_before_the_library_is_imported_patches_it_on_import(
     integration: Integration,
 ) -> None:
-    module_name, dotted = TARGETS[integration.name]
-    args = (integration.name, integration.module, module_name, dotted, False)
-    found = _run_python(_CHILD.format(args=args))
+    found = _in_a_new_process(integration, disable_first=False)
     assert found["imported_early"] is False  # enable() imported nothing
     assert found["wrapped"] is True
     assert found["runs"] in (None, 1)
@@ -167,8 +172,6 @@ def test_enabling_before_the_library_is_imported_patches_it_on_import(
 def test_disabling_before_the_library_is_imported_leaves_it_alone(
     integration: Integration,
 ) -> None:
-    module_name, dotted = TARGETS[integration.name]
-    args = (integration.name, integration.module, module_name, dotted, True)
-    found = _run_python(_CHILD.format(args=args))
+    found = _in_a_new_process(integration, disable_first=True)
     assert found["wrapped"] is False
     assert found["runs"] in (None, 0)
