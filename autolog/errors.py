@@ -20,8 +20,7 @@ Every message names the bad value, what was expected and the fix.
     ├── MissingDependencyError (also an ImportError)
     │                               an optional package a feature needs is not installed
     ├── StoreError                  the store failed (disk, network, permissions)
-    ├── ReproductionError           a run's code, data or environment could not be rebuilt
-    └── InternalError               a swallowed internal error, re-raised in strict mode
+    └── ReproductionError           a run's code, data or environment could not be rebuilt
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ __all__ = [
     "ExperimentNotFoundError",
     "FilterSyntaxError",
     "IntegrationNotEnabled",
-    "InternalError",
     "InvalidInputError",
     "InvalidKeyError",
     "InvalidValueError",
@@ -119,7 +117,3 @@ class StoreError(AutologError):
 
 class ReproductionError(AutologError):
     """A run's code, data or environment could not be rebuilt (a checkout, a diff, a package)."""
-
-
-class InternalError(AutologError):
-    """An error inside autolog that strict mode re-raises instead of swallowing."""

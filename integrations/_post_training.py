@@ -15,24 +15,36 @@ logged on that prediction's run as `<function>_<data>` (`accuracy_score_X_test`)
 The data's name is the caller's variable holding it (found in the caller's
 frame by identity), else "data". A key already logged on the run gets a counter:
 `accuracy_score_X_test-2`, `-3`, ...
+
+The scoring functions are patched by `METRIC_FUNCTIONS`, an integration of its
+own that every integration remembering models attaches to while it is on
+(scikit-learn's and XGBoost's): the metrics of an XGBoost model do not depend on
+the scikit-learn integration being enabled, and disabling one integration leaves
+them patched for the other.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
-from autolog._patching.integration import CallHooks
+from autolog._patching.integration import CallHooks, Integration
 from autolog._tracking.runs import ActiveRun
 from autolog._validation import sanitize_key
+from autolog.errors import IntegrationNotEnabled
 
 __all__ = [
     "MAX_PREDICTIONS",
+    "METRIC_FUNCTIONS",
+    "MetricFunctions",
     "ModelRun",
+    "SklearnRange",
     "metric_function_hooks",
     "model_run",
     "predict_hooks",
@@ -42,6 +54,8 @@ __all__ = [
     "scoring_functions",
     "variable_name",
 ]
+
+logger = logging.getLogger("autolog")
 
 MAX_PREDICTIONS = 1000
 FALLBACK_NAME = "data"
@@ -211,3 +225,52 @@ def scoring_functions(metrics_module: Any) -> list[str]:
         if (n.endswith(_SUFFIXES) or n in _EXTRA_FUNCTIONS)
         and callable(getattr(metrics_module, n, None))
     )
+
+
+class SklearnRange:
+    """The scikit-learn versions supported, written once for the two integrations patching it."""
+
+    distribution: ClassVar[str] = "scikit-learn"
+    min_version: ClassVar[str] = "1.3"
+    max_version: ClassVar[str] = "2"
+    extra: ClassVar[str] = "sklearn"
+
+
+class MetricFunctions(SklearnRange, Integration):
+    """The scoring functions of `sklearn.metrics`, patched while an integration uses them.
+
+    Not one of the integrations a user enables: the integrations that remember
+    models call `attach(name)` when they patch and `detach(name)` when they
+    unpatch; the functions stay patched while any is attached. Patched when
+    `sklearn.metrics` is imported, so attaching imports nothing.
+    """
+
+    name = "sklearn.metrics"
+    module = "sklearn.metrics"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._users: set[str] = set()
+
+    def attach(self, user: str) -> None:
+        """Keep the functions patched while `user` (an integration's name) is on."""
+        with self._lock:
+            self._users.add(user)
+            try:
+                self.enable()
+            except IntegrationNotEnabled as exc:  # no scikit-learn: no metric to log
+                logger.debug("autolog: post-training metrics are off: %s", exc)
+
+    def detach(self, user: str) -> None:
+        """`user` is off: unpatch the functions once no integration is attached."""
+        with self._lock:
+            self._users.discard(user)
+            if not self._users:
+                self.disable()
+
+    def _patch(self, module: ModuleType) -> None:
+        for name in scoring_functions(module):
+            self.wrap(module, name, metric_function_hooks(name))
+
+
+METRIC_FUNCTIONS = MetricFunctions()

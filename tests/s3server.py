@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from moto.moto_server.werkzeug_app import (
@@ -75,7 +75,37 @@ class _AtomicConditionalWrites:
         return result
 
 
-class S3Server:
+_Server = TypeVar("_Server", bound="_BackgroundServer")
+
+
+class _BackgroundServer:
+    """A server answering from a daemon thread; subclasses set `_server` and `_thread`."""
+
+    _server: BaseWSGIServer | ThreadingHTTPServer
+    _thread: threading.Thread
+
+    def start(self: _Server) -> _Server:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self: _Server) -> _Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class S3Server(_BackgroundServer):
     """moto's S3 over HTTP on 127.0.0.1, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
@@ -87,15 +117,6 @@ class S3Server:
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-s3", daemon=True
         )
-
-    def start(self) -> S3Server:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def client(self) -> Any:
         """A boto3 client that talks to the server directly (not through any proxy)."""
@@ -114,17 +135,6 @@ class S3Server:
         finally:
             client.close()
 
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 _ERROR_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
@@ -132,7 +142,7 @@ _ERROR_BODY = (
 )
 
 
-class FaultProxy:
+class FaultProxy(_BackgroundServer):
     """An HTTP proxy to `target` that fails every `fail_every`-th request (0: none).
 
     Failures cycle through `modes`: "503" (SlowDown), "500" (InternalError),
@@ -191,26 +201,6 @@ class FaultProxy:
     @property
     def failed(self) -> int:
         return sum(self.failures.values())
-
-    def start(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from autolog import _tags
 from autolog._cli.table import Column, format_number, render_table
 from autolog._entities import Run
 from autolog._patching.seeds import UNSEEDED_TAG
@@ -14,17 +15,17 @@ __all__ = ["Comparison", "compare_runs"]
 
 # Tags whose change explains different numbers, and how to say it.
 _CAUSE_TAGS = [
-    ("autolog.data.hash", "the training data changed (fingerprint {old} -> {new})"),
-    ("autolog.dvc.hash", "the DVC data version changed ({old} -> {new})"),
-    ("autolog.source.sha256", "the script's source differs ({old} -> {new})"),
-    ("autolog.seed.numpy", "numpy's global random state differed at the start of the fit"),
-    ("autolog.seed.python", "Python's random state differed at the start of the fit"),
-    ("autolog.blas.library", "another BLAS: {old} -> {new}"),
-    ("autolog.blas.threads", "another BLAS thread count: {old} -> {new}"),
-    ("autolog.openmp.threads", "another OpenMP thread count: {old} -> {new}"),
-    ("autolog.python", "another Python: {old} -> {new}"),
+    (_tags.DATA_HASH, "the training data changed (fingerprint {old} -> {new})"),
+    (_tags.DVC_HASH, "the DVC data version changed ({old} -> {new})"),
+    (_tags.SOURCE_SHA256, "the script's source differs ({old} -> {new})"),
+    (_tags.SEED_NUMPY, "numpy's global random state differed at the start of the fit"),
+    (_tags.SEED_PYTHON, "Python's random state differed at the start of the fit"),
+    (_tags.BLAS_LIBRARY, "another BLAS: {old} -> {new}"),
+    (_tags.BLAS_THREADS, "another BLAS thread count: {old} -> {new}"),
+    (_tags.OPENMP_THREADS, "another OpenMP thread count: {old} -> {new}"),
+    (_tags.PYTHON, "another Python: {old} -> {new}"),
 ]
-_LIB_PREFIX = "autolog.lib."
+_LIB_PREFIX = _tags.LIB_PREFIX
 
 
 @dataclass
@@ -117,7 +118,7 @@ def _compare_pair(
         before, after = old.tags.get(tag), new.tags.get(tag)
         # An unseeded program starts from another random state in every process: that
         # matters only when something in the fit drew from it.
-        if tag.startswith("autolog.seed.") and not chance:
+        if tag.startswith(_tags.SEED_PREFIX) and not chance:
             continue
         if before != after:
             result.causes.append(prefix + text.format(old=before or "none", new=after or "none"))

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from autolog._cli.main import add_command, note, write_json, write_lines
+from autolog import _tags
+from autolog._cli.main import add_command
+from autolog._cli.output import note, write_json, write_lines
 from autolog._cli.table import (
     Column,
     charset_for,
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["DataVersion", "data_versions", "register"]
 
 #: Tag holding each kind of data version, and the word for how a run used it.
-KINDS = {"autolog.data.hash": ("train", "trained on"), "autolog.dvc.hash": ("dvc", "ran on")}
+KINDS = {_tags.DATA_HASH: ("train", "trained on"), _tags.DVC_HASH: ("dvc", "ran on")}
 
 _EPILOG = """\
 examples:
@@ -55,11 +57,11 @@ class DataVersion:
         """The data's shape (training data) or its paths (DVC), from the newest run."""
         tags = self.runs[-1].tags
         if self.kind == "dvc":
-            return tags.get("autolog.dvc.outputs", "")
+            return tags.get(_tags.DVC_OUTPUTS, "")
         parts = [
-            f"{part} {tags[f'autolog.data.{part}.shape']}"
+            f"{part} {tags[_tags.data_tag(part, 'shape')]}"
             for part in ("X", "y")
-            if f"autolog.data.{part}.shape" in tags
+            if _tags.data_tag(part, "shape") in tags
         ]
         return ", ".join(parts)
 
@@ -145,7 +147,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     lines: list[str] = []
     for version in matches:
-        verb = KINDS["autolog.dvc.hash" if version.kind == "dvc" else "autolog.data.hash"][1]
+        verb = KINDS[_tags.DVC_HASH if version.kind == "dvc" else _tags.DATA_HASH][1]
         lines.extend(
             key_value_lines(
                 [

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autolog._cli.table import format_time
 from autolog._entities import Run
@@ -38,11 +37,8 @@ __all__ = [
     "add_command",
     "build_parser",
     "main",
-    "note",
     "positive_int",
     "resolve_run",
-    "write_json",
-    "write_lines",
 ]
 
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
@@ -142,22 +138,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return value
-
-
-def write_lines(lines: Sequence[str] | str) -> None:
-    """Print command output (a string or lines) to stdout."""
-    text = lines if isinstance(lines, str) else "\n".join(lines)
-    sys.stdout.write(text + "\n")
-
-
-def write_json(data: Any) -> None:
-    """Print `data` as indented JSON to stdout (NaN stays NaN, as Python's json reads it)."""
-    write_lines(json.dumps(data, indent=2, allow_nan=True))
-
-
-def note(message: str) -> None:
-    """Print a remark that is not the command's output (empty results, truncation) to stderr."""
-    print(message, file=sys.stderr)
 
 
 def resolve_run(ref: str) -> Run:

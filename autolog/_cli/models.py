@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autolog._cli.main import add_command, resolve_run
+from autolog._cli.output import note, write_json, write_lines, write_table
 from autolog._cli.table import (
     Column,
     charset_for,
@@ -19,9 +19,9 @@ from autolog._cli.table import (
     render_table,
     terminal_width,
 )
+from autolog._models.uris import parse_runs_uri
 from autolog._registry import api as registry
 from autolog._registry.entities import ModelEvent, ModelVersion, RegisteredModel
-from autolog._registry.names import parse_runs_uri
 from autolog._tracking.settings import tracking
 from autolog.errors import InvalidKeyError
 
@@ -118,14 +118,6 @@ def _tag_filter(text: str) -> tuple[str, str | None]:
     return key, value if sep else None
 
 
-def _out(lines: Sequence[str] | str) -> None:
-    sys.stdout.write((lines if isinstance(lines, str) else "\n".join(lines)) + "\n")
-
-
-def _dump(data: Any) -> None:
-    _out(json.dumps(data, indent=2, allow_nan=True))
-
-
 def _aliases_text(aliases: dict[str, int]) -> str:
     return ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "-"
 
@@ -137,11 +129,11 @@ def _list(args: argparse.Namespace) -> int:
     tags = dict(args.tag) if args.tag else None
     models = registry.search_registered_models(name_like=args.name, tags=tags)
     if args.json:
-        _dump([m.to_dict() for m in models])
+        write_json([m.to_dict() for m in models])
         return 0
     if not models:
         what = "registered models match" if args.name or args.tag else "registered models"
-        print(f"no {what} in {tracking.backend().uri}", file=sys.stderr)
+        note(f"no {what} in {tracking.backend().uri}")
         return 0
     columns = [
         Column("NAME", max_width=48, soft_min=12, min_width=8, cells=[m.name for m in models]),
@@ -165,7 +157,7 @@ def _list(args: argparse.Namespace) -> int:
             cells=[m.description or "-" for m in models],
         ),
     ]
-    _out(render_table(columns, terminal_width(), charset_for(sys.stdout)))
+    write_table(columns)
     return 0
 
 
@@ -177,16 +169,16 @@ def _show(args: argparse.Namespace) -> int:
             else registry.get_model_version(args.name, args.version)
         )
         if args.json:
-            _dump(mv.to_dict())
+            write_json(mv.to_dict())
         else:
-            _out(version_lines(mv))
+            write_lines(version_lines(mv))
         return 0
     model = registry.get_registered_model(args.name)
     versions = registry.search_model_versions(args.name)
     if args.json:
-        _dump({**model.to_dict(), "version_details": [v.to_dict() for v in versions]})
+        write_json({**model.to_dict(), "version_details": [v.to_dict() for v in versions]})
         return 0
-    _out(model_lines(model, versions))
+    write_lines(model_lines(model, versions))
     return 0
 
 
@@ -304,7 +296,7 @@ def _register(args: argparse.Namespace) -> int:
     mv = registry.register_model(
         uri, args.name, tags=dict(args.tag or []), description=args.description
     )
-    _out(f"Registered {mv.name!r} version {mv.version} from {mv.source}")
+    write_lines(f"Registered {mv.name!r} version {mv.version} from {mv.source}")
     return 0
 
 
@@ -316,7 +308,7 @@ def _alias(args: argparse.Namespace) -> int:
             )
         old = registry.get_model_version_by_alias(args.name, args.alias).version
         registry.delete_alias(args.name, args.alias, comment=args.comment)
-        _out(f"Removed alias {args.alias!r} of {args.name!r} (it pointed at version {old})")
+        write_lines(f"Removed alias {args.alias!r} of {args.name!r} (it pointed at version {old})")
         return 0
     if args.version is None:
         raise InvalidKeyError(
@@ -326,11 +318,13 @@ def _alias(args: argparse.Namespace) -> int:
     before = registry.get_registered_model(args.name).aliases.get(args.alias)
     mv = registry.set_alias(args.name, args.alias, args.version, comment=args.comment)
     if before is None:
-        _out(f"{args.name}@{args.alias} -> version {mv.version}")
+        write_lines(f"{args.name}@{args.alias} -> version {mv.version}")
     elif before == mv.version:
-        _out(f"{args.name}@{args.alias} already points at version {mv.version}; nothing changed")
+        write_lines(
+            f"{args.name}@{args.alias} already points at version {mv.version}; nothing changed"
+        )
     else:
-        _out(f"{args.name}@{args.alias} moved: version {before} -> {mv.version}")
+        write_lines(f"{args.name}@{args.alias} moved: version {before} -> {mv.version}")
     return 0
 
 
@@ -341,7 +335,7 @@ def _tag(args: argparse.Namespace) -> int:
             registry.delete_model_version_tag(args.name, args.version, args.key)
         else:
             registry.delete_registered_model_tag(args.name, args.key)
-        _out(f"Removed tag {args.key!r} of {target}")
+        write_lines(f"Removed tag {args.key!r} of {target}")
         return 0
     if args.value is None:
         raise InvalidKeyError(
@@ -351,27 +345,27 @@ def _tag(args: argparse.Namespace) -> int:
         registry.set_model_version_tag(args.name, args.version, args.key, args.value)
     else:
         registry.set_registered_model_tag(args.name, args.key, args.value)
-    _out(f"Tagged {target}: {args.key}={args.value}")
+    write_lines(f"Tagged {target}: {args.key}={args.value}")
     return 0
 
 
 def _describe(args: argparse.Namespace) -> int:
     if args.version is not None:
         registry.update_model_version(args.name, args.version, args.text)
-        _out(f"Updated the description of version {args.version} of {args.name!r}")
+        write_lines(f"Updated the description of version {args.version} of {args.name!r}")
     else:
         registry.update_registered_model(args.name, args.text)
-        _out(f"Updated the description of {args.name!r}")
+        write_lines(f"Updated the description of {args.name!r}")
     return 0
 
 
 def _delete(args: argparse.Namespace) -> int:
     if args.version is not None:
         registry.delete_model_version(args.name, args.version, args.force, args.comment)
-        _out(f"Deleted version {args.version} of {args.name!r} (its number is not reused)")
+        write_lines(f"Deleted version {args.version} of {args.name!r} (its number is not reused)")
     else:
         registry.delete_registered_model(args.name, args.force, args.comment)
-        _out(f"Deleted registered model {args.name!r}; its history stays readable")
+        write_lines(f"Deleted registered model {args.name!r}; its history stays readable")
     return 0
 
 
@@ -402,7 +396,7 @@ def describe_event(ev: ModelEvent) -> str:
 def _history(args: argparse.Namespace) -> int:
     events = registry.get_model_history(args.name)
     if args.json:
-        _dump([e.to_dict() for e in events])
+        write_json([e.to_dict() for e in events])
         return 0
     columns = [
         Column("TIME", cells=[format_time(e.time) for e in events]),
@@ -432,5 +426,5 @@ def _history(args: argparse.Namespace) -> int:
             cells=[e.comment or "" for e in events],
         ),
     ]
-    _out(render_table(columns, terminal_width(), charset_for(sys.stdout)))
+    write_table(columns)
     return 0

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autolog import _tags
 from autolog._cli.compare import compare_runs
-from autolog._cli.main import add_command, note, resolve_run, write_lines
+from autolog._cli.main import add_command, resolve_run
+from autolog._cli.output import note, write_lines
 from autolog._cli.table import format_time, terminal_width
 from autolog._entities import Run
 from autolog._patching.seeds import ENV_SETTINGS, UNSEEDED_TAG
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REPRODUCTION_TAG", "Recipe", "recipe_for", "register"]
 
-REPRODUCTION_TAG = "autolog.reproduction.of"
+REPRODUCTION_TAG = _tags.REPRODUCTION_OF
 _PIP_FAILURE = re.compile(
     r"(?:No matching distribution found for|Could not find a version that satisfies the"
     r" requirement) ([^\s(]+)"
@@ -107,32 +109,32 @@ def _inside(path: str, root: str) -> str | None:
 def recipe_for(run: Run, children: list[Run]) -> Recipe:
     """Read a run's recipe from its tags (and its children's, for seeds)."""
     tags = run.tags
-    recipe = Recipe(run, children, python=tags.get("autolog.python"))
-    recipe.git_root = tags.get("autolog.git.root")
-    recipe.commit = tags.get("autolog.git.commit")
-    recipe.remote = tags.get("autolog.git.remote")
-    recipe.dirty = tags.get("autolog.git.dirty") == "true"
-    words = shlex.split(tags.get("autolog.command", ""))
+    recipe = Recipe(run, children, python=tags.get(_tags.PYTHON))
+    recipe.git_root = tags.get(_tags.GIT_ROOT)
+    recipe.commit = tags.get(_tags.GIT_COMMIT)
+    recipe.remote = tags.get(_tags.GIT_REMOTE)
+    recipe.dirty = tags.get(_tags.GIT_DIRTY) == "true"
+    words = shlex.split(tags.get(_tags.COMMAND, ""))
     if len(words) >= 3 and words[1] == "-m":
         recipe.module, recipe.args = words[2], words[3:]
     elif len(words) >= 2:
         recipe.args = words[2:]
-    source = tags.get("autolog.source.path")
-    cwd = tags.get("autolog.cwd")
+    source = tags.get(_tags.SOURCE_PATH)
+    cwd = tags.get(_tags.CWD)
     if recipe.git_root:
         if source:
             recipe.script = _inside(source, recipe.git_root)
         recipe.cwd = _inside(cwd, recipe.git_root) if cwd else None
         if recipe.cwd is None:
             recipe.cwd = cwd
-        dvc = tags.get("autolog.dvc.root")
+        dvc = tags.get(_tags.DVC_ROOT)
         recipe.dvc_root = _inside(dvc, recipe.git_root) if dvc else None
     for one in (run, *children):
         for name in ENV_SETTINGS:
-            value = one.tags.get(f"autolog.env.{name}")
+            value = one.tags.get(_tags.ENV_PREFIX + name)
             if value is not None:
                 recipe.env.setdefault(name, value)
-        seed = one.tags.get("autolog.seed.pythonhashseed")
+        seed = one.tags.get(_tags.SEED_PYTHONHASHSEED)
         if seed and seed != "unset":
             recipe.env.setdefault("PYTHONHASHSEED", seed)
         if UNSEEDED_TAG in one.tags:
@@ -144,11 +146,9 @@ def recipe_for(run: Run, children: list[Run]) -> Recipe:
         )
     elif recipe.script is None and recipe.module is None:
         recipe.warnings.append("the script lies outside the git repository it ran in")
-    if tags.get("autolog.git.diff_truncated") == "true":
+    if tags.get(_tags.GIT_DIFF_TRUNCATED) == "true":
         recipe.warnings.append("the recorded diff was cut at 10 MiB: it cannot be applied whole")
-    if "autolog.dvc.hash" not in tags and any(
-        "autolog.data.hash" in r.tags for r in (run, *children)
-    ):
+    if _tags.DVC_HASH not in tags and any(_tags.DATA_HASH in r.tags for r in (run, *children)):
         recipe.warnings.append(
             "the data is not versioned (no DVC): a change is detected by its fingerprint,"
             " but the old data cannot be checked out"
@@ -203,8 +203,8 @@ def recipe_lines(recipe: Recipe) -> list[str]:
             out.append(f"autolog artifacts {ref} context/git.diff --download .")
             out.append("git apply --binary context/git.diff")
     if recipe.dvc_root is not None:
-        remote = run.tags.get("autolog.dvc.remote")
-        out.append(f"# 2. the data: DVC version {run.tags.get('autolog.dvc.hash')}")
+        remote = run.tags.get(_tags.DVC_REMOTE)
+        out.append(f"# 2. the data: DVC version {run.tags.get(_tags.DVC_HASH)}")
         pull = f"dvc pull -r {remote}" if remote else "dvc pull"
         out.append(f"(cd {shlex.quote(recipe.dvc_root)} && (dvc checkout || {pull}))")
     out.append(f"# 3. the environment: Python {recipe.python or '(not recorded)'}")
@@ -282,7 +282,7 @@ def _dvc(recipe: Recipe, src: Path) -> None:
         return
     folder = src / recipe.dvc_root
     if subprocess.run(["dvc", "checkout"], cwd=folder, capture_output=True).returncode != 0:
-        remote = recipe.run.tags.get("autolog.dvc.remote")
+        remote = recipe.run.tags.get(_tags.DVC_REMOTE)
         pulled = subprocess.run(
             ["dvc", "pull", *(["-r", remote] if remote else [])],
             cwd=folder,
@@ -405,7 +405,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     else:
         workdir = Path(tempfile.mkdtemp(prefix=f"autolog-reproduce-{run.id[:8]}-"))
     reproduced, code = _execute(recipe, workdir, args.reuse_env)
-    original = [run, *children] if run.tags.get("autolog.run.type") == "script" else [run]
+    original = [run, *children] if run.tags.get(_tags.RUN_TYPE) == "script" else [run]
     if len(original) == 1:
         reproduced = reproduced[:1]
     comparison = compare_runs(original, reproduced, rtol=args.rtol, atol=args.atol)

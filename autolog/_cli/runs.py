@@ -8,7 +8,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from autolog._cli.main import add_command, note, positive_int, resolve_run, write_json, write_lines
+from autolog import _tags
+from autolog._cli.main import add_command, positive_int, resolve_run
+from autolog._cli.output import note, write_json, write_lines
 from autolog._cli.progress import ProgressLine
 from autolog._cli.runs_columns import parse_columns
 from autolog._cli.runs_table import SYSTEM_TAG_PREFIX, runs_table
@@ -268,8 +270,8 @@ def show_lines(
         except RunNotFoundError:
             parent = f"{run.parent_id}  (not in this store)"
         head.append(("Parent", parent))
-    if "autolog.error" in run.tags:
-        head.append(("Error", run.tags["autolog.error"]))
+    if _tags.ERROR in run.tags:
+        head.append(("Error", run.tags[_tags.ERROR]))
     if UNSEEDED_TAG in run.tags:
         head.append(("Warning", f"left to chance, may not reproduce: {run.tags[UNSEEDED_TAG]}"))
     lines = key_value_lines(head)

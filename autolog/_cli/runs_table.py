@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from autolog import _tags
 from autolog._cli.runs_columns import ATTRIBUTES, ColumnItem, ColumnList
 from autolog._cli.table import (
     UNICODE,
@@ -52,7 +53,7 @@ __all__ = [
 METRIC_COLUMNS = 6
 PARAM_COLUMNS = 4
 _HEADER_WIDTH = 24  # a longer key is cut in a header
-SYSTEM_TAG_PREFIX = "autolog."
+SYSTEM_TAG_PREFIX = _tags.PREFIX
 _KINDS = ("params", "metrics", "tags")
 _EMPTY_VALUES = frozenset({"", "nan", "NaN", "None", "none", "null"})
 

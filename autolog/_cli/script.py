@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from autolog import _tags
 from autolog._entities import RunStatus
 from autolog._patching.enable import enable
 from autolog._safety import capture_internal_errors
@@ -71,9 +72,9 @@ def run_script(
         name=run_name or name,
         root=True,
         tags={
-            "autolog.run.type": "script",
-            "autolog.script": target,
-            "autolog.script.args": " ".join(args)[:4000],
+            _tags.RUN_TYPE: "script",
+            _tags.SCRIPT: target,
+            _tags.SCRIPT_ARGS: " ".join(args)[:4000],
             **(tags or {}),
         },
     )
@@ -96,7 +97,7 @@ def run_script(
         code, status, error = 1, RunStatus.FAILED, exc
         traceback.print_exception(type(exc), exc, _user_traceback(exc))
     with capture_internal_errors("ending the script run"):
-        run.set_tag("autolog.exit_code", code)
+        run.set_tag(_tags.EXIT_CODE, code)
         if error is not None:
             run.fail(error)
         else:

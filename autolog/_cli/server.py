@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autolog._cli.main import add_command, note, positive_int
+from autolog._cli.main import add_command, positive_int
+from autolog._cli.output import note
 from autolog.errors import MissingDependencyError
 
 if TYPE_CHECKING:

@@ -23,16 +23,11 @@ from typing import Any
 
 from autolog._models._build import ExtraFiles, SignatureArg, build, mlmodel_bytes
 from autolog._models._flavors import Flavor, SavedFlavor, register_flavor, unregister_flavor
-from autolog._models._load import (
-    URI_FORMS,
-    ModelVersionWarning,
-    load_dir,
-    local_path,
-    parse_runs_uri,
-)
+from autolog._models._load import ModelVersionWarning, load_dir, local_path
 from autolog._models._mlmodel import MLMODEL, ModelInfo
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import ColSpec, Signature, TensorSpec, infer_signature
+from autolog._models.uris import URI_FORMS, parse_runs_uri
 from autolog._tracking.runs import ActiveRun, require_run
 from autolog._tracking.settings import tracking
 from autolog._validation import check_relative_path

@@ -20,17 +20,12 @@ from autolog._models._flavors import Flavor, get_flavor, known_flavors, model_fi
 from autolog._models._mlmodel import ModelInfo, read_mlmodel, verify
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import EXAMPLE_FILE
-from autolog._validation import check_id, check_relative_path
+from autolog._models.uris import URI_FORMS
 from autolog.backends import object_store_for_uri
 from autolog.backends._objects import ObjectStore
 from autolog.errors import InvalidInputError, ModelNotFoundError
 
-__all__ = ["URI_FORMS", "ModelVersionWarning", "load_dir", "local_path", "parse_runs_uri"]
-
-URI_FORMS = (
-    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>,"
-    " s3://<bucket>/<path>, a file:// URI or a local directory"
-)
+__all__ = ["ModelVersionWarning", "load_dir", "local_path"]
 
 
 class ModelVersionWarning(UserWarning):
@@ -43,13 +38,6 @@ _warned_lock = threading.Lock()
 # removes them when it is done.
 _downloads: set[Path] = set()
 _downloads_lock = threading.Lock()
-
-
-def parse_runs_uri(uri: str) -> tuple[str, str]:
-    """Split `runs:/<run_id>/<path>` into the checked run id and path."""
-    run_id, _, path = uri[len("runs:/") :].partition("/")
-    check_id(run_id)
-    return run_id, check_relative_path(path.rstrip("/"), "model path")
 
 
 def local_path(uri: str) -> Path:

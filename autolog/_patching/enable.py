@@ -1,41 +1,97 @@
-"""`autolog.enable()` and `autolog.disable()`: switching integrations on and off."""
+"""`autolog.enable()` and `autolog.disable()`: the options, and finding the integrations.
+
+The list of known integrations is data of the integrations layer
+(`autolog.integrations.known()`: the built-in ones and the `autolog.integrations`
+entry-point group), which stands above this one. It is read inside functions, on
+the first `enable()`, never at import: the layer below does not depend on the
+one above at import time, and neither the integrations nor wrapt (with the
+asyncio it loads) are imported by `import autolog`.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autolog._validation import check_key, check_tag_value
 from autolog.errors import IntegrationNotEnabled, InvalidValueError
 
 if TYPE_CHECKING:
-    from autolog._patching.integration import Registry
+    from autolog._patching.integration import Integration
 
-__all__ = ["disable", "enable", "enabled_integrations"]
-
-
-def _registry() -> type[Registry]:
-    # Imported on first use: wrapt (and the asyncio it loads) stays out of `import autolog`.
-    from autolog._patching.integration import Registry
-
-    return Registry
-
+__all__ = [
+    "AutologOptions",
+    "disable",
+    "enable",
+    "enabled_integrations",
+    "get_integration",
+    "known_integrations",
+    "loaded_integrations",
+]
 
 logger = logging.getLogger("autolog")
 _saved_level: list[int] = []
 
 
+@dataclass(frozen=True)
+class AutologOptions:
+    """What `autolog.enable()` was asked to record."""
+
+    log_models: bool = True
+    log_datasets: bool = True
+    log_input_examples: bool = True
+    max_tuning_runs: int = 5
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    registered_model_name: str | None = None
+
+
+# -- finding integrations ------------------------------------------------------------------
+
+_instances: dict[str, Integration] = {}
+_instances_lock = threading.Lock()
+
+
+def known_integrations() -> dict[str, str]:
+    """Every integration autolog can enable, by name: `"module:Class"` of its `Integration`."""
+    from autolog import integrations  # the layer above: see the module docstring
+
+    return integrations.known()
+
+
+def get_integration(name: str) -> Integration:
+    """The one `Integration` object of `name`, imported and built on first use."""
+    with _instances_lock:
+        found = _instances.get(name)
+        if found is None:
+            module, _, attr = known_integrations()[name].partition(":")
+            found = _instances[name] = getattr(importlib.import_module(module), attr)()
+        return found
+
+
+def loaded_integrations() -> list[Integration]:
+    """The integrations built so far (the only ones that can have patched anything)."""
+    with _instances_lock:
+        return list(_instances.values())
+
+
 def _names(integrations: str | Sequence[str] | None) -> tuple[list[str], bool]:
+    known = known_integrations()
     if integrations is None:
-        return list(_registry().known), False
+        return list(known), False
     names = [integrations] if isinstance(integrations, str) else list(integrations)
-    unknown = [n for n in names if n not in _registry().known]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise InvalidValueError(
-            f"unknown integration(s) {unknown!r}; known integrations: {sorted(_registry().known)}"
+            f"unknown integration(s) {unknown!r}; known integrations: {sorted(known)}"
         )
     return names, True
+
+
+# -- the switch ----------------------------------------------------------------------------
 
 
 def enable(
@@ -82,21 +138,18 @@ def enable(
         )
     tags = {check_key(k, "tag"): check_tag_value(k, v) for k, v in (extra_tags or {}).items()}
     if registered_model_name is not None:
-        from autolog._registry.names import check_model_name
+        from autolog._models.uris import check_model_name
 
         check_model_name(registered_model_name)
     from autolog._tracking.api import configure
 
     configure(tracking_uri=tracking_uri, experiment=experiment, system_metrics=system_metrics)
-    from autolog._patching.integration import AutologOptions
-
     options = AutologOptions(
         log_models=bool(log_models),
         log_datasets=bool(log_datasets),
         log_input_examples=bool(log_input_examples),
         max_tuning_runs=max_tuning_runs if max_tuning_runs is not None else 1_000_000,
         extra_tags=tags,
-        silent=bool(silent),
         registered_model_name=registered_model_name,
     )
     if silent and not _saved_level:
@@ -105,7 +158,7 @@ def enable(
     on = []
     for name in names:
         try:
-            _registry().get(name).enable(options)
+            get_integration(name).enable(options)
         except IntegrationNotEnabled as exc:
             if named:
                 raise
@@ -118,7 +171,7 @@ def enable(
 def disable(integrations: str | Sequence[str] | None = None) -> None:
     """Switch integrations off and restore the original functions exactly."""
     names, _ = _names(integrations)
-    for integration in _registry().loaded():
+    for integration in loaded_integrations():
         if integration.name in names:
             integration.disable()
     if _saved_level and not enabled_integrations():
@@ -127,4 +180,4 @@ def disable(integrations: str | Sequence[str] | None = None) -> None:
 
 def enabled_integrations() -> list[str]:
     """Names of the integrations that are on."""
-    return [i.name for i in _registry().loaded() if i.enabled]
+    return [i.name for i in loaded_integrations() if i.enabled]

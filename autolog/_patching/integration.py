@@ -19,14 +19,12 @@
 - `marked(call)`: runs a block as inside an autologged call, so that patched
   functions called there (an integration's own `predict`, a worker thread's
   task) call straight through.
-- Run placement: a top-level call with no active run gets a run of its own;
-  inside an active run the first top-level call logs into it and later ones
-  become child runs, so nothing is overwritten.
+
+Run placement is in `placement`; the options and the switch in `enable`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -35,48 +33,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import wrapt
 
-from autolog._entities import RunStatus
+from autolog._patching.enable import AutologOptions
 from autolog._randomness import set_aside
 from autolog._safety import capture_internal_errors
-from autolog._tracking import runs as _runs
 from autolog.errors import IntegrationNotEnabled
 
 __all__ = [
-    "AutologOptions",
+    "AutologWrapper",
     "CallHooks",
     "Integration",
     "current_call",
-    "inside_autologged_call",
     "marked",
-    "open_run",
-    "propagate_call",
 ]
-
-logger = logging.getLogger("autolog")
 
 State = TypeVar("State")
 _Arguments = tuple[tuple[Any, ...], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class AutologOptions:
-    """What `autolog.enable()` was asked to record."""
-
-    log_models: bool = True
-    log_datasets: bool = True
-    log_input_examples: bool = True
-    max_tuning_runs: int = 5
-    extra_tags: dict[str, str] = field(default_factory=dict)
-    silent: bool = False
-    registered_model_name: str | None = None
-    experiment: str | None = None
-    tracking_uri: str | None = None
 
 
 @dataclass
@@ -93,11 +70,8 @@ _current: ContextVar[Call | None] = ContextVar("autolog_call", default=None)
 
 
 def current_call() -> Call | None:
+    """The outermost autologged call this thread or task is inside, or None."""
     return _current.get()
-
-
-def inside_autologged_call() -> bool:
-    return _current.get() is not None
 
 
 @contextmanager
@@ -113,22 +87,6 @@ def marked(call: Call | None = None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
-
-
-def propagate_call(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Return `fn` run with this thread's autologged-call marker (for worker threads)."""
-    call = _current.get()
-    if call is None:
-        return fn
-
-    def run_marked(*args: Any, **kwargs: Any) -> Any:
-        token = _current.set(call)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _current.reset(token)
-
-    return run_marked
 
 
 @dataclass(frozen=True)
@@ -331,9 +289,6 @@ class Integration(ABC):
             with capture_internal_errors(f"patching {name}"):
                 patch(module)
 
-    def is_patched(self, owner: Any, name: str) -> bool:
-        return isinstance(vars(owner).get(name), AutologWrapper)
-
     def _wrapper(self, hooks: CallHooks[Any]) -> Callable[..., Any]:
         integration = self
 
@@ -387,74 +342,3 @@ def _version_key(text: str) -> tuple[int, ...]:
     match = re.match(r"\d+(?:\.\d+)*", text)
     numbers = [int(p) for p in match.group(0).split(".")] if match else []
     return tuple([*numbers, 0, 0, 0][:3])
-
-
-# -- run placement -------------------------------------------------------------------------
-
-
-@dataclass
-class OpenedRun:
-    """The run an autologged call logs into, and whether the call must end it."""
-
-    run: _runs.ActiveRun
-    owned: bool
-
-    def close(self, error: BaseException | None = None) -> None:
-        if not self.owned:
-            return
-        if error is None:
-            self.run.end(RunStatus.FINISHED)
-        else:
-            self.run.fail(error)
-
-
-def open_run(options: AutologOptions, name: str | None = None) -> OpenedRun:
-    """The run a top-level autologged call logs into (DESIGN.md's placement rule).
-
-    No active run: a new run, ended by the caller. An active run not yet used by
-    autologging: that run. An active run already used: a new child run of it.
-    """
-    active = _runs.active_run()
-    if active is not None:
-        with active._lock:
-            claimed, active.claimed = active.claimed, True
-        if not claimed:
-            _set_extra_tags(active, options)
-            return OpenedRun(active, owned=False)
-    run = _runs.start_run(
-        name=name,
-        parent=active,
-        experiment=options.experiment,
-        tracking_uri=options.tracking_uri,
-        activate=False,
-    )
-    _set_extra_tags(run, options)
-    return OpenedRun(run, owned=True)
-
-
-def _set_extra_tags(run: _runs.ActiveRun, options: AutologOptions) -> None:
-    if options.extra_tags:
-        run.set_tags(options.extra_tags)
-
-
-class Registry:
-    """The integrations autolog knows, built on first use from import paths."""
-
-    known: ClassVar[dict[str, str]] = {
-        "sklearn": "autolog.integrations.sklearn:SklearnIntegration",
-        "xgboost": "autolog.integrations.xgboost:XGBoostIntegration",
-    }
-    _instances: ClassVar[dict[str, Integration]] = {}
-
-    @classmethod
-    def get(cls, name: str) -> Integration:
-        if name not in cls._instances:
-            import importlib
-
-            module, _, attr = cls.known[name].partition(":")
-            cls._instances[name] = getattr(importlib.import_module(module), attr)()
-        return cls._instances[name]
-
-    @classmethod
-    def loaded(cls) -> list[Integration]:
-        return list(cls._instances.values())

@@ -29,6 +29,8 @@ from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from autolog import _tags
+
 __all__ = [
     "ENV_SETTINGS",
     "UNSEEDED_TAG",
@@ -39,8 +41,8 @@ __all__ = [
     "xgboost_seed_params",
 ]
 
-UNSEEDED_TAG = "autolog.seed.unseeded"
-FIXED_TAG = "autolog.seed.fixed"
+UNSEEDED_TAG = _tags.SEED_UNSEEDED
+FIXED_TAG = _tags.SEED_FIXED
 
 #: Environment settings that change a run's numbers; recorded as `autolog.env.<NAME>` when set.
 ENV_SETTINGS = (
@@ -171,14 +173,12 @@ def rng_fingerprints() -> dict[str, str]:
     """Fingerprints of numpy's global RandomState (if numpy is loaded) and of `random`'s state."""
     version, words, gauss = random.getstate()
     tags = {
-        "autolog.seed.python": _digest(
-            array("Q", words).tobytes() + repr((version, gauss)).encode()
-        )
+        _tags.SEED_PYTHON: _digest(array("Q", words).tobytes() + repr((version, gauss)).encode())
     }
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
         # np.random.get_state() returns a copy; the global generator does not move.
-        tags["autolog.seed.numpy"] = _digest(repr(_plain(numpy_random.get_state())))
+        tags[_tags.SEED_NUMPY] = _digest(repr(_plain(numpy_random.get_state())))
     return tags
 
 
@@ -231,11 +231,11 @@ def blas_tags() -> dict[str, str]:
                 libraries.append(name)
     tags: dict[str, str] = {}
     if libraries:
-        tags["autolog.blas.library"] = "; ".join(sorted(libraries))[:_MAX_TAG]
+        tags[_tags.BLAS_LIBRARY] = "; ".join(sorted(libraries))[:_MAX_TAG]
     if "blas" in threads:
-        tags["autolog.blas.threads"] = str(threads["blas"])
+        tags[_tags.BLAS_THREADS] = str(threads["blas"])
     if "openmp" in threads:
-        tags["autolog.openmp.threads"] = str(threads["openmp"])
+        tags[_tags.OPENMP_THREADS] = str(threads["openmp"])
     return tags
 
 
@@ -253,10 +253,10 @@ def fit_tags(
         tags[FIXED_TAG] = ", ".join(fixed)[:_MAX_TAG]
     if chance:
         tags[UNSEEDED_TAG] = ", ".join(chance)[:_MAX_TAG]
-    tags["autolog.seed.pythonhashseed"] = os.environ.get("PYTHONHASHSEED") or "unset"
+    tags[_tags.SEED_PYTHONHASHSEED] = os.environ.get("PYTHONHASHSEED") or "unset"
     for name in ENV_SETTINGS:
         value = os.environ.get(name)
         if value:
-            tags[f"autolog.env.{name}"] = value[:_MAX_TAG]
+            tags[_tags.ENV_PREFIX + name] = value[:_MAX_TAG]
     tags.update(blas_tags())
     return tags

@@ -24,12 +24,11 @@ every model file: `resolve_models_uri` refuses a version whose files changed.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import os
 from collections.abc import Mapping
 from typing import Any
 
+from autolog._models.uris import parse_models_uri, parse_runs_uri
 from autolog._registry.entities import ModelEvent, ModelVersion, RegisteredModel
 from autolog._registry.names import (
     MLMODEL,
@@ -39,11 +38,10 @@ from autolog._registry.names import (
     check_version,
     lineage,
     parse_mlmodel,
-    parse_models_uri,
-    parse_runs_uri,
 )
 from autolog._registry.store import RegistryStore, registry_store
 from autolog._search import like_regex
+from autolog._tracking.context import current_user
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_relative_path, check_tag_value
 from autolog.backends.base import Backend, RegistryBackend
@@ -80,13 +78,6 @@ __all__ = [
     "update_model_version",
     "update_registered_model",
 ]
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - KeyError or OSError when the uid has no passwd entry
-        return os.environ.get("USER") or os.environ.get("USERNAME") or None
 
 
 def _registry(tracking_uri: str | None = None) -> tuple[RegistryStore, Backend]:
@@ -175,7 +166,7 @@ def _register(
         "mlmodel_sha256": hashlib.sha256(mlmodel).hexdigest(),
         "lineage": lineage(run, parse_mlmodel(mlmodel)),
     }
-    return registry.create_version(name, record, _user())
+    return registry.create_version(name, record, current_user())
 
 
 def register_model(
@@ -312,45 +303,45 @@ def set_alias(
     registry, _ = _registry()
     if number is None:
         number = registry.version(registry.load(name), None).version
-    return registry.set_alias(name, alias, number, _user(), comment)
+    return registry.set_alias(name, alias, number, current_user(), comment)
 
 
 def delete_alias(name: str, alias: str, comment: str | None = None) -> None:
     """Remove `alias` from the registered model `name`."""
     registry, _ = _registry()
-    registry.delete_alias(name, alias, _user(), comment)
+    registry.delete_alias(name, alias, current_user(), comment)
 
 
 def set_registered_model_tag(name: str, key: str, value: Any) -> None:
     """Set a tag of the registered model `name`."""
     registry, _ = _registry()
-    registry.set_model_tag(name, key, value, _user())
+    registry.set_model_tag(name, key, value, current_user())
 
 
 def delete_registered_model_tag(name: str, key: str) -> None:
     """Remove a tag of the registered model `name`."""
     registry, _ = _registry()
-    registry.delete_model_tag(name, key, _user())
+    registry.delete_model_tag(name, key, current_user())
 
 
 def set_model_version_tag(name: str, version: int | str, key: str, value: Any) -> None:
     """Set a tag of one version of `name`."""
     number = _number(version)
     registry, _ = _registry()
-    registry.set_version_tag(name, number, key, value, _user())
+    registry.set_version_tag(name, number, key, value, current_user())
 
 
 def delete_model_version_tag(name: str, version: int | str, key: str) -> None:
     """Remove a tag of one version of `name`."""
     number = _number(version)
     registry, _ = _registry()
-    registry.delete_version_tag(name, number, key, _user())
+    registry.delete_version_tag(name, number, key, current_user())
 
 
 def update_registered_model(name: str, description: str) -> RegisteredModel:
     """Replace the description of the registered model `name`."""
     registry, _ = _registry()
-    registry.set_model_description(name, description, _user())
+    registry.set_model_description(name, description, current_user())
     return registry.load(name).to_model()
 
 
@@ -358,7 +349,7 @@ def update_model_version(name: str, version: int | str, description: str) -> Mod
     """Replace the description of one version of `name`."""
     number = _number(version)
     registry, _ = _registry()
-    registry.set_version_description(name, number, description, _user())
+    registry.set_version_description(name, number, description, current_user())
     return registry.version(registry.load(name), number)
 
 
@@ -371,7 +362,7 @@ def delete_model_version(
     """
     number = _number(version)
     registry, _ = _registry()
-    registry.delete_version(name, number, _user(), force=force, comment=comment)
+    registry.delete_version(name, number, current_user(), force=force, comment=comment)
 
 
 def delete_registered_model(name: str, force: bool = False, comment: str | None = None) -> None:
@@ -380,7 +371,7 @@ def delete_registered_model(name: str, force: bool = False, comment: str | None 
     Registering `name` again re-creates it; version numbers go on from where they were.
     """
     registry, _ = _registry()
-    registry.delete_model(name, _user(), force=force, comment=comment)
+    registry.delete_model(name, current_user(), force=force, comment=comment)
 
 
 def _number(version: int | str) -> int:

@@ -16,6 +16,7 @@ from autolog import _search
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._tracking import runs as _runs
 from autolog._tracking import system_metrics as _system_metrics
+from autolog._tracking.context import disabled_names
 from autolog._tracking.runs import _stack, require_run
 from autolog._tracking.settings import tracking
 from autolog._validation import check_id, check_key, check_name, check_relative_path
@@ -48,7 +49,6 @@ __all__ = [
     "set_tracking_uri",
 ]
 
-_CAPTURES = ("git", "source", "packages", "system")
 _RUNNING = RunStatus.RUNNING
 _STATUS = _search.Field("attribute", "status", "status")
 # Runs asked of the backend at a time. Large, because the layout backend reads every run
@@ -72,7 +72,8 @@ def configure(
         experiment: the experiment of new runs.
         sync: write every log call before it returns (slower; default False).
         flush_interval: seconds between background flushes (default 1.0).
-        disable_capture: captures to skip: any of "git", "source", "packages", "system".
+        disable_capture: captures to skip: any of "git", "source", "packages", "system", or
+            "all" (as the AUTOLOG_DISABLE_CAPTURE variable: a list or "git,packages").
         system_metrics: seconds between `system/...` samples (True: every 10 s; False: off).
     """
     interval = None if system_metrics is None else _system_metrics.check_setting(system_metrics)
@@ -86,13 +87,7 @@ def configure(
             f"flush_interval={flush_interval!r}; expected a positive number of seconds"
         )
     if disable_capture is not None:
-        names = [disable_capture] if isinstance(disable_capture, str) else list(disable_capture)
-        unknown = [n for n in names if n not in _CAPTURES]
-        if unknown:
-            raise InvalidValueError(
-                f"disable_capture names {unknown!r}; expected any of {list(_CAPTURES)}"
-            )
-        settings.disable_capture = frozenset(names)
+        settings.disable_capture = disabled_names(disable_capture, "disable_capture")
     if tracking_uri is not None:
         set_tracking_uri(tracking_uri)
     if experiment is not None:
@@ -333,7 +328,4 @@ def download_with_progress(
     rel = check_relative_path(path)
     tracking.flush()
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="autolog-"))
-    backend = tracking.backend()
-    if progress is None:  # backends written before `progress` existed keep working
-        return backend.download_artifacts(run_id, rel, target)
-    return backend.download_artifacts(run_id, rel, target, progress)
+    return tracking.backend().download_artifacts(run_id, rel, target, progress)

@@ -16,12 +16,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autolog import _tags
 from autolog.errors import InvalidValueError
 
 __all__ = [
     "DISABLE_CAPTURE_ENV",
     "Capture",
     "RunContext",
+    "current_user",
+    "disabled_names",
     "process_context",
     "reset_cache",
     "strip_credentials",
@@ -30,6 +33,7 @@ __all__ = [
 DISABLE_CAPTURE_ENV = "AUTOLOG_DISABLE_CAPTURE"
 
 _PARTS = ("git", "source", "packages", "system")
+_VALID_NAMES = ", ".join(["all", *sorted(_PARTS)])
 _MAX_COMMAND_LENGTH = 4000
 _MAX_SOURCE_BYTES = 5 * 1024 * 1024
 _MAX_DIFF_BYTES = 10 * 1024 * 1024
@@ -67,8 +71,7 @@ class Capture:
         """
         env = os.environ if environ is None else environ
         raw = env.get(DISABLE_CAPTURE_ENV, "")
-        names = re.split(r"[\s,]+", raw.strip())
-        return cls._without(names, f"{DISABLE_CAPTURE_ENV}={raw!r}")
+        return cls._without(disabled_names(raw, DISABLE_CAPTURE_ENV))
 
     @classmethod
     def from_names(
@@ -80,24 +83,35 @@ class Capture:
         """
         if disabled is None:
             return cls.from_env(environ)
-        if isinstance(disabled, str):
-            return cls._without(re.split(r"[\s,]+", disabled), f"disable_capture={disabled!r}")
-        names = list(disabled)
-        return cls._without(names, f"disable_capture={sorted(names)!r}")
+        return cls._without(disabled_names(disabled, "disable_capture"))
 
     @classmethod
-    def _without(cls, names: Iterable[str], origin: str) -> Capture:
-        off = {n.strip().lower() for n in names if n.strip()}
-        unknown = sorted(n for n in off if n != "all" and n not in _PARTS)
-        if unknown:
-            valid = ", ".join(["all", *sorted(_PARTS)])
-            raise InvalidValueError(
-                f"{origin} names unknown capture {', '.join(map(repr, unknown))}; expected"
-                f" names from: {valid} (for example {DISABLE_CAPTURE_ENV}=git,packages)"
-            )
+    def _without(cls, off: frozenset[str]) -> Capture:
         if "all" in off:
             return cls(git=False, source=False, packages=False, system=False)
         return cls(**{part: part not in off for part in _PARTS})
+
+
+def disabled_names(disabled: str | Iterable[str], origin: str) -> frozenset[str]:
+    """The capture names in `disabled` ("git,packages", ["git"], "all"), checked and lowercased.
+
+    The one check of capture names, for `configure(disable_capture=...)` and the
+    `AUTOLOG_DISABLE_CAPTURE` variable alike; `origin` names the source in the error.
+    """
+    given = re.split(r"[\s,]+", disabled) if isinstance(disabled, str) else list(disabled)
+    if not all(isinstance(n, str) for n in given):
+        raise InvalidValueError(
+            f"{origin}={disabled!r}; expected capture names (str) from: {_VALID_NAMES}"
+        )
+    off = frozenset(n.strip().lower() for n in given if n.strip())
+    unknown = sorted(n for n in off if n != "all" and n not in _PARTS)
+    if unknown:
+        raise InvalidValueError(
+            f"{origin}={disabled!r} names unknown capture {', '.join(map(repr, unknown))};"
+            f" expected names from: {_VALID_NAMES} (for example {DISABLE_CAPTURE_ENV}=git,packages"
+            " or disable_capture=['git', 'packages'])"
+        )
+    return off
 
 
 @dataclass(frozen=True)
@@ -289,26 +303,27 @@ def _system_context(proc: _Process, entry: _EntryPoint) -> _Part:
     from autolog._tracking.system_metrics import host_facts
 
     tags = {
-        "autolog.host": socket.gethostname(),
-        "autolog.python": platform.python_version(),
-        "autolog.python.implementation": platform.python_implementation(),
-        "autolog.platform": platform.platform(),
-        "autolog.pid": str(os.getpid()),
-        "autolog.cwd": proc.cwd,
+        _tags.HOST: socket.gethostname(),
+        _tags.PYTHON: platform.python_version(),
+        _tags.PYTHON_IMPLEMENTATION: platform.python_implementation(),
+        _tags.PLATFORM: platform.platform(),
+        _tags.PID: str(os.getpid()),
+        _tags.CWD: proc.cwd,
         **host_facts(),
     }
-    user = _user()
+    user = current_user()
     if user:
-        tags["autolog.user"] = user
+        tags[_tags.USER] = user
     args = list(proc.argv)
     if entry.kind == "module" and entry.module:
         # argv[0] is the module's file, which run as a script would break its relative imports.
         args[:1] = ["-m", entry.module]
-    tags["autolog.command"] = shlex.join([proc.executable, *args])[:_MAX_COMMAND_LENGTH]
+    tags[_tags.COMMAND] = shlex.join([proc.executable, *args])[:_MAX_COMMAND_LENGTH]
     return tags, {}
 
 
-def _user() -> str | None:
+def current_user() -> str | None:
+    """The login name of the process's user, or None when the system has none."""
     import getpass
 
     try:
@@ -320,9 +335,9 @@ def _user() -> str | None:
 def _source_context(entry: _EntryPoint) -> _Part:
     import hashlib
 
-    tags = {"autolog.source.type": entry.kind}
+    tags = {_tags.SOURCE_TYPE: entry.kind}
     if entry.module:
-        tags["autolog.source.module"] = entry.module
+        tags[_tags.SOURCE_MODULE] = entry.module
     artifacts: dict[str, bytes] = {}
     if entry.path is None:
         return tags, artifacts
@@ -334,10 +349,10 @@ def _source_context(entry: _EntryPoint) -> _Part:
         copied = len(content) <= _MAX_SOURCE_BYTES
         for chunk in iter(lambda: f.read(1024 * 1024), b""):
             digest.update(chunk)
-    tags["autolog.source.path"] = entry.path
-    tags["autolog.source.name"] = name
-    tags["autolog.source.sha256"] = digest.hexdigest()
-    tags["autolog.source.copied"] = "true" if copied else "false"
+    tags[_tags.SOURCE_PATH] = entry.path
+    tags[_tags.SOURCE_NAME] = name
+    tags[_tags.SOURCE_SHA256] = digest.hexdigest()
+    tags[_tags.SOURCE_COPIED] = "true" if copied else "false"
     if copied:
         artifacts[f"context/source/{_artifact_name(name)}"] = content
     return tags, artifacts
@@ -356,14 +371,14 @@ def _git_context(start: str) -> _Part:
     if len(lines) != 3:
         return {}, {}
     root, commit, branch = os.path.normpath(lines[0]), lines[1].strip(), lines[2].strip()
-    tags = {"autolog.git.commit": commit, "autolog.git.root": root}
+    tags = {_tags.GIT_COMMIT: commit, _tags.GIT_ROOT: root}
     if branch and branch != "HEAD":
-        tags["autolog.git.branch"] = branch
+        tags[_tags.GIT_BRANCH] = branch
     artifacts: dict[str, bytes] = {}
     status = _git(["status", "--porcelain", "--untracked-files=no"], root)
     if status is not None:
         dirty = bool(status[0].strip())
-        tags["autolog.git.dirty"] = "true" if dirty else "false"
+        tags[_tags.GIT_DIRTY] = "true" if dirty else "false"
         if dirty:
             diff = _git(
                 [
@@ -382,10 +397,10 @@ def _git_context(start: str) -> _Part:
             )
             if diff is not None and diff[0]:
                 artifacts["context/git.diff"] = diff[0]
-                tags["autolog.git.diff_truncated"] = "true" if diff[1] else "false"
+                tags[_tags.GIT_DIFF_TRUNCATED] = "true" if diff[1] else "false"
     remote = _remote_url(root)
     if remote:
-        tags["autolog.git.remote"] = strip_credentials(remote)
+        tags[_tags.GIT_REMOTE] = strip_credentials(remote)
     return tags, artifacts
 
 
@@ -491,7 +506,7 @@ def _packages_context() -> _Part:
         found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), (name, version))
     ordered = sorted(found.values(), key=lambda nv: (nv[0].lower(), nv[0]))
     lines = [f"{name}=={version}" for name, version in ordered]
-    tags = {f"autolog.lib.{lib}": found[lib][1] for lib in _LIBRARY_TAGS if lib in found}
+    tags = {f"{_tags.LIB_PREFIX}{lib}": found[lib][1] for lib in _LIBRARY_TAGS if lib in found}
     requirements = "".join(f"{line}\n" for line in lines).encode("utf-8", "replace")
     return tags, {"context/requirements.txt": requirements}
 

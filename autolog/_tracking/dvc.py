@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from autolog import _tags
+
 __all__ = ["YamlError", "dvc_context", "find_project", "read_yaml"]
 
 _MAX_TAG = 1000
@@ -232,15 +234,15 @@ def dvc_context(start: str) -> _Part:
     remote, url = _remote(root)
     pairs = sorted(f"{o['path']}={o['hash']}" for o in outputs)
     tags = {
-        "autolog.dvc.root": str(root),
-        "autolog.dvc.hash": hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16],
-        "autolog.dvc.outputs": ", ".join(
-            f"{o['path']}={(o['hash'] or 'none')[:12]}" for o in outputs
-        )[:_MAX_TAG],
+        _tags.DVC_ROOT: str(root),
+        _tags.DVC_HASH: hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16],
+        _tags.DVC_OUTPUTS: ", ".join(f"{o['path']}={(o['hash'] or 'none')[:12]}" for o in outputs)[
+            :_MAX_TAG
+        ],
     }
     if remote:
-        tags["autolog.dvc.remote"] = remote
+        tags[_tags.DVC_REMOTE] = remote
     if url:
-        tags["autolog.dvc.remote_url"] = strip_credentials(url)
+        tags[_tags.DVC_REMOTE_URL] = strip_credentials(url)
     record = {"root": str(root), "remote": remote, "outputs": outputs}
     return tags, {"context/dvc.json": json.dumps(record, indent=2).encode("utf-8")}

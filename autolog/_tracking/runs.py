@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from autolog import _tags
 from autolog._entities import RunStatus
 from autolog._safety import capture_internal_errors, report_internal_error
 from autolog._tracking import context as _context
@@ -327,7 +328,7 @@ class ActiveRun:
 
 def record_error(run: ActiveRun, exc: BaseException) -> None:
     """Tag the run with the exception and store its traceback as `error.txt`."""
-    run.set_tag("autolog.error", f"{type(exc).__name__}: {exc}"[:1000])
+    run.set_tag(_tags.ERROR, f"{type(exc).__name__}: {exc}"[:1000])
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     run.log_text(text, "error.txt")
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from autolog import _tags
 from autolog._safety import capture_internal_errors
 from autolog._tracking.settings import tracking
 from autolog.errors import InvalidValueError
@@ -299,21 +300,21 @@ _host: dict[str, str] = {}
 def host_facts() -> dict[str, str]:
     """Tags describing the machine (CPU, memory, GPUs), computed once per process."""
     if not _host:
-        facts = {"autolog.host.cpu_count": str(os.cpu_count() or 0)}
+        facts = {_tags.HOST_CPU_COUNT: str(os.cpu_count() or 0)}
         model = _cpu_model()
         if model:
-            facts["autolog.host.cpu_model"] = model
+            facts[_tags.HOST_CPU_MODEL] = model
         total = read_usage().memory_total
         if total:
-            facts["autolog.host.memory_total_mb"] = str(total // _MB)
+            facts[_tags.HOST_MEMORY_TOTAL_MB] = str(total // _MB)
         gpus = _gpu_source().facts()
         if gpus is not None and gpus.models:
-            facts["autolog.host.gpu_count"] = str(len(gpus.models))
-            facts["autolog.host.gpu_model"] = ", ".join(sorted(set(gpus.models)))
+            facts[_tags.HOST_GPU_COUNT] = str(len(gpus.models))
+            facts[_tags.HOST_GPU_MODEL] = ", ".join(sorted(set(gpus.models)))
             if gpus.driver:
-                facts["autolog.host.gpu_driver"] = gpus.driver
+                facts[_tags.HOST_GPU_DRIVER] = gpus.driver
             if gpus.cuda:
-                facts["autolog.host.cuda_version"] = gpus.cuda
+                facts[_tags.HOST_CUDA_VERSION] = gpus.cuda
         _host.update(facts)
     return dict(_host)
 

@@ -23,7 +23,8 @@ already loads:
   calls, not runs. Worker processes (loky) are fresh interpreters; a forked
   child calls straight through (the machinery's pid guard).
 - `sklearn.metrics` scoring functions are patched when `sklearn.metrics` is
-  imported, for post-training metrics (`autolog.integrations._post_training`).
+  imported, for post-training metrics (`autolog.integrations._post_training`,
+  shared with the XGBoost integration).
 
 `partial_fit`: one run per estimator, a step per call, ended when training is
 over (see `autolog.integrations.sklearn._partial_fit`).
@@ -40,16 +41,16 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from autolog import _tags
+from autolog._patching.enable import known_integrations
 from autolog._patching.integration import (
     AutologWrapper,
     CallHooks,
     Integration,
-    OpenedRun,
-    Registry,
     current_call,
     marked,
-    open_run,
 )
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
@@ -82,15 +83,11 @@ class Fit:
         return self.opened.run
 
 
-class SklearnIntegration(Integration):
+class SklearnIntegration(post.SklearnRange, Integration):
     """Records every scikit-learn estimator's training, and metrics computed afterwards."""
 
     name = "sklearn"
     module = "sklearn"
-    distribution = "scikit-learn"
-    min_version = "1.3"
-    max_version = "2"
-    extra = "sklearn"
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,7 +108,7 @@ class SklearnIntegration(Integration):
         self._sessions = PartialFitSessions(lambda: self.options)
         self._signatures: dict[tuple[type, str], list[str]] = {}
         # Libraries with an integration of their own patch their estimators themselves.
-        self._foreign = tuple(f"{n}." for n in Registry.known if n != self.name)
+        self._foreign = tuple(f"{n}." for n in known_integrations() if n != self.name)
 
     # -- patching --------------------------------------------------------------------------
 
@@ -130,10 +127,11 @@ class SklearnIntegration(Integration):
         for cls in _subclasses(base.BaseEstimator):
             self._patch_class(cls)
         self.when_imported("sklearn.utils.parallel", self._patch_parallel)
-        self.when_imported("sklearn.metrics", self._patch_metrics)
+        post.METRIC_FUNCTIONS.attach(self.name)
 
     def _unpatch(self) -> None:
         super()._unpatch()
+        post.METRIC_FUNCTIONS.detach(self.name)
         self._sessions.end_all("autologging disabled")
 
     def _on_new_class(
@@ -175,10 +173,6 @@ class SklearnIntegration(Integration):
     def _patch_parallel(self, module: ModuleType) -> None:
         self.wrap_with(module.Parallel, "__call__", self._dispatch_tasks)
         self.wrap_with(module._FuncWrapper, "__call__", self._run_task)
-
-    def _patch_metrics(self, module: ModuleType) -> None:
-        for name in post.scoring_functions(module):
-            self.wrap(module, name, post.metric_function_hooks(name))
 
     # -- joblib: worker threads carry the caller's marker ----------------------------------
 
@@ -252,21 +246,23 @@ class SklearnIntegration(Integration):
         X, y, weight = self._fit_arguments(estimator, method, args, kwargs)
         opened = open_run(self.options)
         state = Fit(opened, method, X, y, weight, rng_sensitive=False)
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
+        from autolog._patching.fingerprint import fingerprint
+        from autolog.integrations.sklearn._record import estimator_params
 
         run, options = opened.run, self.options
         with capture_internal_errors("sklearn: logging params"):
-            params = record.estimator_params(estimator)
+            params = estimator_params(estimator)
             state.rng_sensitive = any(
                 v is None for k, v in params.items() if k.endswith("random_state")
             )
             record.log_params(run, params)
             run.set_tags(fit_tags(params, estimator))
         with capture_internal_errors("sklearn: logging tags"):
-            run.set_tags({**record.estimator_tags(estimator), "autolog.sklearn.method": method})
+            run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: method})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the training data"):
-                record.log_dataset(run, X, y)
+                record.log_dataset(run, fingerprint(X, y))
         return state
 
     def _after_fit(self, state: Fit, estimator: Any, result: Any) -> None:
@@ -281,13 +277,14 @@ class SklearnIntegration(Integration):
             state.opened.close()
 
     def _record_fit(self, state: Fit, estimator: Any, result: Any) -> None:
+        from autolog._patching import record
         from autolog.integrations.sklearn import _metrics as metrics
-        from autolog.integrations.sklearn import _record as record
+        from autolog.integrations.sklearn import _record as sklearn_record
 
         run, options = state.run, self.options
         kind = None
         with capture_internal_errors("sklearn: training metrics"):
-            kind = record.estimator_kind(estimator)
+            kind = sklearn_record.estimator_kind(estimator)
             labels = result if state.method == "fit_predict" else None
             if kind == "clusterer" and labels is None:
                 labels = getattr(estimator, "labels_", None)
@@ -298,12 +295,12 @@ class SklearnIntegration(Integration):
             if found.tags:
                 run.set_tags(found.tags)
         with capture_internal_errors("sklearn: logging a search"):
-            record.log_search(run, estimator, options.max_tuning_runs)
+            sklearn_record.log_search(run, estimator, options.max_tuning_runs)
         with capture_internal_errors("sklearn: feature importances"):
-            record.log_feature_importances(run, estimator)
+            sklearn_record.log_feature_importances(run, estimator)
         if options.log_models:
             with capture_internal_errors("sklearn: logging the model"):
-                record.log_model(run, estimator, state.X, options)
+                record.log_model(run, estimator, options, record.first_rows(state.X))
         model = post.remember_model(estimator, run)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from autolog import _tags
 from autolog._randomness import private_numpy_global
 
 __all__ = [
@@ -48,8 +49,6 @@ MAX_ROWS = 100_000
 CHUNK_ROWS = 10_000
 SCORE_ROWS = 10_000
 SILHOUETTE_ROWS = 1_000
-_SAMPLED_TAG = "autolog.metrics.sampled"
-_SKIPPED_TAG = "autolog.metrics.skipped"
 
 
 @dataclass
@@ -287,7 +286,7 @@ def training_metrics(
     rows = None
     if n > MAX_ROWS:
         rows = np.linspace(0, n - 1, MAX_ROWS).astype(np.int64)
-        out.tags[_SAMPLED_TAG] = str(MAX_ROWS)
+        out.tags[_tags.METRICS_SAMPLED] = str(MAX_ROWS)
     ys = take_rows(y, rows) if rows is not None else y
     ws = sample_weight
     if rows is not None and sample_weight is not None:
@@ -304,7 +303,7 @@ def training_metrics(
     _training_score(estimator, kind, X, y, sample_weight, n, out, found)
     out.metrics = {f"training_{k}": v for k, v in found.items()}
     if out.skipped:
-        out.tags[_SKIPPED_TAG] = "; ".join(out.skipped)[:1000]
+        out.tags[_tags.METRICS_SKIPPED] = "; ".join(out.skipped)[:1000]
     return out
 
 
@@ -386,7 +385,7 @@ def _silhouette(X: Any, labels: Any, out: TrainingMetrics, found: dict[str, floa
     if value is not None:
         found["silhouette_score"] = float(value)
         if size is not None:
-            out.tags["autolog.metrics.silhouette_rows"] = str(size)
+            out.tags[_tags.METRICS_SILHOUETTE_ROWS] = str(size)
 
 
 def _standard_score(estimator: Any, kind: str) -> str | None:
@@ -438,7 +437,7 @@ def _training_score(
         X, y = take_rows(X, rows), take_rows(y, rows)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)[rows]
-        out.tags["autolog.metrics.score_rows"] = str(SCORE_ROWS)
+        out.tags[_tags.METRICS_SCORE_ROWS] = str(SCORE_ROWS)
     args = (X,) if y is None else (X, y)
     kwargs: Mapping[str, Any] = {}
     if sample_weight is not None and _accepts(score, "sample_weight"):

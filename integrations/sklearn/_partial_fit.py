@@ -32,8 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autolog import _tags
 from autolog._entities import RunStatus
-from autolog._patching.integration import AutologOptions, OpenedRun, marked, open_run
+from autolog._patching.enable import AutologOptions
+from autolog._patching.integration import marked
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun, record_error
 from autolog.integrations import _post_training as post
@@ -41,7 +44,6 @@ from autolog.integrations import _post_training as post
 __all__ = ["PartialCall", "PartialFitSessions", "Session"]
 
 MAX_METRICS_EVERY = 1000
-_ENDED_TAG = "autolog.partial_fit.ended"
 
 
 @dataclass
@@ -95,7 +97,9 @@ class PartialFitSessions:
         return PartialCall(session, step, X, y, sample_weight, time.perf_counter())
 
     def _start(self, estimator: Any, X: Any, y: Any) -> Session:
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
+        from autolog._patching.fingerprint import fingerprint
+        from autolog.integrations.sklearn._record import estimator_params
 
         options = self._options()
         session = Session(open_run(options))
@@ -108,21 +112,19 @@ class PartialFitSessions:
         weakref.finalize(estimator, _end_freed, session)
         run = session.run
         with capture_internal_errors("sklearn: logging params"):
-            record.log_params(run, record.estimator_params(estimator))
+            record.log_params(run, estimator_params(estimator))
         with capture_internal_errors("sklearn: logging tags"):
-            run.set_tags(
-                {**record.estimator_tags(estimator), "autolog.sklearn.method": "partial_fit"}
-            )
+            run.set_tags({**record.estimator_tags(estimator), _tags.SKLEARN_METHOD: "partial_fit"})
         if options.log_datasets:
             with capture_internal_errors("sklearn: fingerprinting the first batch"):
-                record.log_dataset(run, X, y)
+                record.log_dataset(run, fingerprint(X, y))
         post.remember_model(estimator, run)
         return session
 
     def after(self, state: PartialCall, estimator: Any) -> None:
         """Log the call's training metrics at its step (when this call is due for them)."""
         from autolog.integrations.sklearn import _metrics as metrics
-        from autolog.integrations.sklearn import _record as record
+        from autolog.integrations.sklearn._record import estimator_kind
 
         session = state.session
         if state.step % session.metrics_every:
@@ -130,7 +132,7 @@ class PartialFitSessions:
         spent = time.perf_counter() - state.started
         started = time.perf_counter()
         with marked():
-            kind = record.estimator_kind(estimator)
+            kind = estimator_kind(estimator)
             found = metrics.training_metrics(
                 estimator, str(kind), state.X, state.y, state.sample_weight
             )
@@ -159,7 +161,7 @@ class PartialFitSessions:
             self._close(session, estimator, reason)
 
     def _close(self, session: Session, estimator: Any, reason: str) -> None:
-        from autolog.integrations.sklearn import _record as record
+        from autolog._patching import record
 
         if session.pid != os.getpid():
             return  # a forked child's copy: the parent ends its run
@@ -167,17 +169,17 @@ class PartialFitSessions:
         with capture_internal_errors("sklearn: ending a partial_fit run"):
             run = session.run
             if run.status is RunStatus.RUNNING:
-                run.set_tag(_ENDED_TAG, reason)
+                run.set_tag(_tags.PARTIAL_FIT_ENDED, reason)
                 run.log_metric("partial_fit_calls", session.calls)
                 if options.log_models and session.opened.owned:
                     with marked():
-                        record.log_model(run, estimator, None, options)
+                        record.log_model(run, estimator, options, example=None)
             session.opened.close()
 
 
 def _end_freed(session: Session) -> None:
     if session.run.status is RunStatus.RUNNING and os.getpid() == session.pid:
         with capture_internal_errors("sklearn: ending a partial_fit run"):
-            session.run.set_tag(_ENDED_TAG, "estimator freed")
+            session.run.set_tag(_tags.PARTIAL_FIT_ENDED, "estimator freed")
             session.run.log_metric("partial_fit_calls", session.calls)
             session.opened.close()

@@ -1,19 +1,14 @@
-"""What an autologged scikit-learn fit records: params, tags, data, importances, searches.
+"""What an autologged scikit-learn fit records of its own: params, kind, importances, searches.
 
 Each function takes the run and the estimator and logs through the run API;
-none of them keeps a reference to the user's data after it returns.
+none of them keeps a reference to the user's data after it returns. The forms
+every integration shares (param text, JSON, data tags, the model) are
+`autolog._patching.record`'s.
 
-- params: `get_params(deep=True)` flattened as sklearn names them (`clf__C`),
-  values rendered readably (an estimator by its class name, a function by its
-  qualified name, a long value cut at `MAX_PARAM_CHARS`).
-- tags: `estimator_name` (the class name), `estimator_class` (module and name).
-- data: the fingerprint of `autolog._patching.fingerprint` as tags `autolog.data.*` and
-  the artifact `datasets/train.json`.
+- params: `get_params(deep=True)` flattened as sklearn names them (`clf__C`).
 - feature importances: `feature_importances_`, else `|coef_|` (averaged over
-  classes or outputs), with the feature names, as `feature_importances.json`
-  and the top `TOP_FEATURES` as metrics `feature_importance.<name>`.
-- the model: through `autolog._models.log_model`, with an input example or at
-  least the signature.
+  classes or outputs), with the feature names, written by
+  `record.log_feature_importances`.
 - searches: `best_<param>` params and the `best_cv_score` metric on the run,
   `cv_results.csv`, and a child run for each of the best `max_tuning_runs`
   candidates with its params and its mean/std scores and times.
@@ -23,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import numbers
 from collections.abc import Mapping
@@ -31,73 +25,25 @@ from typing import Any
 
 import numpy as np
 
-from autolog._patching.fingerprint import fingerprint
-from autolog._patching.integration import AutologOptions
+from autolog import _tags
+from autolog._patching import record
+from autolog._patching.record import log_params, render_param
 from autolog._tracking import runs as _runs
 from autolog._tracking.runs import ActiveRun
-from autolog._validation import sanitize_key
-from autolog.errors import InvalidValueError, ParamConflictError
 
 __all__ = [
-    "TOP_FEATURES",
     "estimator_kind",
     "estimator_params",
-    "estimator_tags",
-    "input_example",
-    "log_dataset",
     "log_feature_importances",
-    "log_json",
-    "log_model",
-    "log_params",
     "log_search",
-    "render_param",
 ]
 
-MAX_PARAM_CHARS = 500
-TOP_FEATURES = 10
-MAX_FEATURES_LISTED = 10_000
-DATASET_ARTIFACT = "datasets/train.json"
-IMPORTANCES_ARTIFACT = "feature_importances.json"
 CV_RESULTS_ARTIFACT = "cv_results.csv"
 
 _param_names: dict[type, list[str]] = {}
 
 
 # -- params and tags -----------------------------------------------------------------------
-
-
-def render_param(value: Any) -> str:
-    """A readable string for a param value: estimators and functions by name."""
-    text = _render(value, depth=0)
-    return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
-
-
-def _render(value: Any, depth: int) -> str:
-    if isinstance(value, str):
-        return value if depth == 0 else repr(value)
-    if value is None or isinstance(value, bool):
-        return str(value)
-    if isinstance(value, numbers.Number):
-        return repr(value.item() if isinstance(value, np.generic) else value)
-    if isinstance(value, type):
-        return value.__name__
-    if hasattr(value, "get_params") and hasattr(value, "fit"):
-        return type(value).__name__
-    if isinstance(value, np.ndarray):
-        if value.size <= 10:
-            return repr(value.tolist())
-        return f"array(shape={value.shape}, dtype={value.dtype})"
-    if depth < 3 and isinstance(value, (list, tuple)):
-        inner = ", ".join(_render(v, depth + 1) for v in value[:50])
-        more = ", ..." if len(value) > 50 else ""
-        return f"[{inner}{more}]" if isinstance(value, list) else f"({inner}{more})"
-    if depth < 3 and isinstance(value, Mapping):
-        items = list(value.items())[:50]
-        return "{" + ", ".join(f"{k!r}: {_render(v, depth + 1)}" for k, v in items) + "}"
-    if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}".lstrip(".")
-    text = repr(value)
-    return text if len(text) <= MAX_PARAM_CHARS else type(value).__name__
 
 
 def estimator_params(estimator: Any) -> dict[str, Any]:
@@ -119,29 +65,6 @@ def estimator_params(estimator: Any) -> dict[str, Any]:
             out.update((f"{name}__{k}", v) for k, v in estimator_params(value).items())
         out[name] = value
     return out
-
-
-def log_json(run: ActiveRun, data: Any, path: str) -> None:
-    """`run.log_dict` without indentation: json's C encoder, several times faster."""
-    run.log_bytes(json.dumps(data, default=str, allow_nan=True).encode("utf-8"), path)
-
-
-def log_params(run: ActiveRun, params: Mapping[str, Any]) -> None:
-    """Log rendered params; a key the run already holds with another value is skipped."""
-    rendered = {k: render_param(v) for k, v in params.items()}
-    try:
-        run.log_params(rendered)
-    except ParamConflictError:  # the user's own run already has one of these params
-        for key, text in rendered.items():
-            try:
-                run.log_param(key, text)
-            except ParamConflictError:
-                continue
-
-
-def estimator_tags(estimator: Any) -> dict[str, str]:
-    cls = type(estimator)
-    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}
 
 
 def estimator_kind(estimator: Any) -> str | None:
@@ -168,76 +91,6 @@ def _kind_by_mixin(estimator: Any) -> str | None:
         if isinstance(estimator, mixin):
             return kind
     return None
-
-
-# -- data ----------------------------------------------------------------------------------
-
-
-def input_example(X: Any, rows: int = 5) -> Any:
-    """The first rows of the training data (a view where the type allows), or None."""
-    if X is None:
-        return None
-    if hasattr(X, "iloc"):
-        return X.iloc[:rows]
-    if isinstance(X, np.ndarray):
-        return X[:rows]
-    if type(X).__module__.startswith("scipy.sparse"):
-        return X[:rows] if X.format in ("csr", "csc") else None
-    if isinstance(X, (list, tuple)):
-        return X[:rows]
-    return None
-
-
-def log_dataset(run: ActiveRun, X: Any, y: Any) -> dict[str, Any]:
-    """Fingerprint X and y: tags `autolog.data.*` and the `datasets/train.json` artifact."""
-    found = fingerprint(X, y)
-    tags = {"autolog.data.hash": found["hash"]}
-    for part in ("X", "y"):
-        entry = found.get(part)
-        if entry is None:
-            continue
-        shape = entry.get("shape")
-        tags[f"autolog.data.{part}.kind"] = entry["kind"]
-        if shape is not None:
-            tags[f"autolog.data.{part}.shape"] = "x".join(str(n) for n in shape)
-        if entry.get("content_hash") is not None:
-            tags[f"autolog.data.{part}.hash"] = entry["content_hash"]
-        if "sampled" in entry:
-            tags["autolog.data.sampled"] = "true"
-    run.set_tags(tags)
-    log_json(run, found, DATASET_ARTIFACT)
-    return found
-
-
-# -- the model -----------------------------------------------------------------------------
-
-
-def log_model(run: ActiveRun, estimator: Any, X: Any, options: AutologOptions) -> None:
-    """Log the fitted estimator as the run's `model`, registered when the options ask.
-
-    With `log_input_examples` off, the signature (column names and dtypes) is still
-    inferred from the first rows, which are not saved. An estimator that cannot be
-    pickled (a class defined in a function) is skipped with the tag
-    `autolog.model.skipped` saying why.
-    """
-    from autolog._models import infer_signature
-    from autolog._models import log_model as save
-
-    rows = input_example(X)
-    try:
-        if options.log_input_examples or rows is None:
-            save(estimator, "model", run=run, input_example=rows)
-        else:
-            save(estimator, "model", run=run, signature=infer_signature(rows))
-    except InvalidValueError as exc:
-        run.set_tag("autolog.model.skipped", str(exc)[:1000])
-        return
-    if options.registered_model_name:
-        from autolog._registry.api import register_logged_model
-
-        register_logged_model(
-            run.id, "model", options.registered_model_name, tracking_uri=run.tracking_uri
-        )
 
 
 # -- feature importances -------------------------------------------------------------------
@@ -293,42 +146,18 @@ def _feature_names(estimator: Any, final: Any, head: Any, n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-_metric_keys: dict[str, str] = {}
-
-
-def _metric_key(feature: str) -> str:
-    key = _metric_keys.get(feature)
-    if key is None:
-        key = sanitize_key(f"feature_importance.{feature}")
-        if len(_metric_keys) < 100_000:
-            _metric_keys[feature] = key
-    return key
-
-
 def log_feature_importances(run: ActiveRun, estimator: Any) -> bool:
-    """Log `feature_importances.json` and the top features as metrics; False if none."""
+    """Log the estimator's feature importances (`record.log_feature_importances`); False if none.
+
+    The type is the attribute read: `feature_importances_`, else `coef_` (its
+    absolute values, averaged over classes or outputs).
+    """
     found = _importances(estimator)
     if found is None:
         return False
     values, source, final, head = found
     names = _feature_names(estimator, final, head, values.shape[0])
-    order = np.argsort(np.where(np.isnan(values), np.inf, -values), kind="mergesort")
-    listed = order[:MAX_FEATURES_LISTED]
-    artifact: dict[str, Any] = {
-        "source": source,
-        "estimator": type(final).__name__,
-        "features": [{"name": names[i], "importance": float(values[i])} for i in listed],
-    }
-    if values.shape[0] > MAX_FEATURES_LISTED:
-        artifact["features_total"] = int(values.shape[0])
-    log_json(run, artifact, IMPORTANCES_ARTIFACT)
-    metrics: dict[str, float] = {}
-    for i in order[:TOP_FEATURES]:
-        key = _metric_key(names[i])
-        while key in metrics:
-            key = f"{key}_"
-        metrics[key] = float(values[i])
-    run.log_metrics(metrics)
+    record.log_feature_importances(run, type(final).__name__, names, {source: values})
     return True
 
 
@@ -398,9 +227,7 @@ def log_search(run: ActiveRun, search: Any, max_tuning_runs: int) -> bool:
             parent=run, experiment=run.experiment, activate=False, name=f"{run.name}-candidate-{i}"
         )
         log_params(child, results["params"][i])
-        child.set_tags(
-            {"autolog.search.candidate": str(int(i)), "autolog.search.rank": str(ranks[i])}
-        )
+        child.set_tags({_tags.SEARCH_CANDIDATE: str(int(i)), _tags.SEARCH_RANK: str(ranks[i])})
         values = {k: _numeric(results[k][i]) for k in metric_keys}
         child.log_metrics({k: v for k, v in values.items() if v is not None})
         child.end()

@@ -11,13 +11,14 @@ What one training records, into one run:
   tag `autolog.xgboost.evals = none` says so;
 - with early stopping, the metrics `best_iteration`, `best_score` and
   `stopped_iteration`;
-- `feature_importances.json`: every importance type, with the feature names;
+- `feature_importances.json`: every importance type, with the feature names, and
+  the top features by gain as metrics `feature_importance.<name>`;
 - a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
 - the model, in XGBoost's own format, through `autolog._models`;
 - afterwards, a scikit-learn metric computed on the model's predictions
   (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
-  estimators (`autolog.integrations._post_training`; the scikit-learn integration patches
-  the metric functions).
+  estimators (`autolog.integrations._post_training`, whose metric functions this
+  integration keeps patched while it is on, with or without the scikit-learn one).
 
 `train` is bound under three names (`xgboost.training.train`, `xgboost.train`
 and `xgboost.sklearn.train`, which the scikit-learn API calls): one wrapper is
@@ -37,34 +38,26 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from autolog._patching.integration import (
-    AutologOptions,
-    CallHooks,
-    Integration,
-    OpenedRun,
-    marked,
-    open_run,
-)
+from autolog import _tags
+from autolog._patching import record
+from autolog._patching.enable import AutologOptions
+from autolog._patching.fingerprint import fingerprint
+from autolog._patching.integration import CallHooks, Integration, marked
+from autolog._patching.placement import OpenedRun, open_run
 from autolog._patching.seeds import fit_tags, xgboost_seed_params
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
 from autolog.integrations.xgboost._record import (
-    IMPORTANCES_ARTIFACT,
     booster_params,
     dmatrix_fingerprint,
     estimator_params,
     feature_importances,
-    log_json,
-    log_params,
-    record_dataset,
     training_args,
 )
 
 __all__ = ["XGBoostIntegration"]
 
-_TAG_CALL = "autolog.xgboost.call"
-_TAG_EVALS = "autolog.xgboost.evals"
 _Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
@@ -143,6 +136,7 @@ class XGBoostIntegration(Integration):
             )
         # Predictions of a logged model are remembered, so that a scikit-learn metric
         # computed on them is logged on the model's run.
+        post.METRIC_FUNCTIONS.attach(self.name)
         predict_hooks = post.predict_hooks()
         self.wrap(sys.modules["xgboost.core"].Booster, "predict", predict_hooks)
         if sklearn_api is not None:
@@ -155,6 +149,10 @@ class XGBoostIntegration(Integration):
                 for cls in _classes_defining(sklearn_api, method):
                     self.wrap(cls, method, predict_hooks)
 
+    def _unpatch(self) -> None:
+        super()._unpatch()
+        post.METRIC_FUNCTIONS.detach(self.name)
+
     # -- before: open the run, record params and data ----------------------------------------
 
     def _training_hook(
@@ -164,11 +162,13 @@ class XGBoostIntegration(Integration):
             call = sig.bind(args, kwargs)
             state = Training(open_run(self.options), self.options, api)
             with capture_internal_errors("xgboost: recording params"):
-                state.run.set_tag(_TAG_CALL, f"xgboost.{api}")
+                state.run.set_tag(_tags.XGBOOST_CALL, f"xgboost.{api}")
                 if api == "train":
                     state.run.set_tags(_BOOSTER_TAGS)
                 params = booster_params(call.get("params"))
-                log_params(state.run, {**params, **training_args(sig.names, sig.defaults, call)})
+                record.log_params(
+                    state.run, {**params, **training_args(sig.names, sig.defaults, call)}
+                )
                 state.run.set_tags(fit_tags(call.get("params"), library="xgboost"))
             if api == "train":
                 _note_evals(state, call)
@@ -176,7 +176,7 @@ class XGBoostIntegration(Integration):
                 state.early_stopping = _uses_early_stopping(call)
             if self.options.log_datasets and call.get("dtrain") is not None:
                 with capture_internal_errors("xgboost: fingerprinting the training data"):
-                    record_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
+                    record.log_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
             return state
 
         return before
@@ -189,19 +189,18 @@ class XGBoostIntegration(Integration):
             cls = type(instance)
             state.run.set_tags(
                 {
-                    _TAG_CALL: f"xgboost.{cls.__name__}.fit",
-                    "estimator_name": cls.__name__,
-                    "estimator_class": f"{cls.__module__}.{cls.__name__}",
+                    _tags.XGBOOST_CALL: f"xgboost.{cls.__name__}.fit",
+                    **record.estimator_tags(instance),
                 }
             )
-            log_params(state.run, estimator_params(instance, kwargs))
+            record.log_params(state.run, estimator_params(instance, kwargs))
             state.run.set_tags(fit_tags(xgboost_seed_params(instance), library="xgboost"))
         if self.options.log_datasets:
             with capture_internal_errors("xgboost: fingerprinting the training data"):
-                record_dataset(state.run, array_fingerprint(x, y))
-        if self.options.log_models and self.options.log_input_examples:
+                record.log_dataset(state.run, fingerprint(x, y))
+        if self.options.log_models:
             with capture_internal_errors("xgboost: taking an input example"):
-                state.input_example = _input_example(x)
+                state.input_example = record.first_rows(x)
         return state
 
     # -- after: early stopping, importances, model ---------------------------------------------
@@ -216,15 +215,19 @@ class XGBoostIntegration(Integration):
             booster = model.get_booster() if state.api == "fit" else model
             post.remember_model(model, state.run)
             with capture_internal_errors("xgboost: recording feature importances"):
-                log_json(state.run, feature_importances(booster), IMPORTANCES_ARTIFACT)
+                names, importances = feature_importances(booster)
+                if importances:
+                    record.log_feature_importances(
+                        state.run, type(model).__name__, names, importances
+                    )
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
-                    _log_model(state, model)
+                    record.log_model(state.run, model, state.options, state.input_example)
         finally:
             state.opened.close()
 
 
-_BOOSTER_TAGS = {"estimator_name": "Booster", "estimator_class": "xgboost.core.Booster"}
+_BOOSTER_TAGS = {_tags.ESTIMATOR_NAME: "Booster", _tags.ESTIMATOR_CLASS: "xgboost.core.Booster"}
 
 
 def _failed(state: Training, error: BaseException) -> None:
@@ -267,11 +270,11 @@ def _note_evals(state: Training, call: Mapping[str, Any]) -> None:
         state.early_stopping = _uses_early_stopping(call)
         evals = list(call.get("evals") or ())
         if not evals:
-            state.run.set_tag(_TAG_EVALS, "none")
+            state.run.set_tag(_tags.XGBOOST_EVALS, "none")
             return
         # Malformed entries are XGBoost's to reject, right after this.
         names = [str(e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else "?" for e in evals]
-        log_params(state.run, {"evals": ",".join(names)})
+        record.log_params(state.run, {"evals": ",".join(names)})
 
 
 def _uses_early_stopping(call: Mapping[str, Any]) -> bool:
@@ -298,35 +301,6 @@ def _record_early_stopping(state: Training) -> None:
 
 
 # -- data and model -----------------------------------------------------------------------------
-
-
-def array_fingerprint(x: Any, y: Any = None) -> dict[str, Any]:
-    """The fingerprint of the training data given to a scikit-learn API `fit`."""
-    from autolog._patching.fingerprint import fingerprint
-
-    return fingerprint(x, y)
-
-
-def _input_example(x: Any) -> Any:
-    """The first rows of a NumPy array or pandas DataFrame (not device arrays)."""
-    import numpy as np
-
-    if isinstance(x, np.ndarray):
-        return x[:5]
-    if type(x).__module__.startswith("pandas") and hasattr(x, "iloc"):
-        return x.iloc[:5]
-    return None
-
-
-def _log_model(state: Training, model: Any) -> None:
-    from autolog._models import log_model
-
-    log_model(model, "model", run=state.run, input_example=state.input_example)
-    name = state.options.registered_model_name
-    if name is not None:
-        from autolog._registry.api import register_logged_model
-
-        register_logged_model(state.run.id, "model", name, tracking_uri=state.run.tracking_uri)
 
 
 def _classes_defining(sklearn_api: ModuleType, method: str) -> list[type]:

@@ -4,46 +4,32 @@ Each function takes the run (or returns what to log on it); none keeps a
 reference to the user's data or model after it returns. XGBoost is imported
 only inside the functions, which run after the user imported it.
 
-- params: booster params and training arguments as text (`_describe`): a
-  function by its name, an object by its class, never data. A key the user's
-  own run already holds with another value is skipped, not an error.
-- data: the fingerprint of `autolog._patching.fingerprint` (for a DMatrix, what can be
-  read without copying the data), as the `datasets/train.json` artifact and the
-  tags `autolog.data.*` the scikit-learn integration sets too.
-- feature importances: every importance type, with the feature names, as
-  `feature_importances.json`.
+- params: booster params and training arguments (never data), rendered and
+  logged by `autolog._patching.record`.
+- data: for a DMatrix, the fingerprint of what can be read without copying the
+  data, in the form of `autolog._patching.fingerprint`.
+- feature importances: every importance type, one score per feature, written
+  by `autolog._patching.record.log_feature_importances`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
-import numbers
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from autolog._tracking.runs import ActiveRun
-from autolog._validation import MAX_PARAM_VALUE_LENGTH, sanitize_key
-from autolog.errors import ParamConflictError
+from autolog._validation import sanitize_key
 
 __all__ = [
-    "DATASET_ARTIFACT",
-    "IMPORTANCES_ARTIFACT",
     "IMPORTANCE_TYPES",
     "booster_params",
     "dmatrix_fingerprint",
     "estimator_params",
     "feature_importances",
-    "log_json",
-    "log_params",
-    "record_dataset",
     "training_args",
 ]
 
-IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
-DATASET_ARTIFACT = "datasets/train.json"
-IMPORTANCES_ARTIFACT = "feature_importances.json"
+IMPORTANCE_TYPES = ("gain", "weight", "cover", "total_gain", "total_cover")
 
 # Training arguments that are data, a place for results or display options, never params.
 _NOT_PARAMS = frozenset({"params", "dtrain", "evals", "evals_result", "as_pandas", "show_stdv"})
@@ -57,76 +43,45 @@ _OBJECT_ARGS = frozenset(
 # -- params ------------------------------------------------------------------------------------
 
 
-def booster_params(params: Any) -> dict[str, str]:
-    """Booster params as text; a list of pairs may repeat a key (several eval_metric)."""
+def booster_params(params: Any) -> dict[str, Any]:
+    """Booster params by key; a list of pairs may repeat a key (several eval_metric)."""
     if params is None:
         return {}
     pairs: Iterable[tuple[Any, Any]] = params.items() if isinstance(params, Mapping) else params
     grouped: dict[str, list[Any]] = {}
     for key, value in pairs:
         grouped.setdefault(sanitize_key(str(key)), []).append(value)
-    return {k: _describe(v[0] if len(v) == 1 else v) for k, v in grouped.items()}
+    return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
 
 
 def training_args(
     names: Sequence[str], defaults: Mapping[str, Any], call: Mapping[str, Any]
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """The training arguments of `train` / `cv` (defaults included), not data or results."""
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for name in names:
         if name in _NOT_PARAMS:
             continue
         value = call.get(name, defaults.get(name))
         if value is None and name in _OBJECT_ARGS:
             continue
-        out[_RENAMED.get(name, name)] = _describe(value)
+        out[_RENAMED.get(name, name)] = value
     return out
 
 
-def estimator_params(estimator: Any, fit_kwargs: Mapping[str, Any]) -> dict[str, str]:
-    """An XGBModel's params (functions by name) and the fit arguments that are params."""
-    params = {sanitize_key(str(k)): _describe(v) for k, v in estimator.get_params().items()}
+def estimator_params(estimator: Any, fit_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """An XGBModel's params and the fit arguments that are params."""
+    params = {sanitize_key(str(k)): v for k, v in estimator.get_params().items()}
     objective = getattr(estimator, "objective", None)
     if callable(objective):
-        params["custom_objective"] = _describe(objective)
+        params["custom_objective"] = objective
     metric = getattr(estimator, "eval_metric", None)
     custom = [m for m in (metric if isinstance(metric, (list, tuple)) else [metric]) if callable(m)]
     if custom:
-        params["custom_metric"] = _describe(custom[0])
+        params["custom_metric"] = custom[0]
     if fit_kwargs.get("xgb_model") is not None:
-        params["xgb_model"] = _describe(fit_kwargs["xgb_model"])
+        params["xgb_model"] = fit_kwargs["xgb_model"]
     return params
-
-
-def log_params(run: ActiveRun, params: Mapping[str, str]) -> None:
-    """Log params; a key the run already holds with another value is skipped."""
-    try:
-        run.log_params(params)
-    except ParamConflictError:  # the user's own run already has one of these params
-        for key, text in params.items():
-            try:
-                run.log_param(key, text)
-            except ParamConflictError:
-                continue
-
-
-def _describe(value: Any) -> str:
-    """A param's text: numbers and strings as they are, functions and objects by name."""
-    if value is None or isinstance(value, (str, numbers.Number)):
-        text = str(value)
-    elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_describe(v) for v in value) + "]"
-    elif isinstance(value, os.PathLike):
-        text = os.fspath(value)
-    elif callable(value) and hasattr(value, "__name__"):
-        text = str(value.__name__)
-    elif isinstance(value, Mapping):
-        text = json.dumps({str(k): _describe(v) for k, v in value.items()})
-    else:
-        text = type(value).__name__
-    if len(text) > MAX_PARAM_VALUE_LENGTH:
-        return text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
-    return text
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -156,32 +111,6 @@ def dmatrix_fingerprint(dmatrix: Any) -> dict[str, Any]:
     return out
 
 
-def record_dataset(run: ActiveRun, found: Mapping[str, Any]) -> None:
-    """Log a fingerprint: tags `autolog.data.*` (as the scikit-learn integration) and JSON."""
-    tags: dict[str, str] = {}
-    if found.get("hash") is not None:
-        tags["autolog.data.hash"] = str(found["hash"])
-    for part in ("X", "y"):
-        entry = found.get(part)
-        if entry is None:
-            continue
-        tags[f"autolog.data.{part}.kind"] = str(entry["kind"])
-        if entry.get("shape") is not None:
-            tags[f"autolog.data.{part}.shape"] = "x".join(str(n) for n in entry["shape"])
-        if entry.get("content_hash") is not None:
-            tags[f"autolog.data.{part}.hash"] = str(entry["content_hash"])
-        if "sampled" in entry:
-            tags["autolog.data.sampled"] = "true"
-    run.set_tags(tags)
-    log_json(run, found, DATASET_ARTIFACT)
-
-
-def log_json(run: ActiveRun, data: Any, path: str) -> None:
-    """Queue `data` as a compact JSON artifact."""
-    # Not log_dict(): json.dumps with indent= runs the pure-Python encoder, ten times slower.
-    run.log_bytes(json.dumps(data, separators=(",", ":"), default=str).encode(), path)
-
-
 def _strings(values: Any) -> list[str] | None:
     return None if values is None else [str(v) for v in values]
 
@@ -189,23 +118,32 @@ def _strings(values: Any) -> list[str] | None:
 # -- feature importances -----------------------------------------------------------------------
 
 
-def feature_importances(booster: Any) -> dict[str, Any]:
-    """`{"feature_names": [...], "importance_types": {type: {feature: score}}}`.
+def feature_importances(booster: Any) -> tuple[list[str], dict[str, list[float]]]:
+    """The feature names and, per importance type, one score per feature.
 
-    The scores are what `Booster.get_score` returns: features never used in a
-    split are absent (importance 0), and a type the booster does not define
-    (gblinear has only "weight") is left out.
+    Scores are what `Booster.get_score` returns, with 0 for a feature never used
+    in a split (which it leaves out); where it gives one score per class (a
+    multi-class gblinear), the mean of their absolute values. A type the booster
+    does not define (gblinear has only "weight") is left out. "gain" comes first
+    when defined: it is the type XGBoost's own `feature_importances_` uses.
     """
     from xgboost.core import XGBoostError
 
-    names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
-    scores: dict[str, Any] = {}
+    names = list(booster.feature_names or [f"f{i}" for i in range(booster.num_features())])
+    found: dict[str, list[float]] = {}
     for kind in IMPORTANCE_TYPES:
         try:
-            scores[kind] = _scores(booster, kind)
+            scores = _scores(booster, kind)
         except XGBoostError:  # not defined for this booster (gblinear: weight only)
             continue
-    return {"feature_names": list(names), "importance_types": scores}
+        found[kind] = [_one_number(scores.get(name, 0.0)) for name in names]
+    return names, found
+
+
+def _one_number(score: Any) -> float:
+    if isinstance(score, (list, tuple)):
+        return sum(abs(float(v)) for v in score) / len(score) if score else 0.0
+    return float(score)
 
 
 def _scores(booster: Any, kind: str) -> dict[str, Any]:

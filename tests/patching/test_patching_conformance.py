@@ -1,6 +1,6 @@
 """The patching contract every integration meets (STYLE.md's conformance suite).
 
-Parametrized over every integration in `Registry.known`: patching twice wraps once;
+Parametrized over every integration in `known_integrations()`: patching twice wraps once;
 patch, unpatch, patch works; patching before the library is imported and
 unpatching before it is imported behave; after `disable()` every original
 function object is back, and nothing autolog added is left behind.
@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 import autolog
-from autolog._patching.integration import AutologWrapper, Integration, Registry
+from autolog._patching.enable import get_integration, known_integrations
+from autolog._patching.integration import AutologWrapper, Integration
 
 # For each integration: a module of the library and a dotted attribute in it that the
 # integration wraps, to look at from outside.
@@ -32,10 +33,10 @@ TARGETS: dict[str, tuple[str, str]] = {
 
 
 def _integration_or_skip(name: str) -> Integration:
-    module = Registry.known[name].partition(":")[0]
+    module = known_integrations()[name].partition(":")[0]
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not written yet")
-    integration = Registry.get(name)
+    integration = get_integration(name)
     try:
         integration.check_version()
     except autolog.errors.IntegrationNotEnabled as exc:
@@ -52,7 +53,7 @@ def _target(name: str) -> tuple[Any, str]:
     return owner, attribute
 
 
-@pytest.fixture(params=sorted(Registry.known))
+@pytest.fixture(params=sorted(known_integrations()))
 def integration(request: pytest.FixtureRequest) -> Iterator[Integration]:
     name = request.param
     assert name in TARGETS, f"add a target for the {name} integration to TARGETS"
@@ -152,12 +153,17 @@ _CHILD = """
 """
 
 
+def _in_a_new_process(integration: Integration, *, disable_first: bool) -> dict[str, Any]:
+    """Enable (and maybe disable) the integration in a fresh interpreter, then import its target."""
+    module_name, dotted = TARGETS[integration.name]
+    args = (integration.name, integration.module, module_name, dotted, disable_first)
+    return _run_python(_CHILD.format(args=args))
+
+
 def test_enabling_before_the_library_is_imported_patches_it_on_import(
     integration: Integration,
 ) -> None:
-    module_name, dotted = TARGETS[integration.name]
-    args = (integration.name, integration.module, module_name, dotted, False)
-    found = _run_python(_CHILD.format(args=args))
+    found = _in_a_new_process(integration, disable_first=False)
     assert found["imported_early"] is False  # enable() imported nothing
     assert found["wrapped"] is True
     assert found["runs"] in (None, 1)
@@ -166,8 +172,6 @@ def test_enabling_before_the_library_is_imported_patches_it_on_import(
 def test_disabling_before_the_library_is_imported_leaves_it_alone(
     integration: Integration,
 ) -> None:
-    module_name, dotted = TARGETS[integration.name]
-    args = (integration.name, integration.module, module_name, dotted, True)
-    found = _run_python(_CHILD.format(args=args))
+    found = _in_a_new_process(integration, disable_first=True)
     assert found["wrapped"] is False
     assert found["runs"] in (None, 0)

@@ -7,14 +7,12 @@ process's own run, and the same points into one run shared by every process.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
+from children import start_child
 
 import autolog
 from autolog._entities import RunStatus
@@ -75,22 +73,13 @@ def spawned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[s
     shared_id = uuid.uuid4().hex
     exp = backend.get_or_create_experiment("Default")
     backend.create_run(RunMeta(shared_id, "shared", exp.id, 1_000))
-    script = cwd / "child.py"
-    script.write_text(CHILD)
-    env = dict(os.environ)
-    env.update(
-        AUTOLOG_TRACKING_URI=str(store),
-        AUTOLOG_DISABLE_CAPTURE="all",
-        AUTOLOG_STRICT="1",
-        AUTOLOG_FLUSH_INTERVAL="0.05",
-    )
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(p), shared_id],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        start_child(
+            CHILD,
+            store,
+            cwd,
+            args=[str(p), shared_id],
+            env={"AUTOLOG_FLUSH_INTERVAL": "0.05"},
             text=True,
         )
         for p in range(PROCESSES)

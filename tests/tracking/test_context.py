@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import autolog
 from autolog._tracking import context as _context
 from autolog._tracking import system_metrics
 from autolog._tracking.context import (
@@ -916,3 +917,23 @@ def test_import_is_cheap(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("given", ["all", ["all"], "git, packages", ["GIT", "packages"]])
+def test_configure_and_the_env_var_accept_the_same_capture_names(
+    given: str | list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    autolog.configure(disable_capture=given)
+    text = given if isinstance(given, str) else ",".join(given)
+    monkeypatch.setenv("AUTOLOG_DISABLE_CAPTURE", text)
+    assert Capture.from_names(given) == Capture.from_env()
+
+
+def test_configure_and_the_env_var_refuse_the_same_capture_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(InvalidValueError, match=r"unknown capture 'gpu'.*from: all, git"):
+        autolog.configure(disable_capture=["git", "gpu"])
+    monkeypatch.setenv("AUTOLOG_DISABLE_CAPTURE", "git,gpu")
+    with pytest.raises(InvalidValueError, match=r"unknown capture 'gpu'.*from: all, git"):
+        Capture.from_env()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from children import start_child
 
 import autolog
 from autolog._entities import RunStatus
@@ -45,22 +45,7 @@ CHILD = textwrap.dedent(
 def run_until_killed(store: Path, cwd: Path, flushes: int) -> tuple[str, int]:
     """Start the child, SIGKILL it after `flushes` flushes; return its run id and the
     number of points it had flushed when it was killed."""
-    script = cwd / "child.py"
-    script.write_text(CHILD)
-    env = dict(os.environ)
-    env.update(
-        AUTOLOG_TRACKING_URI=str(store),
-        AUTOLOG_DISABLE_CAPTURE="all",
-        AUTOLOG_STRICT="1",
-        AUTOLOG_FLUSH_INTERVAL="0.01",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_child(CHILD, store, cwd, env={"AUTOLOG_FLUSH_INTERVAL": "0.01"})
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     lines: list[str] = []

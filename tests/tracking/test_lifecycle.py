@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from children import start_child
 
 import autolog
 from autolog._entities import Run, RunStatus
@@ -26,6 +27,12 @@ import autolog
 def ready(run):
     print("RUN", run.id, flush=True)
     print("ready", flush=True)
+
+def wait_in_a_run(seconds=60):
+    with autolog.start_run() as run:
+        autolog.log_metric("m", 1.0)
+        ready(run)
+        time.sleep(seconds)
 """
 
 
@@ -46,22 +53,8 @@ class Child:
     """A Python child process running `body` against the test's file store."""
 
     def __init__(self, body: str, store: Path, cwd: Path) -> None:
-        script = cwd / "child.py"
-        script.write_text(PRELUDE + textwrap.dedent(body))
-        env = dict(os.environ)
-        env.update(
-            AUTOLOG_TRACKING_URI=str(store),
-            AUTOLOG_DISABLE_CAPTURE="all",
-            AUTOLOG_STRICT="1",
-            PYTHONUNBUFFERED="1",
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, str(script)],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        script = PRELUDE + textwrap.dedent(body)
+        self.proc = start_child(script, store, cwd, env={"PYTHONUNBUFFERED": "1"})
         _children.append(self.proc)
         self.lines: list[str] = []
         self._partial = b""
@@ -99,6 +92,15 @@ class Child:
 
 def run_child(body: str, store: Path, cwd: Path) -> tuple[Child, int, str, str]:
     child = Child(body, store, cwd)
+    code, out, err = child.finish()
+    return child, code, out, err
+
+
+def signalled_child(body: str, signum: int, store: Path, cwd: Path) -> tuple[Child, int, str, str]:
+    """Run `body`, send it `signum` once it printed "ready", and wait for it to end."""
+    child = Child(body, store, cwd)
+    child.wait_for_line("ready")
+    child.proc.send_signal(signum)
     code, out, err = child.finish()
     return child, code, out, err
 
@@ -187,7 +189,7 @@ def test_uncaught_exception_outside_with_ends_failed(store_dir: Path, tmp_path: 
 
 
 def test_sigterm_ends_killed_and_drains(store_dir: Path, tmp_path: Path) -> None:
-    child = Child(
+    child, code, _, err = signalled_child(
         """
         with autolog.start_run() as run:
             for i in range(50):
@@ -195,12 +197,10 @@ def test_sigterm_ends_killed_and_drains(store_dir: Path, tmp_path: Path) -> None
             ready(run)
             time.sleep(60)
         """,
+        signal.SIGTERM,
         store_dir,
         tmp_path,
     )
-    child.wait_for_line("ready")
-    child.proc.send_signal(signal.SIGTERM)
-    code, _, err = child.finish()
     # The default action still happens: the process is killed by SIGTERM.
     assert code == -signal.SIGTERM, err
     run = stored(child)
@@ -210,24 +210,19 @@ def test_sigterm_ends_killed_and_drains(store_dir: Path, tmp_path: Path) -> None
 
 
 def test_sigterm_calls_the_users_own_handler_too(store_dir: Path, tmp_path: Path) -> None:
-    child = Child(
+    child, code, out, err = signalled_child(
         """
         def on_term(signum, frame):
             print("user handler called", flush=True)
             sys.exit(7)
 
         signal.signal(signal.SIGTERM, on_term)
-        with autolog.start_run() as run:
-            autolog.log_metric("m", 1.0)
-            ready(run)
-            time.sleep(60)
+        wait_in_a_run()
         """,
+        signal.SIGTERM,
         store_dir,
         tmp_path,
     )
-    child.wait_for_line("ready")
-    child.proc.send_signal(signal.SIGTERM)
-    code, out, err = child.finish()
     assert code == 7, err
     assert "user handler called" in out
     run = stored(child)
@@ -238,36 +233,27 @@ def test_sigterm_calls_the_users_own_handler_too(store_dir: Path, tmp_path: Path
 
 
 def test_sigterm_with_an_auto_started_run(store_dir: Path, tmp_path: Path) -> None:
-    child = Child(
+    child, code, _, err = signalled_child(
         """
         autolog.log_metric("m", 1.0)
         ready(autolog.active_run())
         time.sleep(60)
         """,
+        signal.SIGTERM,
         store_dir,
         tmp_path,
     )
-    child.wait_for_line("ready")
-    child.proc.send_signal(signal.SIGTERM)
-    code, _, err = child.finish()
     assert code == -signal.SIGTERM, err
     assert stored(child).status is RunStatus.KILLED
 
 
 def test_keyboard_interrupt_inside_with_ends_killed(store_dir: Path, tmp_path: Path) -> None:
-    child = Child(
-        """
-        with autolog.start_run() as run:
-            autolog.log_metric("m", 1.0)
-            ready(run)
-            time.sleep(60)
-        """,
+    child, code, _, err = signalled_child(
+        "wait_in_a_run()",
+        signal.SIGINT,
         store_dir,
         tmp_path,
     )
-    child.wait_for_line("ready")
-    child.proc.send_signal(signal.SIGINT)
-    code, _, err = child.finish()
     assert code != 0
     assert "KeyboardInterrupt" in err
     run = stored(child)
@@ -291,20 +277,15 @@ def test_keyboard_interrupt_outside_with_ends_killed(store_dir: Path, tmp_path: 
 
 
 def test_an_ignored_sigterm_stays_ignored(store_dir: Path, tmp_path: Path) -> None:
-    child = Child(
+    child, code, _, err = signalled_child(
         """
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        with autolog.start_run() as run:
-            autolog.log_metric("m", 1.0)
-            ready(run)
-            time.sleep(1.0)
+        wait_in_a_run(1.0)
         """,
+        signal.SIGTERM,
         store_dir,
         tmp_path,
     )
-    child.wait_for_line("ready")
-    child.proc.send_signal(signal.SIGTERM)
-    code, _, err = child.finish()
     assert code == 0, err
     assert stored(child).status is RunStatus.FINISHED
 

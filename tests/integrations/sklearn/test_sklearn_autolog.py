@@ -52,8 +52,9 @@ def test_a_fit_records_params_tags_metrics_data_importances_and_the_model() -> N
     importances = json.loads(
         autolog.download_artifacts(run.id, "feature_importances.json").read_text()
     )
-    assert importances["source"] == "coef_"
-    assert importances["features"][0]["name"] == "x0"
+    assert importances["model"] == "LogisticRegression" and importances["types"] == ["coef_"]
+    assert importances["features"][0] == "x0" and importances["features_total"] == 4
+    assert importances["importances"]["coef_"][0] == pytest.approx(abs(clf.coef_[0, 0]))
     assert run.metrics["feature_importance.x0"] == pytest.approx(abs(clf.coef_[0, 0]))
 
 

@@ -20,7 +20,7 @@ import xgboost as xgb
 import autolog
 from autolog._entities import Run, RunStatus
 
-IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
+IMPORTANCE_TYPES = ["gain", "weight", "cover", "total_gain", "total_cover"]
 
 # Imported fixtures are used by pytest, not by name.
 pytestmark = pytest.mark.usefixtures("autolog_xgboost")
@@ -66,13 +66,24 @@ def _assert_histories(
             assert steps == list(range(start, start + len(values))), key
 
 
+def _recorded_scores(recorded: dict[str, Any], kind: str) -> dict[str, float]:
+    return dict(zip(recorded["features"], recorded["importances"][kind], strict=True))
+
+
 def _assert_importances(run: Run, booster: Any) -> None:
     recorded = _artifact_json(run, "feature_importances.json")
     names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
-    assert recorded["feature_names"] == list(names)
-    assert sorted(recorded["importance_types"]) == sorted(IMPORTANCE_TYPES)
-    for kind in IMPORTANCE_TYPES:  # exactly what get_score gives
-        assert recorded["importance_types"][kind] == booster.get_score(importance_type=kind)
+    assert sorted(recorded["features"]) == sorted(names)
+    assert recorded["features_total"] == len(names)
+    assert recorded["types"] == IMPORTANCE_TYPES
+    for kind in IMPORTANCE_TYPES:  # what get_score gives, 0 for a feature it leaves out
+        scores = booster.get_score(importance_type=kind)
+        expected = {name: float(scores.get(name, 0.0)) for name in names}
+        assert _recorded_scores(recorded, kind) == pytest.approx(expected)
+    gains = recorded["importances"]["gain"]
+    assert gains == sorted(gains, reverse=True)  # most important first
+    top = recorded["features"][0]
+    assert run.metrics[f"feature_importance.{top}"] == pytest.approx(gains[0])
 
 
 def test_train_with_evals_and_early_stopping() -> None:
@@ -95,7 +106,7 @@ def test_train_with_evals_and_early_stopping() -> None:
     assert run.tags["autolog.xgboost.call"] == "xgboost.train"
     assert "autolog.xgboost.evals" not in run.tags
     assert run.params["objective"] == "binary:logistic"
-    assert run.params["eval_metric"] == "[logloss, auc]"
+    assert run.params["eval_metric"] == "['logloss', 'auc']"
     assert run.params["max_depth"] == "3"
     assert run.params["num_boost_round"] == "200"
     assert run.params["early_stopping_rounds"] == "5"
@@ -174,8 +185,9 @@ def test_gblinear_records_the_one_importance_it_has() -> None:
     booster = xgb.train({"booster": "gblinear"}, xgb.DMatrix(x, y), 3)
     run = _only_run()
     recorded = _artifact_json(run, "feature_importances.json")
-    assert list(recorded["importance_types"]) == ["weight"]
-    assert recorded["importance_types"]["weight"] == booster.get_score(importance_type="weight")
+    assert recorded["types"] == ["weight"]
+    scores = booster.get_score(importance_type="weight")
+    assert _recorded_scores(recorded, "weight") == pytest.approx(scores)
 
 
 def test_ranker_with_query_ids() -> None:
@@ -217,8 +229,8 @@ def test_custom_objective_and_metric_are_recorded_by_name() -> None:
         verbose_eval=False,
     )
     run = _only_run()
-    assert run.params["custom_objective"] == "squared_error_objective"
-    assert run.params["custom_metric"] == "max_abs_error"
+    assert run.params["custom_objective"] == f"{__name__}.squared_error_objective"
+    assert run.params["custom_metric"] == f"{__name__}.max_abs_error"
     assert "obj" not in run.params
     _assert_histories(run, evals_result)
     assert list(evals_result["train"]) == ["max_abs"]
@@ -233,10 +245,11 @@ def test_sklearn_custom_objective_and_metric() -> None:
     model = xgb.XGBRegressor(n_estimators=5, objective=squared_error_sk, eval_metric=mae)
     model.fit(x, y, eval_set=[(x, y)], verbose=False)
     run = _only_run()
-    assert run.params["objective"] == "squared_error_sk"
-    assert run.params["custom_objective"] == "squared_error_sk"
-    assert run.params["eval_metric"] == "mae"
-    assert run.params["custom_metric"] == "mae"
+    assert run.params["objective"] == f"{__name__}.squared_error_sk"
+    assert run.params["custom_objective"] == f"{__name__}.squared_error_sk"
+    local = f"{__name__}.test_sklearn_custom_objective_and_metric.<locals>.mae"
+    assert run.params["eval_metric"] == local  # functions by module.qualname
+    assert run.params["custom_metric"] == local
     _assert_histories(run, model.evals_result())
 
 
@@ -297,7 +310,7 @@ def test_cv_records_mean_and_std_per_round() -> None:
     run = _only_run()
     assert run.tags["autolog.xgboost.call"] == "xgboost.cv"
     assert run.params["nfold"] == "3"
-    assert run.params["metrics"] == "[logloss, error]"
+    assert run.params["metrics"] == "['logloss', 'error']"
     assert run.params["seed"] == "7"
     assert "as_pandas" not in run.params
     for column in result.columns:
@@ -314,7 +327,7 @@ def test_no_evals_is_said_in_a_tag() -> None:
     xgb.train({"max_depth": 2}, xgb.DMatrix(x, y), 3)
     run = _only_run()
     assert run.tags["autolog.xgboost.evals"] == "none"
-    assert not run.metrics
+    assert all(k.startswith("feature_importance.") for k in run.metrics)  # no eval metrics
     _assert_importances(run, xgb.train({"max_depth": 2}, xgb.DMatrix(x, y), 3))
 
 
@@ -374,7 +387,7 @@ def test_params_given_as_pairs_keep_repeated_keys() -> None:
         params, dtrain, 3, evals=[(dtrain, "train")], evals_result=evals_result, verbose_eval=False
     )
     run = _only_run()
-    assert run.params["eval_metric"] == "[auc, error]"
+    assert run.params["eval_metric"] == "['auc', 'error']"
     _assert_histories(run, evals_result)
 
 
@@ -399,7 +412,7 @@ def test_multiclass_with_pandas_features() -> None:
     _assert_histories(run, model.evals_result())
     assert "validation_0-mlogloss" in run.metrics
     recorded = _artifact_json(run, "feature_importances.json")
-    assert recorded["feature_names"] == ["width", "height", "depth"]
+    assert sorted(recorded["features"]) == ["depth", "height", "width"]
     data = _artifact_json(run, "datasets/train.json")
     assert data["X"]["columns"] == ["width", "height", "depth"]
 
@@ -460,6 +473,17 @@ def test_log_models_off_logs_no_model() -> None:
     xgb.XGBClassifier(n_estimators=2).fit(x, y)
     run = _only_run()
     assert "model" not in [a.path for a in autolog.list_artifacts(run.id)]
+
+
+def test_input_examples_off_still_logs_the_signature() -> None:
+    autolog.enable("xgboost", log_input_examples=False)
+    x, y = _binary()
+    xgb.XGBClassifier(n_estimators=2).fit(pd.DataFrame(x, columns=list("abcde")), y)
+    run = _only_run()
+    paths = [f.path for f in autolog.list_artifacts(run.id, "model")]
+    assert "model/MLmodel" in paths and "model/input_example.json" not in paths
+    mlmodel = autolog.download_artifacts(run.id, "model/MLmodel").read_text()
+    assert "signature" in mlmodel and '\\"name\\": \\"e\\"' in mlmodel
 
 
 def _cuda_available() -> bool:

@@ -159,7 +159,7 @@ def test_errors_before_and_after_training_are_swallowed(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(integration, "booster_params", broken)
     monkeypatch.setattr(integration, "feature_importances", broken)
-    monkeypatch.setattr(integration, "array_fingerprint", broken)
+    monkeypatch.setattr(integration, "fingerprint", broken)
     x, y = _data()
     model = xgb.XGBClassifier(n_estimators=3).fit(x, y, eval_set=[(x, y)], verbose=False)
     assert model.get_booster().num_boosted_rounds() == 3
@@ -256,3 +256,29 @@ def test_metrics_on_predictions_are_logged_on_the_model_run() -> None:
     runs = {r.tags["autolog.xgboost.call"]: r for r in autolog.search_runs()}
     assert runs["xgboost.XGBClassifier.fit"].metrics["accuracy_score_x_test"] == accuracy
     assert runs["xgboost.train"].metrics["roc_auc_score_dtest"] == auc
+
+
+def test_post_training_metrics_need_only_the_xgboost_integration() -> None:
+    from sklearn.metrics import accuracy_score
+
+    from autolog._patching.enable import enabled_integrations
+
+    autolog.disable()
+    autolog.enable("xgboost")
+    try:
+        assert enabled_integrations() == ["xgboost"]
+        x, y = _data(200)
+        x_train, y_train, x_test, y_test = x[:150], y[:150], x[150:], y[150:]
+        model = xgb.XGBClassifier(n_estimators=3).fit(x_train, y_train)
+        accuracy = accuracy_score(y_test, model.predict(x_test))
+        (run,) = autolog.search_runs()
+        assert run.metrics["accuracy_score_x_test"] == accuracy
+        # Switching the scikit-learn integration on and off keeps XGBoost's metrics.
+        autolog.enable("sklearn")
+        autolog.disable("sklearn")
+        accuracy_score(y_test, model.predict(x_test))
+        assert autolog.get_run(run.id).metrics["accuracy_score_x_test-2"] == accuracy
+    finally:
+        autolog.disable()
+    accuracy_score(y_test, model.predict(x_test))  # off: nothing more is logged
+    assert "accuracy_score_x_test-3" not in autolog.get_run(run.id).metrics
