@@ -47,7 +47,9 @@ from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._search import Order, Query, sort_runs
-from autolog._validation import check_id, check_relative_path
+from autolog._validation import check_id
+from autolog.backends import _artifacts
+from autolog.backends._artifacts import artifact_key
 from autolog.backends._layout_registry import LayoutRegistry
 from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage
@@ -438,68 +440,35 @@ class LayoutBackend(LayoutRegistry, Backend):
 
     # -- artifacts -------------------------------------------------------------------------
 
-    def _artifact_key(self, run_id: str, path: str) -> str:
-        check_id(run_id)
-        rel = check_relative_path(path)
-        return f"runs/{run_id}/artifacts/{rel}" if rel else f"runs/{run_id}/artifacts"
-
     def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
-        self.store.put(self._artifact_key(run_id, path), data)
+        self.store.put(artifact_key(run_id, path), data)
 
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
-        self.store.put_file(self._artifact_key(run_id, path), local)
+        self.store.put_file(artifact_key(run_id, path), local)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         try:
-            return self.store.get(self._artifact_key(run_id, path))
+            return self.store.get(artifact_key(run_id, path))
         except ObjectNotFound:
             raise ArtifactNotFoundError(
                 f"run {run_id} has no artifact file {path!r}; see `autolog artifacts {run_id}`"
             ) from None
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        base = self._artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        if path and self.store.exists(base):
-            return [FileInfo(base[len(root) :], False, self.store.size(base))]
-        if not self.store.exists(f"runs/{run_id}/log/meta.json"):
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
-            )
-        entries: dict[str, FileInfo] = {}
-        for key in self.store.list(base):
-            rest = key[len(base) + 1 :]
-            head, sep, _ = rest.partition("/")
-            rel = key[len(root) : len(base) + 1 + len(head)] if path else head
-            if sep:
-                entries.setdefault(rel, FileInfo(rel, True, None))
-            else:
-                entries[rel] = FileInfo(rel, False, self.store.size(key))
-        return sorted(entries.values(), key=lambda f: f.path)
+        return _artifacts.list_artifacts(self.store, run_id, path, lambda: self._check_run(run_id))
 
     def download_artifacts(
         self, run_id: str, path: str, dst: Path, progress: Progress | None = None
     ) -> Path:
-        base = self._artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        rel = check_relative_path(path)
-        if rel and self.store.exists(base):
-            target = dst / rel
-            self.store.get_file(base, target, progress)
-            return target
-        keys = self.store.list(base)
-        if not keys:
-            if rel == "":
-                # A run with no artifacts downloads as an empty directory.
-                self._snapshot(run_id)
-                dst.mkdir(parents=True, exist_ok=True)
-                return dst
-            raise ArtifactNotFoundError(
-                f"run {run_id} has no artifact {path!r}; see `autolog artifacts {run_id}`"
+        return _artifacts.download_artifacts(
+            self.store, run_id, path, dst, progress, lambda: self._check_run(run_id)
+        )
+
+    def _check_run(self, run_id: str) -> None:
+        if not self.store.exists(f"runs/{run_id}/log/meta.json"):
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
             )
-        for key in keys:
-            self.store.get_file(key, dst / key[len(root) :], progress)
-        return dst / rel if rel else dst
 
     def close(self) -> None:
         self.store.close()

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._search import Order, Query
 from autolog._validation import check_id, check_name, check_relative_path
+from autolog.backends import _artifacts
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import ObjectStore, Progress
 from autolog.backends.base import Backend, Batch, RegistryBackend, RunMeta, RunPage
@@ -34,7 +35,6 @@ from autolog.backends.sql import schema as t
 from autolog.backends.sql.database import check_schema, make_engine, shown_url
 from autolog.backends.sql.registry import SqlRegistry
 from autolog.errors import (
-    ArtifactNotFoundError,
     ExperimentNotFoundError,
     InvalidValueError,
     RunNotFoundError,
@@ -458,9 +458,7 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
 
     def artifact_key(self, run_id: str, path: str) -> str:
         """The object key of artifact `path` of a run (validated: it cannot leave the run)."""
-        check_id(run_id)
-        rel = check_relative_path(path)
-        return f"runs/{run_id}/artifacts/{rel}" if rel else f"runs/{run_id}/artifacts"
+        return _artifacts.artifact_key(run_id, path)
 
     def check_run_exists(self, run_id: str) -> None:
         """Raise RunNotFoundError unless the run exists."""
@@ -479,44 +477,16 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         self.artifacts.put_file(key, local)
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        base = self.artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        if path and self.artifacts.exists(base):
-            return [FileInfo(base[len(root) :], False, self.artifacts.size(base))]
-        self.check_run_exists(run_id)
-        entries: dict[str, FileInfo] = {}
-        for key in self.artifacts.list(base):
-            rest = key[len(base) + 1 :]
-            head, sep, _ = rest.partition("/")
-            rel = key[len(root) : len(base) + 1 + len(head)] if path else head
-            if sep:
-                entries.setdefault(rel, FileInfo(rel, True, None))
-            else:
-                entries[rel] = FileInfo(rel, False, self.artifacts.size(key))
-        return sorted(entries.values(), key=lambda f: f.path)
+        return _artifacts.list_artifacts(
+            self.artifacts, run_id, path, lambda: self.check_run_exists(run_id)
+        )
 
     def download_artifacts(
         self, run_id: str, path: str, dst: Path, progress: Progress | None = None
     ) -> Path:
-        base = self.artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        rel = check_relative_path(path)
-        if rel and self.artifacts.exists(base):
-            target = dst / rel
-            self.artifacts.get_file(base, target, progress)
-            return target
-        keys = self.artifacts.list(base)
-        if not keys:
-            if rel == "":
-                self.check_run_exists(run_id)
-                dst.mkdir(parents=True, exist_ok=True)
-                return dst
-            raise ArtifactNotFoundError(
-                f"run {run_id} has no artifact {path!r}; see `autolog artifacts {run_id}`"
-            )
-        for key in keys:
-            self.artifacts.get_file(key, dst / key[len(root) :], progress)
-        return dst / rel if rel else dst
+        return _artifacts.download_artifacts(
+            self.artifacts, run_id, path, dst, progress, lambda: self.check_run_exists(run_id)
+        )
 
     def close(self) -> None:
         self.engine.dispose()
