@@ -41,6 +41,7 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
+from autolog.integrations._plot_data import PlotInputs
 
 __all__ = [
     "MAX_ROWS",
@@ -65,6 +66,8 @@ class TrainingMetrics:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # What the evaluation plots are drawn from (with `for_plots`): copies, and our predictions.
+    plot_inputs: PlotInputs | None = None
 
 
 # -- the formulas --------------------------------------------------------------------------
@@ -311,11 +314,14 @@ def training_metrics(
     sample_weight: Any = None,
     *,
     labels: Any = None,
+    for_plots: bool = False,
 ) -> TrainingMetrics:
     """The `training_*` metrics of a fitted estimator on its training data.
 
     `kind` is the estimator type ("classifier", "regressor", "clusterer", ...);
     `labels` are the training labels a clusterer already holds (`labels_`).
+    With `for_plots`, the result also holds the inputs of the evaluation plots
+    (`autolog.integrations._plot_data`): a copy of y and the predictions made here.
     An estimator method that raises (a `predict_proba` some configurations lack)
     skips the metrics that need it, named in the tag `autolog.metrics.skipped`.
     """
@@ -325,11 +331,13 @@ def training_metrics(
         return out
     found: dict[str, float] = {}
     if kind == "classifier" and y is not None:
-        _classifier(estimator, X, y, sample_weight, out, found)
+        _classifier(estimator, X, y, sample_weight, out, found, for_plots)
     elif kind == "regressor" and y is not None:
         y_pred = _predict(out, estimator, "predict", X)
         if y_pred is not None:
             found.update(regression_metrics(y, y_pred, sample_weight))
+            if for_plots:
+                out.plot_inputs = PlotInputs.of(kind, y, y_pred)
     elif kind == "clusterer":
         _silhouette(X, labels, out, found)
     _training_score(estimator, kind, X, y, sample_weight, n, out, found)
@@ -369,6 +377,7 @@ def _classifier(
     sample_weight: Any,
     out: TrainingMetrics,
     found: dict[str, float],
+    for_plots: bool,
 ) -> None:
     yt = _labels_1d(y)
     if yt.ndim != 1:
@@ -379,9 +388,11 @@ def _classifier(
         return
     found.update(classification_metrics(yt, y_pred, sample_weight))
     classes = getattr(estimator, "classes_", None)
-    if classes is None or not hasattr(estimator, "predict_proba"):
-        return
-    proba = _predict(out, estimator, "predict_proba", X)
+    proba = None
+    if classes is not None and hasattr(estimator, "predict_proba"):
+        proba = _predict(out, estimator, "predict_proba", X)
+    if for_plots:
+        out.plot_inputs = PlotInputs.of("classifier", yt, y_pred, proba, classes, sample_weight)
     if proba is None:
         return
     try:
