@@ -1,22 +1,23 @@
-"""The data of a model's evaluation plots, as small JSON artifacts (docs/records.md).
+"""The data of a model's evaluation plots, as one small JSON artifact (docs/records.md).
 
 MLflow draws PNGs of the confusion matrix, ROC and precision-recall curves at
 every classifier fit, the larger part of its cost per fit. autolog records the
 data instead, computed in the writer thread (`ActiveRun.log_computed`): the
 user's thread only copies the training labels (one value a row) and hands over
 the predictions the training metrics already made. The web UI draws them, and
-`autolog plot RUN` renders PNGs with matplotlib.
+`autolog plot RUN` renders PNGs with matplotlib. One file, `training_plots.json`,
+holds every plot of a fit (one object written per fit, not three), its numbers
+rounded to `DIGITS` significant digits (a plot needs no more; the areas are exact):
 
-- classifiers: `training_confusion_matrix.json` (counts, or sample weights
-  summed, with the labels in sorted order: true labels are rows, predictions
-  columns; at most `MAX_LABELS` labels), and with probabilities
-  `training_roc_curve.json` and `training_precision_recall_curve.json` (the
-  positive class for two classes, one-vs-rest for each class up to
-  `MAX_CURVES`), each curve downsampled to at most `MAX_POINTS` points evenly
-  spaced along its length, with its area (AUC, average precision) computed on
-  the full curve;
-- regressors: `training_residuals.json` (quantiles, mean and standard deviation
-  of y - prediction per output, at most `MAX_OUTPUTS` outputs, unweighted) and a
+- classifiers: `confusion_matrix` (counts, or sample weights summed, with the
+  labels in sorted order: true labels are rows, predictions columns; at most
+  `MAX_LABELS` labels), and with probabilities `roc_curve` and
+  `precision_recall_curve` (the positive class for two classes, one-vs-rest for
+  each class up to `MAX_CURVES`), each curve downsampled to at most `MAX_POINTS`
+  points evenly spaced along its length, with its area (AUC, average precision)
+  computed on the full curve;
+- regressors: `residuals` (quantiles, mean and standard deviation of
+  y - prediction per output, at most `MAX_OUTPUTS` outputs, unweighted) and a
   predicted-vs-true sample of `SAMPLE_ROWS` evenly spaced rows.
 
 Nothing here imports a library: the inputs are NumPy arrays.
@@ -25,7 +26,6 @@ Nothing here imports a library: the inputs are NumPy arrays.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +35,8 @@ import numpy as np
 __all__ = [
     "CONFUSION_MATRIX",
     "MAX_POINTS",
-    "PLOT_ARTIFACTS",
+    "PLOTS",
+    "PLOTS_ARTIFACT",
     "PRECISION_RECALL",
     "RESIDUALS",
     "ROC_CURVE",
@@ -43,11 +44,14 @@ __all__ = [
     "plot_artifacts",
 ]
 
-CONFUSION_MATRIX = "training_confusion_matrix.json"
-ROC_CURVE = "training_roc_curve.json"
-PRECISION_RECALL = "training_precision_recall_curve.json"
-RESIDUALS = "training_residuals.json"
-PLOT_ARTIFACTS = (CONFUSION_MATRIX, ROC_CURVE, PRECISION_RECALL, RESIDUALS)
+PLOTS_ARTIFACT = "training_plots.json"
+# The plots it may hold, by key.
+CONFUSION_MATRIX = "confusion_matrix"
+ROC_CURVE = "roc_curve"
+PRECISION_RECALL = "precision_recall_curve"
+RESIDUALS = "residuals"
+PLOTS = (CONFUSION_MATRIX, ROC_CURVE, PRECISION_RECALL, RESIDUALS)
+DIGITS = 6
 
 MAX_POINTS = 200
 MAX_LABELS = 50
@@ -90,13 +94,14 @@ class PlotInputs:
 
 
 def plot_artifacts(inputs: PlotInputs) -> dict[str, bytes]:
-    """The plot artifacts of one fit: {artifact path: compact JSON bytes}."""
+    """The plot artifact of one fit, {`PLOTS_ARTIFACT`: compact JSON}, or {} if none."""
     found: dict[str, Any] = {}
     if inputs.kind == "classifier":
         found.update(_classifier_plots(inputs))
     elif inputs.kind == "regressor":
         found[RESIDUALS] = _residuals(inputs.y_true, inputs.y_pred)
-    return {path: _json(data) for path, data in found.items() if data is not None}
+    plots = {key: data for key, data in found.items() if data is not None}
+    return {PLOTS_ARTIFACT: _json(plots)} if plots else {}
 
 
 def _json(data: Any) -> bytes:
@@ -183,12 +188,10 @@ def _curves(
     ap = float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
     precision = np.concatenate([[1.0], precision])
     recall = np.concatenate([[0.0], recall])
-    thresholds = np.concatenate([[math.inf], score[last]])
     keep = _along(fpr, tpr)
     roc = {
         "fpr": _floats(fpr[keep]),
         "tpr": _floats(tpr[keep]),
-        "thresholds": _floats(thresholds[keep]),
         "auc": auc,
         "points_total": int(fpr.shape[0]),
     }
@@ -196,7 +199,6 @@ def _curves(
     pr = {
         "recall": _floats(recall[keep]),
         "precision": _floats(precision[keep]),
-        "thresholds": _floats(thresholds[keep]),
         "average_precision": ap,
         "points_total": int(recall.shape[0]),
     }
@@ -216,8 +218,16 @@ def _along(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
-    """Numbers for JSON: infinity (the first threshold) and NaN as null."""
-    return [v if math.isfinite(v) else None for v in values.tolist()]
+    """Numbers for JSON, to `DIGITS` significant digits; infinity and NaN as null."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    scale = 10.0 ** (
+        DIGITS - 1 - np.floor(np.log10(np.abs(np.where(finite, values, 1.0)) + 1e-300))
+    )
+    rounded = np.round(values * scale) / scale
+    if finite.all():
+        return rounded.tolist()  # type: ignore[no-any-return]
+    return [v if ok else None for v, ok in zip(rounded.tolist(), finite.tolist(), strict=True)]
 
 
 # -- regressors ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`autolog plot RUN [--out DIR]`: PNGs of a run's evaluation plot data, drawn with matplotlib.
 
 Autologging records the data of the plots (`autolog.integrations._plot_data`),
-not pictures; this draws them, one PNG per JSON artifact, with the `Agg`
+not pictures; this draws them, one PNG per plot of `training_plots.json`, with the `Agg`
 backend (no display needed). matplotlib is optional: without it the command
 says how to install it.
 """
@@ -19,7 +19,7 @@ from autolog._tracking.settings import tracking
 from autolog.errors import ArtifactNotFoundError, MissingDependencyError
 from autolog.integrations._plot_data import (
     CONFUSION_MATRIX,
-    PLOT_ARTIFACTS,
+    PLOTS_ARTIFACT,
     PRECISION_RECALL,
     RESIDUALS,
     ROC_CURVE,
@@ -61,15 +61,13 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def render_plots(run_id: str, out: Path) -> list[Path]:
-    """Draw each plot artifact of the run into `out` as a PNG; the files written."""
-    found: dict[str, Any] = {}
-    backend = tracking.backend()
+    """Draw each plot of the run's `training_plots.json` into `out` as a PNG; the files written."""
     tracking.flush()
-    for name in PLOT_ARTIFACTS:
-        try:
-            found[name] = json.loads(backend.read_artifact(run_id, name))
-        except ArtifactNotFoundError:
-            continue
+    try:
+        found = json.loads(tracking.backend().read_artifact(run_id, PLOTS_ARTIFACT))
+    except ArtifactNotFoundError:
+        return []
+    found = {name: data for name, data in found.items() if name in _DRAW}
     if not found:
         return []
     pyplot = _pyplot()
@@ -80,7 +78,7 @@ def render_plots(run_id: str, out: Path) -> list[Path]:
         try:
             _DRAW[name](ax, data)
             figure.tight_layout()
-            path = out / f"{name.removesuffix('.json')}.png"
+            path = out / f"training_{name}.png"
             figure.savefig(path, format="png")
             written.append(path)
         finally:
