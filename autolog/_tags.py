@@ -57,7 +57,6 @@ def data_tag(part: str, field: str) -> str:
 ESTIMATOR_NAME = "estimator_name"  # MLflow's name: the model's class name
 ESTIMATOR_CLASS = "estimator_class"  # MLflow's name: module.class of the model
 MODEL_SKIPPED = "autolog.model.skipped"  # why the model could not be logged
-METRICS_SAMPLED = "autolog.metrics.sampled"
 METRICS_SKIPPED = "autolog.metrics.skipped"
 METRICS_SILHOUETTE_ROWS = "autolog.metrics.silhouette_rows"
 METRICS_SCORE_ROWS = "autolog.metrics.score_rows"

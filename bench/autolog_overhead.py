@@ -489,6 +489,84 @@ def xgboost_long(args: argparse.Namespace) -> None:
     )
 
 
+# -- evaluation plot data (issue 13): its cost per fit, on and off --------------------------
+
+
+def worker_plots(config: str, root: Path, count: int) -> dict[str, Any]:
+    """`worker_fits` with plot data off ("autolog-plots-off") or on; bare also times
+    scikit-learn's `estimator_html_repr` (MLflow's `estimator.html`) of two models."""
+    from sklearn.linear_model import LogisticRegression
+
+    if config != "autolog-plots-off":
+        result = worker_fits(config, root, count)
+    else:  # worker_fits' loop, with autolog's plot data switched off
+        import autolog
+
+        X, y = _data()
+        autolog.configure(tracking_uri=str(root / "autolog-runs"))
+        autolog.enable(integrations=["sklearn"], log_models=False, log_plots=False)
+        for _ in range(10):
+            LogisticRegression().fit(X, y)
+        times = []
+        cpu = time.process_time()
+        for _ in range(count):
+            start = time.perf_counter()
+            LogisticRegression().fit(X, y)
+            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        autolog.flush()
+        result = {
+            "times": times,
+            "drain": time.perf_counter() - start,
+            "cpu_per_fit": (time.process_time() - cpu) / count,
+            "runs": len(autolog.search_runs()),
+        }
+    if config == "bare":
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.utils import estimator_html_repr
+
+        X, y = _data()
+        for name, model in (
+            ("html_logreg", LogisticRegression()),
+            ("html_pipeline", make_pipeline(StandardScaler(), LogisticRegression())),
+        ):
+            model.fit(X, y)
+            estimator_html_repr(model)
+            start = time.perf_counter()
+            for _ in range(20):
+                html = estimator_html_repr(model)
+            result[name] = (time.perf_counter() - start) / 20
+            result[f"{name}_kb"] = len(html.encode()) / 1024
+    return result
+
+
+WORKERS["plots"] = worker_plots
+
+
+def sklearn_plot_data(args: argparse.Namespace) -> None:
+    """Per-fit cost with the plot data on (autolog's default) and off, next to MLflow's PNGs."""
+    configs = ["bare", "autolog", "autolog-plots-off"]
+    if mlflow_available() and (not args.configs or "mlflow" in args.configs):
+        configs.append("mlflow")  # models off: MLflow draws its three PNGs at every fit
+    per_round = max(1, args.fits // args.rounds)
+    found = measure("plots", configs, per_round, args.rounds, args.tmp)
+    _timing_table(
+        f"scikit-learn: LogisticRegression().fit on {ROWS}x{COLS}, evaluation plot data on"
+        f" (autolog) and off, models off, {per_round * args.rounds} fits per config (per fit)",
+        found,
+        1000.0,
+        "ms",
+    )
+    extra = found["bare"].extra
+    for name, what in (("html_logreg", "LogisticRegression"), ("html_pipeline", "a Pipeline")):
+        print(
+            f"  estimator_html_repr (MLflow's estimator.html) of {what}:"
+            f" {statistics.median(extra[name]) * 1000:.2f} ms per fit,"
+            f" {statistics.median(extra[name + '_kb']):.0f} KB"
+        )
+
+
 # Sections in the order main() runs them. Another library's section is a function of
 # the parsed arguments that prints its table; add it here.
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
@@ -498,6 +576,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "xgboost_trainings": xgboost_trainings,
     "xgboost_long": xgboost_long,
 }
+SECTIONS["sklearn_plot_data"] = sklearn_plot_data
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,6 +49,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.server",
     "autolog._cli.data",
     "autolog._cli.reproduce",
+    "autolog._cli.plot",
 ]
 
 #: What a command runs: parsed arguments in, exit code out.

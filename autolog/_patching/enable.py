@@ -47,6 +47,7 @@ class AutologOptions:
     max_tuning_runs: int = 5
     extra_tags: dict[str, str] = field(default_factory=dict)
     registered_model_name: str | None = None
+    log_plots: bool = True
 
 
 # -- finding integrations ------------------------------------------------------------------
@@ -106,6 +107,7 @@ def enable(
     silent: bool = False,
     registered_model_name: str | None = None,
     system_metrics: bool | float | None = None,
+    log_plots: bool = True,
 ) -> list[str]:
     """Record every training call of the named libraries (all supported ones by default).
 
@@ -126,6 +128,8 @@ def enable(
         registered_model_name: register every logged model under this name.
         system_metrics: seconds between `system/...` samples of each run (True: 10 s;
             False: none); None leaves the setting ($AUTOLOG_SYSTEM_METRICS) as it is.
+        log_plots: record the data of evaluation plots (confusion matrix, ROC and
+            precision-recall curves, residuals) as small JSON artifacts.
     """
     names, named = _names(integrations)
     if max_tuning_runs is not None and (
@@ -151,6 +155,7 @@ def enable(
         max_tuning_runs=max_tuning_runs if max_tuning_runs is not None else 1_000_000,
         extra_tags=tags,
         registered_model_name=registered_model_name,
+        log_plots=bool(log_plots),
     )
     if silent and not _saved_level:
         _saved_level.append(logger.level)

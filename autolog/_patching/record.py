@@ -25,6 +25,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,9 +72,11 @@ def render_param(value: Any) -> str:
     (NumPy scalars as the Python number); lists, tuples and dicts in Python's
     repr form (`['a', 'b']`, `(1,)`, `{'k': 2}`), their items rendered by the
     same rules; a function or class by `module.qualname`; a model (an object with
-    `get_params` and `fit`) by its class name, as are objects whose repr is
-    long or names a memory address; a small NumPy array as a list, a larger
-    one by shape and dtype; a path as its text; anything else by its repr.
+    `get_params` and `fit`) by its repr, as MLflow records it
+    (`SVC(probability=True, random_state=0)`), memory addresses left out; an
+    object whose repr is long or names a memory address by its class name; a
+    small NumPy array as a list, a larger one by shape and dtype; a path as its
+    text; anything else by its repr.
     """
     text = _render(value, depth=0)
     if len(text) <= MAX_PARAM_VALUE_LENGTH:
@@ -92,7 +95,7 @@ def _render(value: Any, depth: int) -> str:
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
         return f"{getattr(value, '__module__', None) or ''}.{value.__qualname__}".lstrip(".")
     if hasattr(value, "get_params") and hasattr(value, "fit"):
-        return type(value).__name__
+        return _model_repr(value)
     if _is_numpy(value) and hasattr(value, "shape"):
         if value.size <= _MAX_ARRAY_ITEMS:
             return repr(value.tolist())
@@ -121,6 +124,19 @@ def _render(value: Any, depth: int) -> str:
     if len(text) > MAX_PARAM_VALUE_LENGTH or " at 0x" in text:
         return type(value).__name__  # an address differs at every run: not a value
     return text
+
+
+def _model_repr(model: Any) -> str:
+    """A model's repr (scikit-learn's is its changed params), without memory addresses."""
+    try:
+        text = repr(model)
+    except Exception:  # noqa: BLE001 - a user model whose __repr__ raises
+        return type(model).__name__
+    # A function param shows as `<function f at 0x7f...>`: the address differs at every run.
+    return _ADDRESS.sub("", text) if " at 0x" in text else text
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _is_numpy(value: Any) -> bool:

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
@@ -234,6 +234,28 @@ class ActiveRun:
                 f"log_dict cannot serialize {type(data).__name__}: {exc}"
             ) from None
         self.log_bytes(text.encode("utf-8"), artifact_file)
+
+    def log_computed(self, compute: Callable[[], Mapping[str, bytes]], what: str) -> None:
+        """Queue `compute`, run later in the writer thread; store the artifacts it returns.
+
+        For artifacts derived from data at a cost the caller's thread should not pay
+        (autologging's plot data): `compute()` returns {artifact path: bytes}. It must
+        hold only copies of what it needs. An error in it is an internal error (`what`
+        names it); an error of the store is retried like any other write.
+        """
+        run_id, backend = self.id, self._writer.backend
+
+        def store() -> None:
+            files: dict[str, bytes] = {}
+            with capture_internal_errors(what):
+                files = {
+                    check_relative_path(path, "artifact file", allow_empty=False): data
+                    for path, data in compute().items()
+                }
+            for path, data in files.items():  # a store error: the writer calls this again
+                backend.put_artifact(run_id, path, data)
+
+        self._writer.submit((CALL, run_id, store))
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts, under `artifact_path` if given.

@@ -38,6 +38,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -278,6 +279,7 @@ class SklearnIntegration(post.SklearnRange, Integration):
 
     def _record_fit(self, state: Fit, estimator: Any, result: Any) -> None:
         from autolog._patching import record
+        from autolog.integrations._plot_data import plot_artifacts
         from autolog.integrations.sklearn import _metrics as metrics
         from autolog.integrations.sklearn import _record as sklearn_record
 
@@ -289,11 +291,22 @@ class SklearnIntegration(post.SklearnRange, Integration):
             if kind == "clusterer" and labels is None:
                 labels = getattr(estimator, "labels_", None)
             found = metrics.training_metrics(
-                estimator, str(kind), state.X, state.y, state.sample_weight, labels=labels
+                estimator,
+                str(kind),
+                state.X,
+                state.y,
+                state.sample_weight,
+                labels=labels,
+                for_plots=options.log_plots,
             )
             run.log_metrics(found.metrics)
             if found.tags:
                 run.set_tags(found.tags)
+            if found.plot_inputs is not None:
+                # Computed and written by the writer thread: not the user's to wait for.
+                run.log_computed(
+                    partial(plot_artifacts, found.plot_inputs), "sklearn: evaluation plot data"
+                )
         with capture_internal_errors("sklearn: logging a search"):
             sklearn_record.log_search(run, estimator, options.max_tuning_runs)
         with capture_internal_errors("sklearn: feature importances"):

@@ -8,23 +8,30 @@ whole per-fit budget. The formulas are sklearn's: weighted averages over the
 labels found in y and the predictions (a label never predicted scores 0, as
 sklearn's `zero_division` default does, without its warning), sample weights
 throughout, probabilities clipped to [eps, 1 - eps] for the log loss, ROC AUC
-by the trapezoid over distinct thresholds (one-vs-rest, weighted by support,
-for more than two classes), R2 with sklearn's `force_finite`. The tests check
-each against sklearn.metrics. The silhouette, which has no cheap form, is
-sklearn's own.
+by the trapezoid over distinct thresholds, R2 with sklearn's `force_finite`. The
+tests check each against sklearn.metrics. The silhouette, which has no cheap
+form, is sklearn's own.
 
-Cost cap: above `MAX_ROWS` rows the metrics are computed on `MAX_ROWS` evenly
-spaced rows (the same rows every time), predicted `CHUNK_ROWS` at a time so
-that the rows copied out of the user's data stay small, and the run gets the
-tag `autolog.metrics.sampled = <rows>`; a `score()` that is not sklearn's
-default accuracy or R2 is then computed on `SCORE_ROWS` rows. The silhouette is
-computed on at most `SILHOUETTE_ROWS` rows (sklearn's `sample_size`, seeded).
+Same key, same meaning as MLflow's autologging (`mlflow.sklearn.utils`):
+`roc_auc` for more than two classes is one-vs-one weighted by pair prevalence
+(sklearn's `multi_class="ovo", average="weighted"`), which takes no sample
+weights, so a weighted multiclass fit has none, as in MLflow; the one-vs-rest
+figure weighted by support (weights allowed) is `roc_auc_ovr`.
+`root_mean_squared_error` of several outputs is the root of the averaged MSE.
+
+Rows: the metrics that cost time linear in the rows (accuracy, precision,
+recall, F1, log loss, MSE, RMSE, MAE, R2) and ROC AUC (a sort) are computed on
+every row, however many: their cost is that of one `predict` and one
+`predict_proba`. Only the super-linear ones are sampled: the silhouette
+(quadratic) on at most `SILHOUETTE_ROWS` rows (sklearn's `sample_size`, seeded,
+tag `autolog.metrics.silhouette_rows`), and a `score()` that is not sklearn's
+default accuracy or R2 (the user's code, of unknown cost) on `SCORE_ROWS`
+evenly spaced rows above `MAX_ROWS` rows (tag `autolog.metrics.score_rows`).
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,9 +41,11 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
+from autolog.integrations._plot_data import PlotInputs
 
 __all__ = [
     "MAX_ROWS",
+    "SCORE_ROWS",
     "SILHOUETTE_ROWS",
     "TrainingMetrics",
     "classification_metrics",
@@ -45,8 +54,7 @@ __all__ = [
     "training_metrics",
 ]
 
-MAX_ROWS = 100_000
-CHUNK_ROWS = 10_000
+MAX_ROWS = 100_000  # above it, a score() of the user's is computed on SCORE_ROWS rows
 SCORE_ROWS = 10_000
 SILHOUETTE_ROWS = 1_000
 
@@ -58,6 +66,8 @@ class TrainingMetrics:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # What the evaluation plots are drawn from (with `for_plots`): copies, and our predictions.
+    plot_inputs: PlotInputs | None = None
 
 
 # -- the formulas --------------------------------------------------------------------------
@@ -169,16 +179,48 @@ def probability_metrics(
     out = {"log_loss": float(np.average(-np.log(picked), weights=w))}
     if cls.shape[0] == 2:
         auc = _binary_auc(column == 1, prob[:, 1], w)
-    elif np.allclose(prob.sum(axis=1), 1.0, rtol=math.sqrt(eps)):
-        auc = _one_vs_rest_auc(column, prob, w)
-    else:
-        auc = None
-    if auc is not None:
-        out["roc_auc"] = auc
+        if auc is not None:
+            out["roc_auc"] = auc
+        return out
+    # sklearn's roc_auc_score refuses scores that are not probabilities, and a class
+    # absent from y (one column too many): so does this.
+    if not np.allclose(1, prob.sum(axis=1)) or np.unique(column).shape[0] != cls.shape[0]:
+        return out
+    if w is None:  # sklearn's one-vs-one takes no sample weights: MLflow then logs none
+        out["roc_auc"] = _one_vs_one_auc(column, prob)
+    ovr = _one_vs_rest_auc(column, prob, w)
+    if ovr is not None:
+        out["roc_auc_ovr"] = ovr
     return out
 
 
+def _one_vs_one_auc(column: np.ndarray, prob: np.ndarray) -> float:
+    """Hand & Till's one-vs-one AUC weighted by pair prevalence: MLflow's `training_roc_auc`.
+
+    sklearn's `roc_auc_score(multi_class="ovo", average="weighted")`: for each pair of
+    classes, the mean of the two AUCs on the rows of the pair (each class's column as
+    the score), averaged with the pair's share of the rows as weight.
+    """
+    k = prob.shape[1]
+    n = column.shape[0]
+    scores, prevalence = [], []
+    for a in range(k - 1):
+        is_a = column == a
+        for b in range(a + 1, k):
+            pair = is_a | (column == b)
+            rows = np.flatnonzero(pair)
+            positive = is_a[rows]
+            auc_a = _binary_auc(positive, prob[rows, a], None)
+            auc_b = _binary_auc(~positive, prob[rows, b], None)
+            if auc_a is None or auc_b is None:
+                continue  # cannot happen: both classes are present in y
+            scores.append((auc_a + auc_b) / 2)
+            prevalence.append(rows.shape[0] / n)
+    return float(np.average(scores, weights=prevalence))
+
+
 def _one_vs_rest_auc(column: np.ndarray, prob: np.ndarray, w: np.ndarray | None) -> float | None:
+    """One-vs-rest AUC weighted by support, with sample weights: `training_roc_auc_ovr`."""
     scores, supports = [], []
     for c in range(prob.shape[1]):
         positive = column == c
@@ -192,7 +234,7 @@ def _one_vs_rest_auc(column: np.ndarray, prob: np.ndarray, w: np.ndarray | None)
 
 
 def regression_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, float]:
-    """MSE, RMSE, MAE and R2, averaged uniformly over outputs as sklearn does."""
+    """MSE, MAE and R2 averaged uniformly over outputs as sklearn does; RMSE as MLflow does."""
     yt = np.asarray(y_true, dtype=np.float64)
     yp = np.asarray(y_pred, dtype=np.float64)
     yt = yt.reshape(yt.shape[0], -1)
@@ -206,7 +248,8 @@ def regression_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) -> d
     mae = np.average(np.abs(err), axis=0, weights=w)
     out = {
         "mean_squared_error": float(mse.mean()),
-        "root_mean_squared_error": float(np.sqrt(mse).mean()),
+        # MLflow's: the root of the averaged MSE (not the average of per-output roots).
+        "root_mean_squared_error": float(np.sqrt(mse.mean())),
         "mean_absolute_error": float(mae.mean()),
     }
     if n < 2:
@@ -271,11 +314,14 @@ def training_metrics(
     sample_weight: Any = None,
     *,
     labels: Any = None,
+    for_plots: bool = False,
 ) -> TrainingMetrics:
     """The `training_*` metrics of a fitted estimator on its training data.
 
     `kind` is the estimator type ("classifier", "regressor", "clusterer", ...);
     `labels` are the training labels a clusterer already holds (`labels_`).
+    With `for_plots`, the result also holds the inputs of the evaluation plots
+    (`autolog.integrations._plot_data`): a copy of y and the predictions made here.
     An estimator method that raises (a `predict_proba` some configurations lack)
     skips the metrics that need it, named in the tag `autolog.metrics.skipped`.
     """
@@ -283,21 +329,15 @@ def training_metrics(
     n = num_rows(X)
     if n is None or n == 0:
         return out
-    rows = None
-    if n > MAX_ROWS:
-        rows = np.linspace(0, n - 1, MAX_ROWS).astype(np.int64)
-        out.tags[_tags.METRICS_SAMPLED] = str(MAX_ROWS)
-    ys = take_rows(y, rows) if rows is not None else y
-    ws = sample_weight
-    if rows is not None and sample_weight is not None:
-        ws = np.asarray(sample_weight)[rows]
     found: dict[str, float] = {}
     if kind == "classifier" and y is not None:
-        _classifier(estimator, X, rows, ys, ws, out, found)
+        _classifier(estimator, X, y, sample_weight, out, found, for_plots)
     elif kind == "regressor" and y is not None:
-        y_pred = _predict(out, estimator, "predict", X, rows)
+        y_pred = _predict(out, estimator, "predict", X)
         if y_pred is not None:
-            found.update(regression_metrics(ys, y_pred, ws))
+            found.update(regression_metrics(y, y_pred, sample_weight))
+            if for_plots:
+                out.plot_inputs = PlotInputs.of(kind, y, y_pred)
     elif kind == "clusterer":
         _silhouette(X, labels, out, found)
     _training_score(estimator, kind, X, y, sample_weight, n, out, found)
@@ -322,46 +362,37 @@ def _method(estimator: Any, name: str) -> Any:
         return None
 
 
-def _predict(out: TrainingMetrics, estimator: Any, name: str, X: Any, rows: Any) -> Any:
-    """`estimator.<name>(X)`, on the sampled rows a chunk at a time when `rows` is given.
-
-    Chunks of `CHUNK_ROWS` rows bound the copy of the user's data made for sampling.
-    """
+def _predict(out: TrainingMetrics, estimator: Any, name: str, X: Any) -> Any:
+    """`estimator.<name>(X)`, or None (the reason noted) when it is missing or raises."""
     method = _method(estimator, name)
     if method is None:
         return None
-    if rows is None:
-        return _call(out, name, method, X)
-    parts = []
-    for start in range(0, rows.shape[0], CHUNK_ROWS):
-        part = _call(out, name, method, take_rows(X, rows[start : start + CHUNK_ROWS]))
-        if part is None or isinstance(part, list):
-            return None
-        parts.append(np.asarray(part))
-    return np.concatenate(parts)
+    return _call(out, name, method, X)
 
 
 def _classifier(
     estimator: Any,
     X: Any,
-    rows: Any,
     y: Any,
     sample_weight: Any,
     out: TrainingMetrics,
     found: dict[str, float],
+    for_plots: bool,
 ) -> None:
     yt = _labels_1d(y)
     if yt.ndim != 1:
         out.skipped.append("classification metrics: y has several outputs")
         return
-    y_pred = _predict(out, estimator, "predict", X, rows)
+    y_pred = _predict(out, estimator, "predict", X)
     if y_pred is None:
         return
     found.update(classification_metrics(yt, y_pred, sample_weight))
     classes = getattr(estimator, "classes_", None)
-    if classes is None or not hasattr(estimator, "predict_proba"):
-        return
-    proba = _predict(out, estimator, "predict_proba", X, rows)
+    proba = None
+    if classes is not None and hasattr(estimator, "predict_proba"):
+        proba = _predict(out, estimator, "predict_proba", X)
+    if for_plots:
+        out.plot_inputs = PlotInputs.of("classifier", yt, y_pred, proba, classes, sample_weight)
     if proba is None:
         return
     try:

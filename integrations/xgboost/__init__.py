@@ -10,7 +10,11 @@ What one training records, into one run:
   copy of the user's callback list (`autolog.integrations.xgboost._callback`); without evals the
   tag `autolog.xgboost.evals = none` says so;
 - with early stopping, the metrics `best_iteration`, `best_score` and
-  `stopped_iteration`;
+  `stopped_iteration`, and, as MLflow does, one more step of every evaluation
+  metric (numbered one past the last round) holding its value at the best
+  iteration, so that a metric's latest value is the best model's while the
+  whole history stays (`xgboost.train` and `fit`; `xgboost.cv` returns the
+  history up to the best round itself);
 - `feature_importances.json`: every importance type, with the feature names, and
   the top features by gain as metrics `feature_importance.<name>`;
 - a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
@@ -294,10 +298,17 @@ def _record_early_stopping(state: Training) -> None:
         metrics["best_iteration"] = callback.best_iteration
     if callback.best_score is not None:
         metrics["best_score"] = callback.best_score
-    if callback.rounds:
-        metrics["stopped_iteration"] = callback.start_round + callback.rounds - 1
+    rounds = callback.rounds
+    if rounds:
+        metrics["stopped_iteration"] = callback.start_round + rounds - 1
     if metrics:
         state.run.log_metrics(metrics)
+    if state.api != "cv" and rounds and callback.best_iteration is not None:
+        # MLflow's convention: the best round's values, logged again one step past the
+        # last, are each metric's latest value.
+        best = callback.values_at(callback.best_iteration - callback.start_round)
+        if best:
+            state.run.log_metrics(best, step=callback.start_round + rounds)
 
 
 # -- data and model -----------------------------------------------------------------------------

@@ -137,6 +137,19 @@ class MetricsCallback(TrainingCallback):
             log_metrics(points, step=self.start_round + index, timestamp=stamp)
         self.logged = total
 
+    def values_at(self, index: int) -> dict[str, float]:
+        """Every evaluation metric's value at round `index` of this training (0 = its first)."""
+        if self._history is None:
+            return {}
+        out: dict[str, float] = {}
+        for keys, values in self._keys_of(self._history):
+            if 0 <= index < len(values):
+                if self.cv:
+                    out[keys[0]], out[keys[1]] = values[index]
+                else:
+                    out[keys[0]] = float(values[index])
+        return out
+
     def _keys_of(self, history: History) -> list[tuple[tuple[str, ...], Sequence[Any]]]:
         """Each metric's history list and the metric key(s) it is logged under."""
         series: list[tuple[tuple[str, ...], Sequence[Any]]] = []

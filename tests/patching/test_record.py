@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
 
 import autolog
 from autolog._patching import record
@@ -37,8 +38,10 @@ def test_render_param_one_rule_for_every_library() -> None:
     assert render({"k": "v", "n": [1]}) == "{'k': 'v', 'n': [1]}"
     assert render(scorer) == f"{__name__}.scorer"
     assert render(Opaque) == f"{__name__}.Opaque"
-    assert render(LogisticRegression(C=0.5)) == "LogisticRegression"
-    assert render([LogisticRegression()]) == "[LogisticRegression]"
+    assert render(LogisticRegression(C=0.5)) == "LogisticRegression(C=0.5)"  # MLflow's form
+    assert render([LogisticRegression()]) == "[LogisticRegression()]"
+    # A function param's memory address left out: it differs at every run.
+    assert render(FunctionTransformer(scorer)) == "FunctionTransformer(func=<function scorer>)"
     assert render(Opaque()) == "Opaque"  # its repr names a memory address
     assert render(np.arange(3)) == "[0, 1, 2]"
     assert render(np.zeros((20, 2))) == "array(shape=(20, 2), dtype=float64)"

@@ -455,3 +455,31 @@ def test_a_runs_experiment_is_readable_at_once() -> None:
         assert autolog.get_experiment("fresh").name == "fresh"
         assert "fresh" in {e.name for e in autolog.list_experiments()}
         assert autolog.get_run(run.id).experiment == "fresh"
+
+
+def test_log_computed_runs_in_the_writer_thread_and_stores_what_it_returns() -> None:
+    threads = []
+
+    def compute() -> dict[str, bytes]:
+        threads.append(threading.current_thread())
+        return {"derived/data.json": b'{"n": 1}'}
+
+    with autolog.start_run() as run:
+        run.log_computed(compute, "a test's computation")
+    autolog.flush()
+    assert threads and threads[0] is not threading.main_thread()
+    assert autolog.download_artifacts(run.id, "derived/data.json").read_bytes() == b'{"n": 1}'
+
+
+@pytest.mark.no_strict
+def test_log_computed_swallows_an_error_of_its_own_and_the_run_goes_on() -> None:
+    from autolog import _safety
+
+    def broken() -> dict[str, bytes]:
+        raise RuntimeError("cannot compute")
+
+    with autolog.start_run() as run:
+        run.log_computed(broken, "a test's computation")
+        run.log_metric("m", 1.0)
+    assert autolog.get_run(run.id).metrics["m"] == 1.0
+    assert any("cannot compute" in str(e) for e in _safety.swallowed)

@@ -86,8 +86,8 @@ def test_a_pipeline_is_one_run_with_every_step_s_params() -> None:
     assert run.tags["estimator_name"] == "Pipeline"
     assert run.params["logisticregression__C"] == "2.0"
     assert run.params["standardscaler__with_mean"] == "True"
-    assert run.params["logisticregression"] == "LogisticRegression"
-    assert run.params["steps"].startswith("[('standardscaler', StandardScaler)")
+    assert run.params["logisticregression"] == "LogisticRegression(C=2.0)"  # its repr, as MLflow
+    assert run.params["steps"].startswith("[('standardscaler', StandardScaler()), ")
     assert "training_accuracy_score" in run.metrics
 
 
@@ -199,11 +199,13 @@ def test_a_regressor_and_a_clusterer_get_their_metrics() -> None:
     assert "training_score" in clusterer.metrics  # KMeans.score: minus the inertia
 
 
-def test_large_data_uses_a_sample_for_metrics_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_data_gets_its_metrics_on_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sklearn_metrics, "MAX_ROWS", 30)
     X, y = classification_data(100)
-    LogisticRegression().fit(X, y)
-    assert only_run().tags["autolog.metrics.sampled"] == "30"
+    clf = LogisticRegression().fit(X, y)
+    run = only_run()
+    assert run.metrics["training_accuracy_score"] == clf.score(X, y)
+    assert not any(k.startswith("autolog.metrics.") for k in run.tags)
 
 
 def test_options_turn_models_data_and_examples_off_and_add_tags() -> None:

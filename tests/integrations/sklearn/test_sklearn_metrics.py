@@ -70,9 +70,16 @@ def test_probability_metrics_match_sklearn(classes: int, weighted: bool) -> None
     labels = np.arange(classes)
     ours = m.probability_metrics(y, proba, labels, w)
     _close(ours["log_loss"], skm.log_loss(y, proba, sample_weight=w, labels=labels))
-    score = proba[:, 1] if classes == 2 else proba
-    expected = skm.roc_auc_score(y, score, sample_weight=w, multi_class="ovr", average="weighted")
-    _close(ours["roc_auc"], expected)
+    if classes == 2:
+        _close(ours["roc_auc"], skm.roc_auc_score(y, proba[:, 1], sample_weight=w))
+        return
+    ovr = skm.roc_auc_score(y, proba, sample_weight=w, multi_class="ovr", average="weighted")
+    _close(ours["roc_auc_ovr"], ovr)
+    if weighted:  # sklearn's one-vs-one takes no weights: MLflow logs no roc_auc then
+        assert "roc_auc" not in ours
+    else:
+        ovo = skm.roc_auc_score(y, proba, multi_class="ovo", average="weighted")
+        _close(ours["roc_auc"], ovo)
 
 
 def test_probability_metrics_clip_certain_wrong_answers_like_sklearn() -> None:
@@ -96,14 +103,16 @@ def test_probability_metrics_with_string_classes_in_classes_order() -> None:
     )
     ours = m.probability_metrics(y, proba, np.array(["a", "b", "c"]))
     _close(ours["log_loss"], skm.log_loss(y, proba))
-    _close(ours["roc_auc"], skm.roc_auc_score(y, proba, multi_class="ovr", average="weighted"))
+    _close(ours["roc_auc"], skm.roc_auc_score(y, proba, multi_class="ovo", average="weighted"))
+    ovr = skm.roc_auc_score(y, proba, multi_class="ovr", average="weighted")
+    _close(ours["roc_auc_ovr"], ovr)
 
 
 def test_roc_auc_is_left_out_when_a_class_is_absent() -> None:
     y = np.array([0, 0, 1, 1])
     proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
     ours = m.probability_metrics(y, proba, [0, 1, 2])
-    assert "roc_auc" not in ours
+    assert "roc_auc" not in ours and "roc_auc_ovr" not in ours
     _close(ours["log_loss"], skm.log_loss(y, proba, labels=[0, 1, 2]))
 
 
@@ -121,7 +130,9 @@ def test_regression_metrics_match_sklearn(outputs: int, weighted: bool) -> None:
     w = rng.random(200) if weighted else None
     ours = m.regression_metrics(y, p, w)
     _close(ours["mean_squared_error"], skm.mean_squared_error(y, p, sample_weight=w))
-    _close(ours["root_mean_squared_error"], skm.root_mean_squared_error(y, p, sample_weight=w))
+    # MLflow's: the root of sklearn's uniformly averaged MSE.
+    mse = skm.mean_squared_error(y, p, sample_weight=w)
+    _close(ours["root_mean_squared_error"], float(np.sqrt(mse)))
     _close(ours["mean_absolute_error"], skm.mean_absolute_error(y, p, sample_weight=w))
     _close(ours["r2_score"], skm.r2_score(y, p, sample_weight=w))
 
@@ -164,18 +175,24 @@ def test_training_metrics_of_a_clusterer() -> None:
     _close(found.metrics["training_score"], km.score(X))
 
 
-def test_training_metrics_above_the_cap_use_evenly_spaced_rows(
+def test_training_metrics_above_the_cap_use_every_row_but_for_a_users_score(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(m, "MAX_ROWS", 50)
-    monkeypatch.setattr(m, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(m, "SCORE_ROWS", 20)
+
+    class OwnScore(LogisticRegression):
+        def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+            return float(len(X))
+
     X, y = make_classification(n_samples=200, random_state=0)
-    clf = LogisticRegression().fit(X, y)
+    clf = OwnScore().fit(X, y)
     found = m.training_metrics(clf, "classifier", X, y)
-    rows = np.linspace(0, 199, 50).astype(int)
-    expected = skm.accuracy_score(y[rows], clf.predict(X[rows]))
-    _close(found.metrics["training_accuracy_score"], expected)
-    assert found.tags["autolog.metrics.sampled"] == "50"
+    p = clf.predict(X)
+    _close(found.metrics["training_accuracy_score"], skm.accuracy_score(y, p))
+    _close(found.metrics["training_roc_auc"], skm.roc_auc_score(y, clf.predict_proba(X)[:, 1]))
+    assert found.metrics["training_score"] == 20.0
+    assert found.tags == {"autolog.metrics.score_rows": "20"}
 
 
 def test_a_method_that_raises_skips_its_metrics_with_a_reason() -> None:

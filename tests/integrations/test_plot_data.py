@@ -1,0 +1,165 @@
+"""The evaluation plot data: values as sklearn computes them, written by the writer thread,
+switched off by `enable(log_plots=False)`, and drawn by `autolog plot` into real PNGs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+import autolog
+from autolog._cli.main import main
+from autolog.integrations import _plot_data as plots
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _artifacts(inputs: plots.PlotInputs) -> dict[str, Any]:
+    (data,) = plots.plot_artifacts(inputs).values()
+    found: dict[str, Any] = json.loads(data)
+    return found
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binary_plots_match_sklearn(weighted: bool) -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    p1 = np.clip(0.5 * y + rng.random(3000) * 0.6, 0, 1).round(3)  # ties in the scores
+    proba = np.stack([1 - p1, p1], axis=1)
+    pred = (p1 > 0.5).astype(int)
+    w = rng.random(3000) if weighted else None
+    found = _artifacts(plots.PlotInputs.of("classifier", y, pred, proba, [0, 1], w))
+    matrix = found[plots.CONFUSION_MATRIX]
+    assert matrix["labels"] == [0, 1] and matrix["weighted"] is weighted
+    assert np.allclose(matrix["matrix"], skm.confusion_matrix(y, pred, sample_weight=w))
+    (roc,) = found[plots.ROC_CURVE]["curves"]
+    assert roc["auc"] == pytest.approx(skm.roc_auc_score(y, p1, sample_weight=w), rel=1e-12)
+    fpr, tpr, _ = skm.roc_curve(y, p1, sample_weight=w, drop_intermediate=False)
+    assert roc["points_total"] == len(fpr) > plots.MAX_POINTS >= len(roc["fpr"])
+    assert (roc["fpr"][0], roc["tpr"][0], roc["fpr"][-1], roc["tpr"][-1]) == (0, 0, 1, 1)
+    # Every point kept lies on sklearn's curve (to the 6 significant digits written).
+    on_curve = np.stack([fpr, tpr], axis=1)
+    for point in zip(roc["fpr"], roc["tpr"], strict=True):
+        assert np.isclose(on_curve, point, rtol=1e-5, atol=1e-9).all(axis=1).any(), point
+    (pr,) = found[plots.PRECISION_RECALL]["curves"]
+    ap = skm.average_precision_score(y, p1, sample_weight=w)
+    assert pr["average_precision"] == pytest.approx(ap, rel=1e-12)
+    assert len(pr["recall"]) <= plots.MAX_POINTS
+
+
+def test_multiclass_plots_are_one_vs_rest_with_string_labels() -> None:
+    rng = np.random.default_rng(1)
+    classes = np.array(["bird", "cat", "dog"])
+    codes = rng.integers(0, 3, 400)
+    raw = rng.random((400, 3)) + np.eye(3)[codes]
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    y, pred = classes[codes], classes[proba.argmax(axis=1)]
+    found = _artifacts(plots.PlotInputs.of("classifier", y, pred, proba, classes))
+    assert found[plots.CONFUSION_MATRIX]["labels"] == ["bird", "cat", "dog"]
+    expected = skm.confusion_matrix(y, pred, labels=classes)
+    assert found[plots.CONFUSION_MATRIX]["matrix"] == expected.tolist()
+    roc = found[plots.ROC_CURVE]
+    assert roc["scheme"] == "one-vs-rest" and [c["label"] for c in roc["curves"]] == list(classes)
+    for i, curve in enumerate(roc["curves"]):
+        assert curve["auc"] == pytest.approx(skm.roc_auc_score(codes == i, proba[:, i]))
+
+
+def test_regression_residuals() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(500, 2))
+    p = y + rng.normal(scale=0.1, size=y.shape)
+    found = _artifacts(plots.PlotInputs.of("regressor", y, p))
+    data = found[plots.RESIDUALS]
+    assert data["rows"] == 500 and data["sample_rows"] == plots.SAMPLE_ROWS
+    for j, output in enumerate(data["outputs"]):
+        residual = y[:, j] - p[:, j]
+        assert output["quantiles"]["0.5"] == pytest.approx(np.median(residual))
+        assert output["quantiles"]["0.0"] == residual.min()
+        assert output["mean"] == pytest.approx(residual.mean())
+        assert output["sample"]["true"][0] == pytest.approx(y[0, j], rel=1e-5)
+        assert output["sample"]["predicted"][-1] == pytest.approx(p[-1, j], rel=1e-5)
+
+
+def test_labels_are_copied_for_the_writer_thread() -> None:
+    y = np.array([0, 1, 1, 0])
+    inputs = plots.PlotInputs.of("classifier", y, y.copy())
+    y[:] = 1  # the user changes the labels right after fit
+    matrix = _artifacts(inputs)[plots.CONFUSION_MATRIX]["matrix"]
+    assert matrix == [[2, 0], [0, 2]]
+
+
+@pytest.fixture
+def trained() -> dict[str, str]:
+    """A binary classifier's and a regressor's runs, with plot data."""
+    autolog.enable(integrations=["sklearn"], log_models=False)
+    try:
+        X, y = make_classification(300, random_state=0)
+        LogisticRegression().fit(X, y)
+        classifier = autolog.last_run()
+        Xr, yr = make_regression(200, random_state=0)
+        LinearRegression().fit(Xr, yr)
+        regressor = autolog.last_run()
+    finally:
+        autolog.disable()
+    assert classifier is not None and regressor is not None
+    return {"classifier": classifier.id, "regressor": regressor.id}
+
+
+def _names(run_id: str) -> set[str]:
+    return {info.path for info in autolog.list_artifacts(run_id)}
+
+
+def test_autologged_fits_record_plot_data_and_the_option_turns_it_off(
+    trained: dict[str, str],
+) -> None:
+    stored = autolog.download_artifacts(trained["classifier"], plots.PLOTS_ARTIFACT)
+    assert set(json.loads(stored.read_text())) == {
+        plots.CONFUSION_MATRIX,
+        plots.ROC_CURVE,
+        plots.PRECISION_RECALL,
+    }
+    stored = autolog.download_artifacts(trained["regressor"], plots.PLOTS_ARTIFACT)
+    assert set(json.loads(stored.read_text())) == {plots.RESIDUALS}
+    autolog.enable(integrations=["sklearn"], log_models=False, log_plots=False)
+    try:
+        X, y = make_classification(100, random_state=0)
+        LogisticRegression().fit(X, y)
+    finally:
+        autolog.disable()
+    off = autolog.last_run()
+    assert off is not None and plots.PLOTS_ARTIFACT not in _names(off.id)
+    assert "training_roc_auc" in autolog.get_run(off.id).metrics
+
+
+def test_autolog_plot_renders_real_pngs(
+    trained: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pngs"
+    assert main(["plot", trained["classifier"], "--out", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [
+        "training_confusion_matrix.png",
+        "training_precision_recall_curve.png",
+        "training_roc_curve.png",
+    ]
+    assert sorted(capsys.readouterr().out.split()) == [str(out / name) for name in written]
+    for path in out.iterdir():
+        data = path.read_bytes()
+        assert data.startswith(PNG) and len(data) > 5_000  # a drawn figure, not an empty file
+    assert main(["plot", trained["regressor"][:8], "-o", str(out)]) == 0
+    assert (out / "training_residuals.png").read_bytes().startswith(PNG)
+
+
+def test_autolog_plot_without_matplotlib_says_how_to_install_it(
+    trained: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what Python does when it is absent
+    assert main(["plot", trained["classifier"]]) == 2
+    assert "pip install matplotlib" in capsys.readouterr().err
