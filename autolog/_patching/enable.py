@@ -43,7 +43,7 @@ class AutologOptions:
 
     log_models: bool = True
     log_datasets: bool = True
-    log_input_examples: bool = True
+    log_input_examples: bool = False
     max_tuning_runs: int = 5
     extra_tags: dict[str, str] = field(default_factory=dict)
     registered_model_name: str | None = None
@@ -100,7 +100,7 @@ def enable(
     experiment: str | None = None,
     log_models: bool = True,
     log_datasets: bool = True,
-    log_input_examples: bool = True,
+    log_input_examples: bool = False,
     max_tuning_runs: int | None = 5,
     extra_tags: Mapping[str, Any] | None = None,
     silent: bool = False,
@@ -119,7 +119,8 @@ def enable(
         experiment: the experiment of new runs.
         log_models: save each fitted model with its flavor metadata.
         log_datasets: record a fingerprint of the training data.
-        log_input_examples: save a few rows of input with each model.
+        log_input_examples: save the first rows of the training data with each model
+            (off by default, as MLflow's: the signature is inferred either way).
         max_tuning_runs: child runs for the best N candidates of a search (None: all).
         extra_tags: tags set on every autologged run.
         silent: hide autolog's own warnings while it is enabled.

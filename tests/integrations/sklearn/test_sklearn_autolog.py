@@ -216,12 +216,16 @@ def test_options_turn_models_data_and_examples_off_and_add_tags() -> None:
     assert run.tags["team"] == "a"
     assert not any(k.startswith("autolog.data.") for k in run.tags)
     assert not any(p.startswith(("model/", "datasets/")) for p in artifact_paths(run.id))
-    autolog.enable(integrations=["sklearn"], log_input_examples=False)
+    autolog.enable(integrations=["sklearn"])  # input examples are off by default
     LogisticRegression().fit(X, y)
     second = max(all_runs(), key=lambda r: r.start_time)
     files = artifact_paths(second.id)
     assert "model/MLmodel" in files and "model/input_example.json" not in files
     assert "signature" in autolog.download_artifacts(second.id, "model/MLmodel").read_text()
+    autolog.enable(integrations=["sklearn"], log_input_examples=True)
+    LogisticRegression().fit(X, y)
+    third = max(all_runs(), key=lambda r: r.start_time)
+    assert "model/input_example.json" in artifact_paths(third.id)
 
 
 def test_registered_model_name_registers_each_logged_model() -> None:
