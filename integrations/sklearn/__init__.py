@@ -55,6 +55,7 @@ from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
+from autolog.integrations.sklearn._cross_validation import CrossValidation
 from autolog.integrations.sklearn._partial_fit import PartialCall, PartialFitSessions
 
 __all__ = ["SklearnIntegration"]
@@ -127,6 +128,7 @@ class SklearnIntegration(post.SklearnRange, Integration):
         for cls in _subclasses(base.BaseEstimator):
             self._patch_class(cls)
         self.when_imported("sklearn.utils.parallel", self._patch_parallel)
+        self.when_imported("sklearn.model_selection._validation", self._patch_validation)
         post.METRIC_FUNCTIONS.attach(self.name)
 
     def _unpatch(self) -> None:
@@ -174,6 +176,17 @@ class SklearnIntegration(post.SklearnRange, Integration):
         self.wrap_with(module.Parallel, "__call__", self._dispatch_tasks)
         self.wrap_with(module._FuncWrapper, "__call__", self._run_task)
 
+    def _patch_validation(self, module: ModuleType) -> None:
+        from autolog.integrations.sklearn import _cross_validation as cv
+
+        package = sys.modules.get("sklearn.model_selection")
+        for name in cv.FUNCTIONS:
+            original = getattr(module, name, None)
+            if original is None:
+                continue
+            hooks = cv.cross_validation_hooks(name, original, lambda: self.options)
+            self.wrap(module, name, hooks, aliases=[(package, name)] if package else ())
+
     # -- joblib: worker threads carry the caller's marker ----------------------------------
 
     def _dispatch_tasks(
@@ -198,6 +211,8 @@ class SklearnIntegration(post.SklearnRange, Integration):
             ):
                 with lock:
                     calls[item[0]] = call
+                if isinstance(call.state, CrossValidation) and len(item) > 1:
+                    call.state.dispatched_task(item[1])
             return item
 
         tasks: Iterable[Any] = args[0]
