@@ -254,9 +254,13 @@ def _importance_key(feature: str) -> str:
 # -- the model -----------------------------------------------------------------------------
 
 
-def log_model(run: ActiveRun, model: Any, options: AutologOptions, example: Any) -> bool:
+def log_model(
+    run: ActiveRun, model: Any, options: AutologOptions, example: Any, path: str = MODEL_PATH
+) -> bool:
     """Log `model` as the run's `model`, registered when the options ask; False if skipped.
 
+    `path` is the model's directory in the run: another one than `model` (a
+    search's `best_estimator`) is never registered.
     `example` is the first rows of the training data (`first_rows`), or None. With
     `log_input_examples` off it is not saved, but the signature (column names and
     dtypes) is still inferred from it. A model that cannot be saved (a class
@@ -268,13 +272,13 @@ def log_model(run: ActiveRun, model: Any, options: AutologOptions, example: Any)
 
     try:
         if options.log_input_examples or example is None:
-            save(model, MODEL_PATH, run=run, input_example=example)
+            save(model, path, run=run, input_example=example)
         else:
-            save(model, MODEL_PATH, run=run, signature=infer_signature(example))
+            save(model, path, run=run, signature=infer_signature(example))
     except InvalidValueError as exc:
         run.set_tag(_tags.MODEL_SKIPPED, str(exc)[:1000])
         return False
-    if options.registered_model_name:
+    if options.registered_model_name and path == MODEL_PATH:
         from autolog._registry.api import register_logged_model
 
         register_logged_model(

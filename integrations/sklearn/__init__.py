@@ -316,6 +316,16 @@ class SklearnIntegration(post.SklearnRange, Integration):
         if options.log_models:
             with capture_internal_errors("sklearn: logging the model"):
                 record.log_model(run, estimator, options, record.first_rows(state.X))
+            best = getattr(estimator, "best_estimator_", None)  # a search's refitted best
+            if best is not None and hasattr(estimator, "cv_results_"):
+                with capture_internal_errors("sklearn: logging the best estimator"):
+                    record.log_model(
+                        run,
+                        best,
+                        options,
+                        record.first_rows(state.X),
+                        path=sklearn_record.BEST_ESTIMATOR_PATH,
+                    )
         model = post.remember_model(estimator, run)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")
