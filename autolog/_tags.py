@@ -53,6 +53,15 @@ def data_tag(part: str, field: str) -> str:
     return f"{DATA_PREFIX}{part}.{field}"
 
 
+# -- the run's inputs: every dataset it used, by name (training, evaluation, test data) ---------
+INPUT_PREFIX = "autolog.input."  # + the input's name: compact JSON {role, hash, kind, shape}
+
+
+def input_tag(name: str) -> str:
+    """`autolog.input.<name>`: the tag describing the run's input called `name`."""
+    return f"{INPUT_PREFIX}{name}"
+
+
 # -- what an integration recorded -----------------------------------------------------------------
 ESTIMATOR_NAME = "estimator_name"  # MLflow's name: the model's class name
 ESTIMATOR_CLASS = "estimator_class"  # MLflow's name: module.class of the model

@@ -326,7 +326,7 @@ class SklearnIntegration(post.SklearnRange, Integration):
                         record.first_rows(state.X),
                         path=sklearn_record.BEST_ESTIMATOR_PATH,
                     )
-        model = post.remember_model(estimator, run)
+        model = post.remember_model(estimator, run, options.log_datasets)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")
 

@@ -90,6 +90,7 @@ class CrossValidation:
     X: Any
     arguments: dict[str, Any]
     fold_models: bool
+    log_datasets: bool
     added_estimator: bool = False
     dispatched: list[Any] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)  # a learning curve's training sizes
@@ -131,6 +132,7 @@ def cross_validation_hooks(
             bound.get("X"),
             bound,
             fold_models=current.log_models and current.log_fold_models,
+            log_datasets=current.log_datasets,
         )
         _log_call(state, bound, current)
         return state
@@ -301,7 +303,8 @@ def _record_result(state: CrossValidation, result: Any) -> dict[str, np.ndarray]
     if function == "cross_val_predict":
         with capture_internal_errors("sklearn: remembering cross_val_predict's predictions"):
             name = post.variable_name(state.X) or post.FALLBACK_NAME
-            post.remember_prediction(result, post.ModelRun(run), name)
+            model = post.ModelRun(run, state.log_datasets)
+            post.remember_prediction(result, model, name, state.X)
     return folds
 
 

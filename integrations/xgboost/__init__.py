@@ -13,7 +13,8 @@ What one training records, into one run:
   `stopped_iteration`;
 - `feature_importances.json`: every importance type, with the feature names, and
   the top features by gain as metrics `feature_importance.<name>`;
-- a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
+- a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`)
+  and of each evaluation set, as the run's inputs (`autolog.input.<name>`);
 - the model, in XGBoost's own format, through `autolog._models`;
 - afterwards, a scikit-learn metric computed on the model's predictions
   (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
@@ -53,6 +54,7 @@ from autolog.integrations.xgboost._record import (
     dmatrix_fingerprint,
     estimator_params,
     feature_importances,
+    log_eval_inputs,
     training_args,
 )
 
@@ -175,8 +177,14 @@ class XGBoostIntegration(Integration):
             else:  # cv always evaluates its folds
                 state.early_stopping = _uses_early_stopping(call)
             if self.options.log_datasets and call.get("dtrain") is not None:
+                found = None
                 with capture_internal_errors("xgboost: fingerprinting the training data"):
-                    record.log_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
+                    found = dmatrix_fingerprint(call["dtrain"])
+                    record.log_dataset(state.run, found)
+                if api == "train":
+                    with capture_internal_errors("xgboost: fingerprinting the evaluation data"):
+                        evals = [(str(e[1]), e[0], None) for e in call.get("evals") or ()]
+                        log_eval_inputs(state.run, evals, call["dtrain"], found)
             return state
 
         return before
@@ -196,8 +204,14 @@ class XGBoostIntegration(Integration):
             record.log_params(state.run, estimator_params(instance, kwargs))
             state.run.set_tags(fit_tags(xgboost_seed_params(instance), library="xgboost"))
         if self.options.log_datasets:
+            found = None
             with capture_internal_errors("xgboost: fingerprinting the training data"):
-                record.log_dataset(state.run, fingerprint(x, y))
+                found = fingerprint(x, y)
+                record.log_dataset(state.run, found)
+            with capture_internal_errors("xgboost: fingerprinting the evaluation data"):
+                pairs = kwargs.get("eval_set") or ()
+                evals = [(f"validation_{i}", p[0], p[1]) for i, p in enumerate(pairs)]
+                log_eval_inputs(state.run, evals, x, found)
         if self.options.log_models:
             with capture_internal_errors("xgboost: taking an input example"):
                 state.input_example = record.first_rows(x)
@@ -213,7 +227,7 @@ class XGBoostIntegration(Integration):
                 return
             model = instance if state.api == "fit" else result
             booster = model.get_booster() if state.api == "fit" else model
-            post.remember_model(model, state.run)
+            post.remember_model(model, state.run, state.options.log_datasets)
             with capture_internal_errors("xgboost: recording feature importances"):
                 names, importances = feature_importances(booster)
                 if importances:
