@@ -134,5 +134,8 @@ class XGBoostFlavor(Flavor):
         import xgboost as xgb
 
         if isinstance(model, xgb.Booster):
-            return model.predict(data if isinstance(data, xgb.DMatrix) else xgb.DMatrix(data))
+            if not isinstance(data, xgb.DMatrix):
+                # pandas category columns are what the booster was trained on, if any
+                data = xgb.DMatrix(data, enable_categorical=True)
+            return model.predict(data)
         return model.predict(data)

@@ -292,7 +292,12 @@ def _importance_key(feature: str) -> str:
 
 
 def log_model(
-    run: ActiveRun, model: Any, options: AutologOptions, example: Any, path: str = MODEL_PATH
+    run: ActiveRun,
+    model: Any,
+    options: AutologOptions,
+    example: Any,
+    path: str = MODEL_PATH,
+    signature: Any = None,
 ) -> bool:
     """Log `model` as the run's `model`, registered when the options ask; False if skipped.
 
@@ -300,15 +305,18 @@ def log_model(
     search's `best_estimator`) is never registered.
     `example` is the first rows of the training data (`first_rows`), or None. With
     `log_input_examples` off it is not saved, but the signature (column names and
-    dtypes) is still inferred from it. A model that cannot be saved (a class
-    defined in a function cannot be pickled) is skipped with the tag
-    `autolog.model.skipped` saying why.
+    dtypes) is still inferred from it. Without an example, `signature` (a
+    `Signature` read from elsewhere, such as an XGBoost DMatrix) is used, if any.
+    A model that cannot be saved (a class defined in a function cannot be
+    pickled) is skipped with the tag `autolog.model.skipped` saying why.
     """
     from autolog._models import infer_signature
     from autolog._models import log_model as save
 
     try:
-        if options.log_input_examples or example is None:
+        if example is None and signature is not None:
+            save(model, path, run=run, signature=signature)
+        elif options.log_input_examples or example is None:
             save(model, path, run=run, input_example=example)
         else:
             save(model, path, run=run, signature=infer_signature(example))

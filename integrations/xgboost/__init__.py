@@ -15,7 +15,9 @@ What one training records, into one run:
   the top features by gain as metrics `feature_importance.<name>`;
 - a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`)
   and of each evaluation set, as the run's inputs (`autolog.input.<name>`);
-- the model, in XGBoost's own format, through `autolog._models`;
+- the model, in XGBoost's own format, through `autolog._models`, with a signature
+  (from the first rows of a `fit`'s data; from the training DMatrix's feature
+  names and types for `train`, as MLflow infers it from the DMatrix's data);
 - afterwards, a scikit-learn metric computed on the model's predictions
   (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
   estimators (`autolog.integrations._post_training`, whose metric functions this
@@ -52,6 +54,7 @@ from autolog.integrations import _post_training as post
 from autolog.integrations.xgboost._record import (
     booster_params,
     dmatrix_fingerprint,
+    dmatrix_signature,
     estimator_params,
     feature_importances,
     log_eval_inputs,
@@ -73,6 +76,7 @@ class Training:
     callback: Any = None  # the MetricsCallback, once added to the training's callbacks
     early_stopping: bool = False
     input_example: Any = None
+    signature: Any = None  # of `train`'s model: read from the training DMatrix
 
     @property
     def run(self) -> ActiveRun:
@@ -174,6 +178,9 @@ class XGBoostIntegration(Integration):
                 state.run.set_tags(fit_tags(call.get("params"), library="xgboost"))
             if api == "train":
                 _note_evals(state, call)
+                if self.options.log_models and call.get("dtrain") is not None:
+                    with capture_internal_errors("xgboost: reading the DMatrix's signature"):
+                        state.signature = dmatrix_signature(call["dtrain"])
             else:  # cv always evaluates its folds
                 state.early_stopping = _uses_early_stopping(call)
             if self.options.log_datasets and call.get("dtrain") is not None:
@@ -236,7 +243,13 @@ class XGBoostIntegration(Integration):
                     )
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
-                    record.log_model(state.run, model, state.options, state.input_example)
+                    record.log_model(
+                        state.run,
+                        model,
+                        state.options,
+                        state.input_example,
+                        signature=state.signature,
+                    )
         finally:
             state.opened.close()
 

@@ -27,6 +27,7 @@ __all__ = [
     "IMPORTANCE_TYPES",
     "booster_params",
     "dmatrix_fingerprint",
+    "dmatrix_signature",
     "estimator_params",
     "feature_importances",
     "log_eval_inputs",
@@ -113,6 +114,38 @@ def dmatrix_fingerprint(dmatrix: Any) -> dict[str, Any]:
     if len(labels):
         out["y"] = describe(labels)
     return out
+
+
+# XGBoost's feature types and the MLflow column type each is read as: "float" and
+# "q" (quantitative) may be float32 or float64 data, and "double" accepts both; "c"
+# (categorical) is most often pandas categories of strings.
+_COLUMN_TYPES = {"float": "double", "q": "double", "int": "long", "i": "boolean", "c": "string"}
+
+
+def dmatrix_signature(dmatrix: Any) -> Any:
+    """The model input signature of a DMatrix, from its feature names and types (no data read).
+
+    Named features (a DataFrame, or `feature_names=`) give one column each, typed
+    by `_COLUMN_TYPES` (double when XGBoost has no type); unnamed ones (an array)
+    a float64 tensor of `num_col()` columns, which float32 and integer input
+    satisfy too, in autolog's check and MLflow's. None when the DMatrix has no
+    columns to describe.
+    """
+    from autolog._models import ColSpec, Signature, TensorSpec
+
+    names = dmatrix.feature_names
+    columns = int(dmatrix.num_col())
+    if not columns:
+        return None
+    if names is None:
+        return Signature((TensorSpec("float64", (-1, columns)),))
+    types = dmatrix.feature_types or [None] * len(names)
+    return Signature(
+        tuple(
+            ColSpec(_COLUMN_TYPES.get(str(kind), "double"), str(name))
+            for name, kind in zip(names, types, strict=False)
+        )
+    )
 
 
 def log_eval_inputs(
