@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autolog._models._flavors import Flavor, SavedFlavor, model_file
+from autolog._models._flavors import Flavor, SavedFlavor, distributions_of, model_file
 from autolog.errors import InvalidValueError, ModelIntegrityError
 
 __all__ = ["SklearnFlavor"]
@@ -77,6 +77,24 @@ class SklearnFlavor(Flavor):
                 "predict_fn": "predict",
             }
         return SavedFlavor({MODEL_FILE: data}, conf, pyfunc)
+
+    def model_libraries(self, model: object) -> dict[str, str]:
+        """The libraries of the estimators and functions in the model's params (a step's)."""
+        modules: set[str] = set()
+        get_params = getattr(model, "get_params", None)
+        values = list(get_params(deep=True).values()) if callable(get_params) else []
+        while values:
+            value = values.pop()
+            if isinstance(value, list | tuple):
+                values.extend(value[:100])
+            elif isinstance(value, type) or (callable(value) and hasattr(value, "__module__")):
+                modules.add(str(getattr(value, "__module__", None) or ""))
+            if hasattr(value, "get_params") and not isinstance(value, type):
+                modules.add(type(value).__module__)
+        modules.add(type(model).__module__)
+        found = distributions_of({m for m in modules if m and not m.startswith("sklearn.")})
+        found.pop("scikit-learn", None)
+        return found
 
     def load(self, model_dir: Path, conf: Mapping[str, Any]) -> Any:
         fmt = conf.get("serialization_format", "pickle")

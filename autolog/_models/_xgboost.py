@@ -107,6 +107,12 @@ class XGBoostFlavor(Flavor):
         pyfunc = {"loader_module": "mlflow.xgboost", "data": data_file}
         return SavedFlavor(files, conf, pyfunc)
 
+    def model_libraries(self, model: object) -> dict[str, str]:
+        """scikit-learn for the scikit-learn API classes: XGBoost needs it to build them."""
+        import xgboost as xgb
+
+        return {"scikit-learn": "sklearn"} if isinstance(model, xgb.XGBModel) else {}
+
     def load(self, model_dir: Path, conf: Mapping[str, Any]) -> Any:
         import xgboost as xgb
 
