@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from autolog import _tags
 
 __all__ = ["Experiment", "FileInfo", "Metric", "Run", "RunStatus"]
 
@@ -69,6 +72,27 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        """The datasets the run used, from its `autolog.input.<name>` tags, training data first.
+
+        Each is `{"name", "role", "hash", "kind", "shape", "artifact"}`: role "train",
+        "eval" (evaluated during training) or "test" (scored after it); `artifact` is
+        the run's `datasets/<name>.json` holding the whole fingerprint.
+        """
+        found = []
+        for key, value in self.tags.items():
+            if not key.startswith(_tags.INPUT_PREFIX):
+                continue
+            try:
+                summary = json.loads(value)
+            except ValueError:  # a tag set by hand under autolog's prefix
+                summary = None
+            if isinstance(summary, dict):
+                found.append({"name": key[len(_tags.INPUT_PREFIX) :], **summary})
+        order = {"train": 0, "eval": 1, "test": 2}
+        return sorted(found, key=lambda d: (order.get(str(d.get("role")), 3), d["name"]))
 
     @property
     def duration(self) -> float | None:

@@ -53,6 +53,15 @@ def data_tag(part: str, field: str) -> str:
     return f"{DATA_PREFIX}{part}.{field}"
 
 
+# -- the run's inputs: every dataset it used, by name (training, evaluation, test data) ---------
+INPUT_PREFIX = "autolog.input."  # + the input's name: compact JSON {role, hash, kind, shape}
+
+
+def input_tag(name: str) -> str:
+    """`autolog.input.<name>`: the tag describing the run's input called `name`."""
+    return f"{INPUT_PREFIX}{name}"
+
+
 # -- what an integration recorded -----------------------------------------------------------------
 ESTIMATOR_NAME = "estimator_name"  # MLflow's name: the model's class name
 ESTIMATOR_CLASS = "estimator_class"  # MLflow's name: module.class of the model
@@ -63,6 +72,8 @@ METRICS_SCORE_ROWS = "autolog.metrics.score_rows"
 SEARCH_CANDIDATE = "autolog.search.candidate"
 SEARCH_RANK = "autolog.search.rank"
 SKLEARN_METHOD = "autolog.sklearn.method"
+CV_FUNCTION = "autolog.cv.function"  # the cross-validation function of a parent run
+CV_FOLD = "autolog.cv.fold"  # the fold (from 0) of a cross-validation child run
 PARTIAL_FIT_ENDED = "autolog.partial_fit.ended"
 XGBOOST_CALL = "autolog.xgboost.call"
 XGBOOST_EVALS = "autolog.xgboost.evals"

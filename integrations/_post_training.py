@@ -9,9 +9,19 @@ drops the entry when the prediction is freed, so an id reused by a new object
 never finds a stale entry. Nothing is kept alive; at most `MAX_PREDICTIONS`
 entries are held, the oldest dropped first.
 
+A slice of a prediction is found too, so that
+`roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])` is logged: a NumPy
+slice is a view whose `.base` is the array owning the memory, which is the
+prediction itself, or, when the prediction is a view already (XGBoost's
+`predict_proba`), its owner, remembered beside it.
+
 A scoring function of `sklearn.metrics` called with a remembered prediction is
 logged on that prediction's run as `<function>_<data>` (`accuracy_score_X_test`);
 `estimator.score(X, y)` of a remembered estimator as `<Class>_score_<data>`.
+The data scored becomes an input of the run (`autolog._patching.record.log_input`,
+role "test", named as above), fingerprinted once per run and name, unless the
+integration was enabled with `log_datasets=False`; the prediction keeps a weak
+reference to the data it was predicted from for that.
 The data's name is the caller's variable holding it (found in the caller's
 frame by identity), else "data". A key already logged on the run gets a counter:
 `accuracy_score_X_test-2`, `-3`, ...
@@ -67,11 +77,21 @@ _OUR_MODULES = ("autolog.", "wrapt.")
 
 @dataclass
 class ModelRun:
-    """The run a fitted estimator was logged in, and the metric keys used on it."""
+    """The run a fitted estimator was logged in, and the metric keys and inputs used on it."""
 
     run: ActiveRun
+    log_datasets: bool = True
     used: dict[str, int] = field(default_factory=dict)
+    inputs: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_input(self, name: str) -> bool:
+        """Whether `name` is not an input of the run yet (and now counts as one)."""
+        with self.lock:
+            if name in self.inputs:
+                return False
+            self.inputs.add(name)
+            return True
 
     def key(self, base: str) -> str:
         """`base`, or `base-2`, `base-3`... when it was used before on this run."""
@@ -87,6 +107,7 @@ class _Prediction:
     ref: weakref.ref[Any]
     model: ModelRun
     data: str
+    source: weakref.ref[Any] | None = None  # the data predicted from, to fingerprint it
 
 
 _models: weakref.WeakKeyDictionary[Any, ModelRun] = weakref.WeakKeyDictionary()
@@ -94,9 +115,12 @@ _predictions: OrderedDict[int, _Prediction] = OrderedDict()
 _lock = threading.Lock()
 
 
-def remember_model(estimator: Any, run: ActiveRun) -> ModelRun:
-    """Remember that `estimator` was last fitted in `run` (until it is freed or refitted)."""
-    model = ModelRun(run)
+def remember_model(estimator: Any, run: ActiveRun, log_datasets: bool = True) -> ModelRun:
+    """Remember that `estimator` was last fitted in `run` (until it is freed or refitted).
+
+    `log_datasets`: fingerprint the data its predictions are scored on as inputs.
+    """
+    model = ModelRun(run, log_datasets)
     with _lock:
         _models[estimator] = model
     return model
@@ -109,9 +133,22 @@ def model_run(estimator: Any) -> ModelRun | None:
         return None
 
 
-def remember_prediction(prediction: Any, model: ModelRun, data: str) -> None:
-    """Remember that `prediction` came from `model` predicting on the data named `data`."""
-    key = id(prediction)
+def remember_prediction(prediction: Any, model: ModelRun, data: str, source: Any = None) -> None:
+    """Remember that `prediction` came from `model` predicting on `source`, named `data`."""
+    try:
+        ref = _remember(prediction, model, data, source)
+    except TypeError:  # a list or tuple (multi-output predict_proba): not remembered
+        return
+    owner = getattr(prediction, "base", None)  # a NumPy view: its slices share this owner
+    if owner is not None and ref is not None and type(owner).__module__ == "numpy":
+        try:
+            _remember(owner, model, data, source)
+        except TypeError:  # an owner that is not an array (a buffer): slices not found
+            return
+
+
+def _remember(obj: Any, model: ModelRun, data: str, source: Any) -> weakref.ref[Any]:
+    key = id(obj)
 
     def forget(ref: weakref.ref[Any]) -> None:
         with _lock:
@@ -119,20 +156,29 @@ def remember_prediction(prediction: Any, model: ModelRun, data: str) -> None:
             if entry is not None and entry.ref is ref:
                 del _predictions[key]
 
+    ref = weakref.ref(obj, forget)
     try:
-        ref = weakref.ref(prediction, forget)
-    except TypeError:  # a list or tuple (multi-output predict_proba): not remembered
-        return
+        held = weakref.ref(source) if source is not None else None
+    except TypeError:  # data that cannot be weakly referenced (a list): not fingerprinted
+        held = None
     with _lock:
-        _predictions[key] = _Prediction(ref, model, data)
+        _predictions[key] = _Prediction(ref, model, data, held)
         _predictions.move_to_end(key)
         while len(_predictions) > MAX_PREDICTIONS:
             _predictions.popitem(last=False)
+    return ref
 
 
 def prediction_of(obj: Any) -> _Prediction | None:
+    """The remembered prediction `obj` is, or is a NumPy view (a slice) of."""
     entry = _predictions.get(id(obj))
-    if entry is None or entry.ref() is not obj:
+    if entry is not None and entry.ref() is obj:
+        return entry
+    owner = getattr(obj, "base", None)
+    if owner is None or type(obj).__module__ != "numpy":
+        return None
+    entry = _predictions.get(id(owner))
+    if entry is None or entry.ref() is not owner:
         return None
     return entry
 
@@ -157,61 +203,114 @@ def _data_name(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str = "X"
     return variable_name(data) or FALLBACK_NAME
 
 
-def _log(model: ModelRun, base: str, value: Any) -> None:
+def _log(model: ModelRun, base: str, value: Any) -> bool:
     try:
         number = float(value)
     except (TypeError, ValueError):  # an array (average=None), a report: not a metric
-        return
+        return False
     model.run.log_metric(model.key(base), number)
+    return True
+
+
+@dataclass
+class _Scoring:
+    """A metric being computed on a remembered model's predictions, and the data scored."""
+
+    model: ModelRun
+    key: str
+    data: str
+    X: Any
+    y: Any
+
+
+def _log_scoring(state: _Scoring, result: Any) -> None:
+    if not _log(state.model, state.key, result) or not state.model.log_datasets:
+        return
+    if state.X is None or not state.model.first_input(state.data):
+        return
+    from autolog._patching import record
+
+    record.log_input(state.model.run, _fingerprint(state.X, state.y), state.data, "test")
+
+
+def _fingerprint(X: Any, y: Any) -> dict[str, Any]:
+    from autolog._patching.fingerprint import METHOD, describe, fingerprint
+
+    if hasattr(X, "num_row") and hasattr(X, "num_col"):  # an XGBoost DMatrix: no copy of it
+        shape = [int(X.num_row()), int(X.num_col())]
+        found: dict[str, Any] = {
+            "X": {"kind": type(X).__name__, "shape": shape, "content_hash": None},
+            "hash": None,
+            "method": METHOD,
+        }
+        if y is not None:
+            found["y"] = describe(y)
+        return found
+    return fingerprint(X, y)
 
 
 # -- hooks ---------------------------------------------------------------------------------
 
 
-def predict_hooks() -> CallHooks[tuple[ModelRun, str]]:
+def predict_hooks() -> CallHooks[tuple[ModelRun, str, Any]]:
     """Hooks for predict-like methods: remember what a remembered estimator predicts."""
 
     def before(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         model = model_run(instance)
         if model is None:
             return None
-        return model, _data_name(args, kwargs)
+        data = args[0] if args else kwargs.get("X")
+        return model, _data_name(args, kwargs), data
 
-    def after(state: tuple[ModelRun, str], instance: Any, result: Any) -> None:
-        remember_prediction(result, state[0], state[1])
+    def after(state: tuple[ModelRun, str, Any], instance: Any, result: Any) -> None:
+        remember_prediction(result, state[0], state[1], state[2])
 
     return CallHooks(before=before, after=after)
 
 
-def score_hooks() -> CallHooks[tuple[ModelRun, str]]:
+def score_hooks() -> CallHooks[_Scoring]:
     """Hooks for `score`: log `<Class>_score_<data>` on a remembered estimator's run."""
 
     def before(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         model = model_run(instance)
         if model is None:
             return None
-        return model, f"{type(instance).__name__}_score_{_data_name(args, kwargs)}"
+        data = _data_name(args, kwargs)
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        return _Scoring(model, f"{type(instance).__name__}_score_{data}", data, X, y)
 
-    def after(state: tuple[ModelRun, str], instance: Any, result: Any) -> None:
-        _log(state[0], state[1], result)
+    def after(state: _Scoring, instance: Any, result: Any) -> None:
+        _log_scoring(state, result)
 
     return CallHooks(before=before, after=after)
 
 
-def metric_function_hooks(name: str) -> CallHooks[tuple[ModelRun, str]]:
+def metric_function_hooks(name: str) -> CallHooks[_Scoring]:
     """Hooks for a `sklearn.metrics` function: log it when it scores a remembered prediction."""
 
     def before(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not _predictions:
             return None
-        for value in (*args, *kwargs.values()):
+        values = (*args, *kwargs.values())
+        for value in values:
             entry = prediction_of(value)
             if entry is not None:
-                return entry.model, f"{name}_{entry.data}"
+                # the truth: the first other argument, y_true or labels_true as passed
+                truth = next(
+                    (
+                        v
+                        for v in values
+                        if v is not value and hasattr(v, "__len__") and not isinstance(v, str)
+                    ),
+                    None,
+                )
+                source = entry.source() if entry.source is not None else None
+                return _Scoring(entry.model, f"{name}_{entry.data}", entry.data, source, truth)
         return None
 
-    def after(state: tuple[ModelRun, str], instance: Any, result: Any) -> None:
-        _log(state[0], state[1], result)
+    def after(state: _Scoring, instance: Any, result: Any) -> None:
+        _log_scoring(state, result)
 
     return CallHooks(before=before, after=after)
 

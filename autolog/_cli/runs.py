@@ -240,6 +240,7 @@ def _show(args: argparse.Namespace) -> int:
         data["children"] = [child.id for child in children]
         data["metric_points"] = points
         data["artifacts"] = _flat_files(nodes)
+        data["inputs"] = run.inputs
         write_json(data)
         return 0
     charset = charset_for(sys.stdout)
@@ -290,6 +291,8 @@ def show_lines(
     ]
     table = render_table(kids, width - 2 if width else None, charset)[1:] if children else []
     section("Child runs", len(children), ["  " + line for line in table])
+    inputs = run.inputs
+    section("Inputs", len(inputs), key_value_lines([_input_row(i) for i in inputs], "  "))
     section("Params", len(run.params), key_value_lines(sorted(run.params.items()), "  "))
     values = {key: format_number(value, 6) for key, value in run.metrics.items()}
     value_width = max((len(v) for v in values.values()), default=0)
@@ -300,13 +303,25 @@ def show_lines(
     ]
     section("Metrics", len(metric_rows), key_value_lines(metric_rows, "  "))
     user = sorted((k, v) for k, v in run.tags.items() if not k.startswith(SYSTEM_TAG_PREFIX))
-    system = sorted((k, v) for k, v in run.tags.items() if k.startswith(SYSTEM_TAG_PREFIX))
+    system = sorted(
+        (k, v)
+        for k, v in run.tags.items()
+        if k.startswith(SYSTEM_TAG_PREFIX) and not k.startswith(_tags.INPUT_PREFIX)
+    )
     section("Tags", len(user), key_value_lines(user, "  "))
     section("System tags", len(system), key_value_lines(system, "  "))
     files, size = TreeNode("", children=list(nodes)).total()
     summary = f"{files} file{'s' if files != 1 else ''}, {format_size(size)}"
     section("Artifacts", files, render_tree(nodes, charset, "  "), summary)
     return lines
+
+
+def _input_row(found: Mapping[str, Any]) -> tuple[str, str]:
+    """`name`, then role, kind and shape, and the fingerprint (`-` where it was not taken)."""
+    shape = found.get("shape")
+    size = "x".join(str(n) for n in shape) if isinstance(shape, list) else "?"
+    kind, digest = found.get("kind") or "?", found.get("hash") or "-"
+    return str(found["name"]), f"{found.get('role', '?')}  {kind} {size}  {digest}"
 
 
 # -- artifacts -----------------------------------------------------------------------------

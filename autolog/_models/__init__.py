@@ -183,7 +183,12 @@ def _refuse_existing(target: Path) -> None:
         )
 
 
-def load_model(model_uri: str | os.PathLike[str], flavor: str | None = None) -> Any:
+def load_model(
+    model_uri: str | os.PathLike[str],
+    flavor: str | None = None,
+    *,
+    trust_unverified: bool = False,
+) -> Any:
     """Load a model as its native object (estimator, Booster, XGBModel subclass, ...).
 
     Args:
@@ -191,10 +196,14 @@ def load_model(model_uri: str | os.PathLike[str], flavor: str | None = None) -> 
             a file:// URI or a local directory.
         flavor: another flavor of the model; "python_function" returns a `PyFuncModel`
             whose `predict(data)` checks `data` against the model's signature.
+        trust_unverified: load a model that has no autolog file hashes (saved by MLflow's
+            `mlflow.sklearn` or `mlflow.xgboost`) without verifying its files. Only for
+            models from a source you trust: a pickle runs the code it holds.
 
     Every file's sha256 is checked against the MLmodel before anything is deserialized
-    (ModelIntegrityError if one was changed or is missing), and a ModelVersionWarning is
-    issued, once, when the model was saved with other library versions.
+    (ModelIntegrityError if one was changed or is missing, or if the model has no hashes
+    and `trust_unverified` is False), and a ModelVersionWarning is issued, once, when the
+    model was saved with other library versions.
     """
     uri = os.fspath(model_uri) if isinstance(model_uri, os.PathLike) else model_uri
     if not isinstance(uri, str) or not uri.strip():
@@ -223,5 +232,5 @@ def load_model(model_uri: str | os.PathLike[str], flavor: str | None = None) -> 
                     f"run {run_id} has no model at {path!r} ({uri}); list its artifacts with"
                     f" `autolog artifacts {run_id}`"
                 ) from None
-            return load_dir(local, uri, flavor)
-    return load_dir(local_path(source), uri, flavor)
+            return load_dir(local, uri, flavor, trust_unverified)
+    return load_dir(local_path(source), uri, flavor, trust_unverified)

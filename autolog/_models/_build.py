@@ -107,6 +107,19 @@ def _read_extra_files(extra_files: ExtraFiles | None) -> dict[str, bytes]:
     return out
 
 
+def _versions(libraries: Mapping[str, str]) -> dict[str, str | None]:
+    """The installed version of each distribution (None for one not installed as such)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for dist in libraries:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
 def _env_files(versions: Mapping[str, str], python: str, extra: Sequence[str]) -> dict[str, bytes]:
     reqs = [f"{dist}=={version}" for dist, version in versions.items()] + list(extra)
     python_env = {
@@ -156,9 +169,15 @@ def build(
 
     python = platform.python_version()
     versions = flavor.library_versions()
+    versions.update(
+        (dist, v) for dist, v in _versions(flavor.model_libraries(model)).items() if v is not None
+    )
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         versions.setdefault("numpy", str(numpy.__version__))
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and sig is not None and not sig.is_tensor:
+        versions.setdefault("pandas", str(pandas.__version__))  # predict takes a DataFrame
     from autolog import __version__
 
     extra_reqs: list[str] = []
@@ -170,8 +189,9 @@ def build(
         pyfunc = {"loader_module": "autolog._models._pyfunc", **saved.pyfunc}
         pyfunc["env"] = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
         pyfunc["python_version"] = python
-        if str(pyfunc["loader_module"]).startswith("autolog."):
-            extra_reqs.append(f"autolog-ml=={__version__}")
+    # autolog.load_model reads the directory (checks its hashes, then loads the flavor),
+    # and is the loader_module of flavors MLflow does not know.
+    extra_reqs.append(f"autolog-ml=={__version__}")
     files.update(_env_files(versions, python, extra_reqs))
 
     mlmodel: dict[str, Any] = {}

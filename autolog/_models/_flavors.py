@@ -29,6 +29,7 @@ __all__ = [
     "Flavor",
     "SavedFlavor",
     "detect",
+    "distributions_of",
     "get_flavor",
     "known_flavors",
     "model_file",
@@ -90,6 +91,14 @@ class Flavor(ABC):
     def predict(self, model: Any, data: Any) -> Any:
         """What the python_function flavor's `predict(data)` calls."""
         return model.predict(data)
+
+    def model_libraries(self, model: object) -> dict[str, str]:
+        """Distribution to import name of further libraries loading `model` needs.
+
+        Beyond `libraries`: the ones this particular model's objects come from (a
+        Pipeline step of another library). Listed in the model's requirements.
+        """
+        return {}
 
     def library_versions(self) -> dict[str, str]:
         """The installed version of each of `libraries` (importing them)."""
@@ -226,3 +235,31 @@ def import_class(path: str) -> type:
         f"cannot import the model class {path!r}; install the package that defines it, or"
         " make the module that defines it importable"
     )
+
+
+# Top-level modules whose distribution a model directory never lists: the standard
+# library's, autolog's own (listed as autolog-ml), and code not installed by pip.
+_NOT_DISTRIBUTED = frozenset({"builtins", "__main__", "autolog"})
+_distributions: dict[str, list[str]] = {}
+
+
+def distributions_of(modules: set[str]) -> dict[str, str]:
+    """Distribution name to top-level import name of the installed packages holding `modules`.
+
+    A module of the standard library, of the user's own code (no distribution) or
+    of autolog gives nothing. Reading the installed distributions costs tens of
+    milliseconds once per process, and only when a model has such a module.
+    """
+    tops = {m.partition(".")[0] for m in modules} - _NOT_DISTRIBUTED - set(sys.stdlib_module_names)
+    if not tops:
+        return {}
+    with _lock:
+        if not _distributions:
+            from importlib.metadata import packages_distributions
+
+            _distributions.update(packages_distributions())
+    out: dict[str, str] = {}
+    for top in sorted(tops):
+        for dist in _distributions.get(top, [])[:1]:
+            out[dist] = top
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from autolog._models._flavors import Flavor, get_flavor, known_flavors, model_file
-from autolog._models._mlmodel import ModelInfo, read_mlmodel, verify
+from autolog._models._mlmodel import ModelInfo, has_hashes, read_mlmodel, verify
 from autolog._models._pyfunc import PyFuncModel
 from autolog._models._signature import EXAMPLE_FILE
 from autolog._models.uris import URI_FORMS
@@ -130,9 +130,21 @@ def _native_flavor(flavors: Mapping[str, Any], where: str, wanted: str | None) -
     return found
 
 
+# Where MLflow's flavor sections record the library version (a model without autolog's).
+_MLFLOW_VERSION_KEYS = {
+    "sklearn": ("scikit-learn", "sklearn_version"),
+    "xgboost": ("xgboost", "xgb_version"),
+}
+
+
 def _warn_versions(mlmodel: Mapping[str, Any], flavor: Flavor, where: str) -> None:
     section = mlmodel.get("autolog") or {}
-    saved = section.get("libraries") or {}
+    saved = dict(section.get("libraries") or {})
+    if not section and flavor.name in _MLFLOW_VERSION_KEYS:
+        dist, key = _MLFLOW_VERSION_KEYS[flavor.name]
+        version = (mlmodel["flavors"].get(flavor.name) or {}).get(key)
+        if version:
+            saved[dist] = version
     pairs = [(d, str(saved[d]), v) for d, v in flavor.library_versions().items() if d in saved]
     saved_py = str(section.get("python_version") or "")
     now_py = platform.python_version()
@@ -154,8 +166,14 @@ def _warn_versions(mlmodel: Mapping[str, Any], flavor: Flavor, where: str) -> No
         )
 
 
-def load_dir(model_dir: Path, where: str, wanted: str | None) -> Any:
-    """Verify and load the model directory `model_dir` (`where` names it in messages)."""
+def load_dir(
+    model_dir: Path, where: str, wanted: str | None, trust_unverified: bool = False
+) -> Any:
+    """Verify and load the model directory `model_dir` (`where` names it in messages).
+
+    `trust_unverified`: load a model without autolog's file hashes (one MLflow saved)
+    without verifying it; a model with hashes is verified all the same.
+    """
     with _downloads_lock:
         downloaded = model_dir in _downloads
         _downloads.discard(model_dir)
@@ -163,7 +181,8 @@ def load_dir(model_dir: Path, where: str, wanted: str | None) -> Any:
         mlmodel = read_mlmodel(model_dir)
         flavors = mlmodel["flavors"]
         native = _native_flavor(flavors, where, wanted)
-        verify(model_dir, mlmodel, where)
+        if not (trust_unverified and not has_hashes(mlmodel)):
+            verify(model_dir, mlmodel, where)
         _warn_versions(mlmodel, native, where)
         model = native.load(model_dir, dict(flavors.get(native.name) or {}))
         if wanted != "python_function":

@@ -30,6 +30,7 @@ __all__ = [
     "MLMODEL",
     "ModelInfo",
     "dump_yaml",
+    "has_hashes",
     "load_yaml",
     "metadata_digest",
     "read_mlmodel",
@@ -406,14 +407,24 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def has_hashes(mlmodel: Mapping[str, Any]) -> bool:
+    """Whether the MLmodel holds autolog's file hashes (a model autolog saved)."""
+    section = mlmodel.get("autolog")
+    return isinstance(section, dict) and isinstance(section.get("files"), dict)
+
+
 def verify(model_dir: Path, mlmodel: Mapping[str, Any], where: str) -> None:
     """Check the MLmodel's own digest and every file's sha256; raise ModelIntegrityError."""
     section = mlmodel.get("autolog")
     if not isinstance(section, dict) or not isinstance(section.get("files"), dict):
+        saver = "MLflow" if "mlflow_version" in mlmodel else "another tool"
         raise ModelIntegrityError(
             f"the model at {where} has no autolog file hashes in its {MLMODEL}, so its files"
-            " cannot be verified; it was not saved by autolog (load it with the tool that saved"
-            " it) or its MLmodel was modified"
+            f" cannot be verified: it was saved by {saver}, or its MLmodel was modified."
+            " Loading it would unpickle files nobody checked, which runs whatever code they"
+            " hold. If you trust where it came from, load it with"
+            " load_model(uri, trust_unverified=True); re-saving it with autolog.save_model"
+            " then gives it hashes"
         )
     if section.get("metadata_sha256") != metadata_digest(mlmodel):
         raise ModelIntegrityError(

@@ -9,7 +9,10 @@ defined in `__main__` by value, so a model built in a notebook loads elsewhere.
 
 Loading a pickle runs code from the file: load only models you trust. autolog
 checks each file's sha256 against the MLmodel before unpickling it, which
-catches a file changed after saving but is not a signature.
+catches a file changed after saving but is not a signature. A model MLflow saved
+(no hashes; read only with `load_model(..., trust_unverified=True)`) may also be
+in the skops format, MLflow's default, which `skops.io` reads with the types its
+MLmodel lists as trusted.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autolog._models._flavors import Flavor, SavedFlavor, model_file
+from autolog._models._flavors import Flavor, SavedFlavor, distributions_of, model_file
 from autolog.errors import InvalidValueError, ModelIntegrityError
 
 __all__ = ["SklearnFlavor"]
 
 MODEL_FILE = "model.pkl"
 PROTOCOL = 5
+# What load reads: the formats autolog writes, and skops, which mlflow.sklearn writes by default.
+READ_FORMATS = ("pickle", "cloudpickle", "skops")
 
 
 class SklearnFlavor(Flavor):
@@ -78,12 +83,34 @@ class SklearnFlavor(Flavor):
             }
         return SavedFlavor({MODEL_FILE: data}, conf, pyfunc)
 
+    def model_libraries(self, model: object) -> dict[str, str]:
+        """The libraries of the estimators and functions in the model's params (a step's)."""
+        modules: set[str] = set()
+        get_params = getattr(model, "get_params", None)
+        values = list(get_params(deep=True).values()) if callable(get_params) else []
+        while values:
+            value = values.pop()
+            if isinstance(value, list | tuple):
+                values.extend(value[:100])
+            elif isinstance(value, type) or (callable(value) and hasattr(value, "__module__")):
+                modules.add(str(getattr(value, "__module__", None) or ""))
+            if hasattr(value, "get_params") and not isinstance(value, type):
+                modules.add(type(value).__module__)
+        modules.add(type(model).__module__)
+        found = distributions_of({m for m in modules if m and not m.startswith("sklearn.")})
+        found.pop("scikit-learn", None)
+        return found
+
     def load(self, model_dir: Path, conf: Mapping[str, Any]) -> Any:
         fmt = conf.get("serialization_format", "pickle")
-        if fmt not in self.formats:
+        if fmt not in READ_FORMATS:
             raise ModelIntegrityError(
                 f"the sklearn model in {str(model_dir)!r} has serialization_format {fmt!r};"
-                f" autolog reads {list(self.formats)}"
+                f" autolog reads {list(READ_FORMATS)}"
+            )
+        if fmt == "skops":  # MLflow's default: skops' own format, not a pickle
+            return _load_skops(
+                model_file(model_dir, conf.get("pickled_model", "model.skops")), conf
             )
         # A cloudpickle file is a pickle whose reducers import cloudpickle by themselves.
         with open(model_file(model_dir, conf.get("pickled_model", MODEL_FILE)), "rb") as f:
@@ -93,3 +120,14 @@ class SklearnFlavor(Flavor):
         if hasattr(model, "predict"):
             return model.predict(data)
         return model.transform(data)
+
+
+def _load_skops(path: Path, conf: Mapping[str, Any]) -> Any:
+    """A model `mlflow.sklearn` saved in the skops format, with the types its MLmodel trusts."""
+    try:
+        skops_io: Any = importlib.import_module("skops.io")
+    except ImportError:
+        raise InvalidValueError(
+            f"the model file {path.name!r} is in the skops format; pip install skops to load it"
+        ) from None
+    return skops_io.load(path, trusted=conf.get("skops_trusted_types"))

@@ -107,6 +107,12 @@ class XGBoostFlavor(Flavor):
         pyfunc = {"loader_module": "mlflow.xgboost", "data": data_file}
         return SavedFlavor(files, conf, pyfunc)
 
+    def model_libraries(self, model: object) -> dict[str, str]:
+        """scikit-learn for the scikit-learn API classes: XGBoost needs it to build them."""
+        import xgboost as xgb
+
+        return {"scikit-learn": "sklearn"} if isinstance(model, xgb.XGBModel) else {}
+
     def load(self, model_dir: Path, conf: Mapping[str, Any]) -> Any:
         import xgboost as xgb
 
@@ -134,5 +140,8 @@ class XGBoostFlavor(Flavor):
         import xgboost as xgb
 
         if isinstance(model, xgb.Booster):
-            return model.predict(data if isinstance(data, xgb.DMatrix) else xgb.DMatrix(data))
+            if not isinstance(data, xgb.DMatrix):
+                # pandas category columns are what the booster was trained on, if any
+                data = xgb.DMatrix(data, enable_categorical=True)
+            return model.predict(data)
         return model.predict(data)

@@ -43,7 +43,8 @@ class AutologOptions:
 
     log_models: bool = True
     log_datasets: bool = True
-    log_input_examples: bool = True
+    log_input_examples: bool = False
+    log_fold_models: bool = False
     max_tuning_runs: int = 5
     extra_tags: dict[str, str] = field(default_factory=dict)
     registered_model_name: str | None = None
@@ -101,7 +102,8 @@ def enable(
     experiment: str | None = None,
     log_models: bool = True,
     log_datasets: bool = True,
-    log_input_examples: bool = True,
+    log_input_examples: bool = False,
+    log_fold_models: bool = False,
     max_tuning_runs: int | None = 5,
     extra_tags: Mapping[str, Any] | None = None,
     silent: bool = False,
@@ -121,7 +123,10 @@ def enable(
         experiment: the experiment of new runs.
         log_models: save each fitted model with its flavor metadata.
         log_datasets: record a fingerprint of the training data.
-        log_input_examples: save a few rows of input with each model.
+        log_input_examples: save the first rows of the training data with each model
+            (off by default, as MLflow's: the signature is inferred either way).
+        log_fold_models: save the model of each fold of a cross-validation call
+            (`cross_val_score`, ...) in the fold's child run.
         max_tuning_runs: child runs for the best N candidates of a search (None: all).
         extra_tags: tags set on every autologged run.
         silent: hide autolog's own warnings while it is enabled.
@@ -152,6 +157,7 @@ def enable(
         log_models=bool(log_models),
         log_datasets=bool(log_datasets),
         log_input_examples=bool(log_input_examples),
+        log_fold_models=bool(log_fold_models),
         max_tuning_runs=max_tuning_runs if max_tuning_runs is not None else 1_000_000,
         extra_tags=tags,
         registered_model_name=registered_model_name,

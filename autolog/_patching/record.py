@@ -8,7 +8,12 @@ are these, so that a run of any library reads the same (docs/records.md):
   user's own run), never raises for it.
 - JSON artifacts: `log_json`, compact UTF-8 JSON.
 - the training data: `log_dataset` writes a fingerprint (`autolog._patching.fingerprint`)
-  as the tags `autolog.data.*` and the artifact `datasets/train.json`.
+  as the tags `autolog.data.*` and the artifact `datasets/train.json`, and makes
+  it the run's input "train".
+- other data the run used (evaluation sets, the data of metrics computed after
+  training): `log_input` writes its fingerprint as `datasets/<name>.json` and
+  the tag `autolog.input.<name>` (role train / eval / test, hash, kind, shape),
+  which `Run.inputs` reads back.
 - feature importances: `log_feature_importances` writes `feature_importances.json`
   (one schema for every library) and the top features as metrics.
 - the model: `log_model` saves it as the run's `model` with an input example
@@ -43,8 +48,10 @@ __all__ = [
     "TOP_FEATURES",
     "estimator_tags",
     "first_rows",
+    "input_name",
     "log_dataset",
     "log_feature_importances",
+    "log_input",
     "log_json",
     "log_model",
     "log_params",
@@ -191,7 +198,36 @@ def log_dataset(run: ActiveRun, found: Mapping[str, Any]) -> None:
         if "sampled" in entry:
             tags[_tags.DATA_SAMPLED] = "true"
     run.set_tags(tags)
-    log_json(run, found, DATASET_ARTIFACT)
+    log_input(run, found, TRAIN, TRAIN)
+
+
+TRAIN = "train"  # the name and role of the training data among a run's inputs
+
+
+def input_name(name: str) -> str:
+    """`name` made fit for a tag key and a file name (letters, digits, `_ - .`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_\-.]", "_", name).strip(".")[:100]
+    return cleaned or "data"
+
+
+def log_input(run: ActiveRun, found: Mapping[str, Any], name: str, role: str) -> None:
+    """Log data the run used: `datasets/<name>.json` and the tag `autolog.input.<name>`.
+
+    `found` is a fingerprint (`autolog._patching.fingerprint.fingerprint`); `role`
+    is "train", "eval" (evaluated during training) or "test" (scored after it).
+    """
+    name = input_name(name)
+    path = f"datasets/{name}.json"
+    X = found.get("X") or {}
+    summary = {
+        "role": role,
+        "hash": found.get("hash"),
+        "kind": X.get("kind"),
+        "shape": X.get("shape"),
+        "artifact": path,
+    }
+    run.set_tag(_tags.input_tag(name), json.dumps(summary, separators=(",", ":")))
+    log_json(run, {**found, "name": name, "role": role}, path)
 
 
 def first_rows(X: Any, rows: int = EXAMPLE_ROWS) -> Any:
@@ -270,27 +306,39 @@ def _importance_key(feature: str) -> str:
 # -- the model -----------------------------------------------------------------------------
 
 
-def log_model(run: ActiveRun, model: Any, options: AutologOptions, example: Any) -> bool:
+def log_model(
+    run: ActiveRun,
+    model: Any,
+    options: AutologOptions,
+    example: Any,
+    path: str = MODEL_PATH,
+    signature: Any = None,
+) -> bool:
     """Log `model` as the run's `model`, registered when the options ask; False if skipped.
 
+    `path` is the model's directory in the run: another one than `model` (a
+    search's `best_estimator`) is never registered.
     `example` is the first rows of the training data (`first_rows`), or None. With
     `log_input_examples` off it is not saved, but the signature (column names and
-    dtypes) is still inferred from it. A model that cannot be saved (a class
-    defined in a function cannot be pickled) is skipped with the tag
-    `autolog.model.skipped` saying why.
+    dtypes) is still inferred from it. Without an example, `signature` (a
+    `Signature` read from elsewhere, such as an XGBoost DMatrix) is used, if any.
+    A model that cannot be saved (a class defined in a function cannot be
+    pickled) is skipped with the tag `autolog.model.skipped` saying why.
     """
     from autolog._models import infer_signature
     from autolog._models import log_model as save
 
     try:
-        if options.log_input_examples or example is None:
-            save(model, MODEL_PATH, run=run, input_example=example)
+        if example is None and signature is not None:
+            save(model, path, run=run, signature=signature)
+        elif options.log_input_examples or example is None:
+            save(model, path, run=run, input_example=example)
         else:
-            save(model, MODEL_PATH, run=run, signature=infer_signature(example))
+            save(model, path, run=run, signature=infer_signature(example))
     except InvalidValueError as exc:
         run.set_tag(_tags.MODEL_SKIPPED, str(exc)[:1000])
         return False
-    if options.registered_model_name:
+    if options.registered_model_name and path == MODEL_PATH:
         from autolog._registry.api import register_logged_model
 
         register_logged_model(

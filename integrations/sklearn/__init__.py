@@ -56,6 +56,7 @@ from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
+from autolog.integrations.sklearn._cross_validation import CrossValidation
 from autolog.integrations.sklearn._partial_fit import PartialCall, PartialFitSessions
 
 __all__ = ["SklearnIntegration"]
@@ -128,6 +129,7 @@ class SklearnIntegration(post.SklearnRange, Integration):
         for cls in _subclasses(base.BaseEstimator):
             self._patch_class(cls)
         self.when_imported("sklearn.utils.parallel", self._patch_parallel)
+        self.when_imported("sklearn.model_selection._validation", self._patch_validation)
         post.METRIC_FUNCTIONS.attach(self.name)
 
     def _unpatch(self) -> None:
@@ -175,6 +177,17 @@ class SklearnIntegration(post.SklearnRange, Integration):
         self.wrap_with(module.Parallel, "__call__", self._dispatch_tasks)
         self.wrap_with(module._FuncWrapper, "__call__", self._run_task)
 
+    def _patch_validation(self, module: ModuleType) -> None:
+        from autolog.integrations.sklearn import _cross_validation as cv
+
+        package = sys.modules.get("sklearn.model_selection")
+        for name in cv.FUNCTIONS:
+            original = getattr(module, name, None)
+            if original is None:
+                continue
+            hooks = cv.cross_validation_hooks(name, original, lambda: self.options)
+            self.wrap(module, name, hooks, aliases=[(package, name)] if package else ())
+
     # -- joblib: worker threads carry the caller's marker ----------------------------------
 
     def _dispatch_tasks(
@@ -199,6 +212,8 @@ class SklearnIntegration(post.SklearnRange, Integration):
             ):
                 with lock:
                     calls[item[0]] = call
+                if isinstance(call.state, CrossValidation) and len(item) > 1:
+                    call.state.dispatched_task(item[1])
             return item
 
         tasks: Iterable[Any] = args[0]
@@ -314,7 +329,17 @@ class SklearnIntegration(post.SklearnRange, Integration):
         if options.log_models:
             with capture_internal_errors("sklearn: logging the model"):
                 record.log_model(run, estimator, options, record.first_rows(state.X))
-        model = post.remember_model(estimator, run)
+            best = getattr(estimator, "best_estimator_", None)  # a search's refitted best
+            if best is not None and hasattr(estimator, "cv_results_"):
+                with capture_internal_errors("sklearn: logging the best estimator"):
+                    record.log_model(
+                        run,
+                        best,
+                        options,
+                        record.first_rows(state.X),
+                        path=sklearn_record.BEST_ESTIMATOR_PATH,
+                    )
+        model = post.remember_model(estimator, run, options.log_datasets)
         if state.method == "fit_predict":
             post.remember_prediction(result, model, post.variable_name(state.X) or "train")
 

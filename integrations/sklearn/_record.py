@@ -11,7 +11,9 @@ every integration shares (param text, JSON, data tags, the model) are
   `record.log_feature_importances`.
 - searches: `best_<param>` params and the `best_cv_score` metric on the run,
   `cv_results.csv`, and a child run for each of the best `max_tuning_runs`
-  candidates with its params and its mean/std scores and times.
+  candidates with its full params (the searched estimator's, with the
+  candidate's set) and its mean/std scores and times. The best estimator is
+  logged as a model of its own by the integration (`BEST_ESTIMATOR_PATH`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from autolog._tracking import runs as _runs
 from autolog._tracking.runs import ActiveRun
 
 __all__ = [
+    "BEST_ESTIMATOR_PATH",
+    "candidate_params",
     "estimator_kind",
     "estimator_params",
     "log_feature_importances",
@@ -39,6 +43,7 @@ __all__ = [
 ]
 
 CV_RESULTS_ARTIFACT = "cv_results.csv"
+BEST_ESTIMATOR_PATH = "best_estimator"
 
 _param_names: dict[type, list[str]] = {}
 
@@ -202,6 +207,20 @@ def _numeric(value: Any) -> float | None:
     return None
 
 
+def candidate_params(search: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every param of the searched estimator with the candidate's `params` set, as a fit logs."""
+    base = getattr(search, "estimator", None)
+    if base is None or not hasattr(base, "set_params"):
+        return dict(params)
+    from sklearn.base import clone
+
+    try:
+        candidate = clone(base).set_params(**clone(dict(params), safe=False))
+        return estimator_params(candidate)
+    except Exception:  # noqa: BLE001 - an estimator whose clone or set_params refuses
+        return dict(params)
+
+
 def log_search(run: ActiveRun, search: Any, max_tuning_runs: int) -> bool:
     """Log a fitted search's best params and score, `cv_results.csv` and its best candidates."""
     results = getattr(search, "cv_results_", None)
@@ -226,7 +245,7 @@ def log_search(run: ActiveRun, search: Any, max_tuning_runs: int) -> bool:
         child = _runs.start_run(
             parent=run, experiment=run.experiment, activate=False, name=f"{run.name}-candidate-{i}"
         )
-        log_params(child, results["params"][i])
+        log_params(child, candidate_params(search, results["params"][i]))
         child.set_tags({_tags.SEARCH_CANDIDATE: str(int(i)), _tags.SEARCH_RANK: str(ranks[i])})
         values = {k: _numeric(results[k][i]) for k in metric_keys}
         child.log_metrics({k: v for k, v in values.items() if v is not None})

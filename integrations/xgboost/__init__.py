@@ -17,8 +17,11 @@ What one training records, into one run:
   history up to the best round itself);
 - `feature_importances.json`: every importance type, with the feature names, and
   the top features by gain as metrics `feature_importance.<name>`;
-- a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`);
-- the model, in XGBoost's own format, through `autolog._models`;
+- a fingerprint of the training data (`datasets/train.json`, tags `autolog.data.*`)
+  and of each evaluation set, as the run's inputs (`autolog.input.<name>`);
+- the model, in XGBoost's own format, through `autolog._models`, with a signature
+  (from the first rows of a `fit`'s data; from the training DMatrix's feature
+  names and types for `train`, as MLflow infers it from the DMatrix's data);
 - afterwards, a scikit-learn metric computed on the model's predictions
   (`roc_auc_score(y_test, booster.predict(dtest))`), as for scikit-learn's own
   estimators (`autolog.integrations._post_training`, whose metric functions this
@@ -55,8 +58,10 @@ from autolog.integrations import _post_training as post
 from autolog.integrations.xgboost._record import (
     booster_params,
     dmatrix_fingerprint,
+    dmatrix_signature,
     estimator_params,
     feature_importances,
+    log_eval_inputs,
     training_args,
 )
 
@@ -75,6 +80,7 @@ class Training:
     callback: Any = None  # the MetricsCallback, once added to the training's callbacks
     early_stopping: bool = False
     input_example: Any = None
+    signature: Any = None  # of `train`'s model: read from the training DMatrix
 
     @property
     def run(self) -> ActiveRun:
@@ -176,11 +182,20 @@ class XGBoostIntegration(Integration):
                 state.run.set_tags(fit_tags(call.get("params"), library="xgboost"))
             if api == "train":
                 _note_evals(state, call)
+                if self.options.log_models and call.get("dtrain") is not None:
+                    with capture_internal_errors("xgboost: reading the DMatrix's signature"):
+                        state.signature = dmatrix_signature(call["dtrain"])
             else:  # cv always evaluates its folds
                 state.early_stopping = _uses_early_stopping(call)
             if self.options.log_datasets and call.get("dtrain") is not None:
+                found = None
                 with capture_internal_errors("xgboost: fingerprinting the training data"):
-                    record.log_dataset(state.run, dmatrix_fingerprint(call["dtrain"]))
+                    found = dmatrix_fingerprint(call["dtrain"])
+                    record.log_dataset(state.run, found)
+                if api == "train":
+                    with capture_internal_errors("xgboost: fingerprinting the evaluation data"):
+                        evals = [(str(e[1]), e[0], None) for e in call.get("evals") or ()]
+                        log_eval_inputs(state.run, evals, call["dtrain"], found)
             return state
 
         return before
@@ -200,8 +215,14 @@ class XGBoostIntegration(Integration):
             record.log_params(state.run, estimator_params(instance, kwargs))
             state.run.set_tags(fit_tags(xgboost_seed_params(instance), library="xgboost"))
         if self.options.log_datasets:
+            found = None
             with capture_internal_errors("xgboost: fingerprinting the training data"):
-                record.log_dataset(state.run, fingerprint(x, y))
+                found = fingerprint(x, y)
+                record.log_dataset(state.run, found)
+            with capture_internal_errors("xgboost: fingerprinting the evaluation data"):
+                pairs = kwargs.get("eval_set") or ()
+                evals = [(f"validation_{i}", p[0], p[1]) for i, p in enumerate(pairs)]
+                log_eval_inputs(state.run, evals, x, found)
         if self.options.log_models:
             with capture_internal_errors("xgboost: taking an input example"):
                 state.input_example = record.first_rows(x)
@@ -217,7 +238,7 @@ class XGBoostIntegration(Integration):
                 return
             model = instance if state.api == "fit" else result
             booster = model.get_booster() if state.api == "fit" else model
-            post.remember_model(model, state.run)
+            post.remember_model(model, state.run, state.options.log_datasets)
             with capture_internal_errors("xgboost: recording feature importances"):
                 names, importances = feature_importances(booster)
                 if importances:
@@ -226,7 +247,13 @@ class XGBoostIntegration(Integration):
                     )
             if state.options.log_models:
                 with capture_internal_errors("xgboost: logging the model"), marked():
-                    record.log_model(state.run, model, state.options, state.input_example)
+                    record.log_model(
+                        state.run,
+                        model,
+                        state.options,
+                        state.input_example,
+                        signature=state.signature,
+                    )
         finally:
             state.opened.close()
 

@@ -7,7 +7,10 @@ only inside the functions, which run after the user imported it.
 - params: booster params and training arguments (never data), rendered and
   logged by `autolog._patching.record`.
 - data: for a DMatrix, the fingerprint of what can be read without copying the
-  data, in the form of `autolog._patching.fingerprint`.
+  data, in the form of `autolog._patching.fingerprint`; the evaluation data
+  (`evals` of `train`, `eval_set` of a `fit`) as the run's inputs, by the names
+  their metrics carry (`eval`, `validation_0`), role "eval" (or "train" for the
+  training data evaluated again, which is not fingerprinted twice).
 - feature importances: every importance type, one score per feature, written
   by `autolog._patching.record.log_feature_importances`.
 """
@@ -24,8 +27,10 @@ __all__ = [
     "IMPORTANCE_TYPES",
     "booster_params",
     "dmatrix_fingerprint",
+    "dmatrix_signature",
     "estimator_params",
     "feature_importances",
+    "log_eval_inputs",
     "training_args",
 ]
 
@@ -109,6 +114,60 @@ def dmatrix_fingerprint(dmatrix: Any) -> dict[str, Any]:
     if len(labels):
         out["y"] = describe(labels)
     return out
+
+
+# XGBoost's feature types and the MLflow column type each is read as: "float" and
+# "q" (quantitative) may be float32 or float64 data, and "double" accepts both; "c"
+# (categorical) is most often pandas categories of strings.
+_COLUMN_TYPES = {"float": "double", "q": "double", "int": "long", "i": "boolean", "c": "string"}
+
+
+def dmatrix_signature(dmatrix: Any) -> Any:
+    """The model input signature of a DMatrix, from its feature names and types (no data read).
+
+    Named features (a DataFrame, or `feature_names=`) give one column each, typed
+    by `_COLUMN_TYPES` (double when XGBoost has no type); unnamed ones (an array)
+    a float64 tensor of `num_col()` columns, which float32 and integer input
+    satisfy too, in autolog's check and MLflow's. None when the DMatrix has no
+    columns to describe.
+    """
+    from autolog._models import ColSpec, Signature, TensorSpec
+
+    names = dmatrix.feature_names
+    columns = int(dmatrix.num_col())
+    if not columns:
+        return None
+    if names is None:
+        return Signature((TensorSpec("float64", (-1, columns)),))
+    types = dmatrix.feature_types or [None] * len(names)
+    return Signature(
+        tuple(
+            ColSpec(_COLUMN_TYPES.get(str(kind), "double"), str(name))
+            for name, kind in zip(names, types, strict=False)
+        )
+    )
+
+
+def log_eval_inputs(
+    run: Any, evals: Iterable[tuple[str, Any, Any]], train: Any, train_found: Any
+) -> None:
+    """Log each evaluation set `(name, X, y)` as an input of the run (see the module doc).
+
+    `X` is a DMatrix (`train`'s evals, y None) or in-memory data (a `fit`'s
+    eval_set); `train` is the training data and `train_found` its fingerprint
+    (None when it was not taken).
+    """
+    from autolog._patching import record
+    from autolog._patching.fingerprint import fingerprint
+
+    for name, X, y in evals:
+        if X is train:
+            if name != record.TRAIN and train_found is not None:
+                record.log_input(run, train_found, name, record.TRAIN)
+            continue
+        is_dmatrix = hasattr(X, "num_row") and hasattr(X, "get_label")
+        found = dmatrix_fingerprint(X) if is_dmatrix else fingerprint(X, y)
+        record.log_input(run, found, name, "eval")
 
 
 def _strings(values: Any) -> list[str] | None:

@@ -67,7 +67,34 @@ def test_log_dataset_writes_tags_and_the_fingerprint() -> None:
     assert stored.tags["autolog.data.X.shape"] == "3x2"
     assert stored.tags["autolog.data.X.hash"] == "hx"
     text = autolog.download_artifacts(run.id, record.DATASET_ARTIFACT).read_text()
-    assert json.loads(text) == found
+    assert json.loads(text) == {**found, "name": "train", "role": "train"}
+    assert stored.inputs == [
+        {
+            "name": "train",
+            "role": "train",
+            "hash": "h",
+            "kind": "ndarray",
+            "shape": [3, 2],
+            "artifact": "datasets/train.json",
+        }
+    ]
+
+
+def test_log_input_names_are_made_safe_and_inputs_list_training_data_first() -> None:
+    with autolog.start_run() as run:
+        record.log_input(run, {"hash": "e", "X": {"kind": "DMatrix"}}, "../my eval@1", "eval")
+        record.log_input(run, {"hash": "t", "X": {"kind": "ndarray"}}, "X_test", "test")
+        record.log_dataset(run, {"hash": "h", "X": {"kind": "ndarray"}})
+        run.set_tag("autolog.input.broken", "not json")
+    inputs = autolog.get_run(run.id).inputs
+    assert [(i["name"], i["role"]) for i in inputs] == [
+        ("train", "train"),
+        ("_my_eval_1", "eval"),
+        ("X_test", "test"),
+    ]
+    assert "datasets/_my_eval_1.json" in [
+        f.path for f in autolog.list_artifacts(run.id, "datasets")
+    ]
 
 
 def test_first_rows_of_each_kind_of_data() -> None:

@@ -110,6 +110,26 @@ def test_a_search_logs_best_params_cv_results_and_child_runs_for_the_best() -> N
     best = next(c for c in children if c.metrics["rank_test_score"] == 1.0)
     assert best.params["C"] == str(search.best_params_["C"])
     assert best.metrics["mean_test_score"] == pytest.approx(search.best_score_)
+    # the candidate's full params, not only the grid's
+    assert best.params["max_iter"] == "100" and best.params["solver"] == "lbfgs"
+    # the best estimator is a model of its own, besides the search
+    files = artifact_paths(parent.id)
+    assert "model/MLmodel" in files and "best_estimator/MLmodel" in files
+    refitted = load_model(f"runs:/{parent.id}/best_estimator")
+    assert type(refitted) is LogisticRegression and search.best_params_["C"] == refitted.C
+    assert (refitted.predict(X) == search.predict(X)).all()
+
+
+def test_a_search_over_pipeline_steps_gives_children_the_chosen_steps_params() -> None:
+    X, y = classification_data(90)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    grid = {"clf": [LogisticRegression(C=0.3), DecisionTreeClassifier(max_depth=2)]}
+    GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    children = [r for r in all_runs() if r.parent_id is not None]
+    tree = next(c for c in children if c.params["clf"].startswith("DecisionTree"))
+    assert tree.params["clf__max_depth"] == "2" and tree.params["scale__with_mean"] == "True"
+    logistic = next(c for c in children if c.params["clf"].startswith("LogisticRegression"))
+    assert logistic.params["clf__C"] == "0.3"
 
 
 def test_a_randomized_search_with_several_scorers_ranks_by_its_refit_scorer() -> None:
@@ -218,12 +238,16 @@ def test_options_turn_models_data_and_examples_off_and_add_tags() -> None:
     assert run.tags["team"] == "a"
     assert not any(k.startswith("autolog.data.") for k in run.tags)
     assert not any(p.startswith(("model/", "datasets/")) for p in artifact_paths(run.id))
-    autolog.enable(integrations=["sklearn"], log_input_examples=False)
+    autolog.enable(integrations=["sklearn"])  # input examples are off by default
     LogisticRegression().fit(X, y)
     second = max(all_runs(), key=lambda r: r.start_time)
     files = artifact_paths(second.id)
     assert "model/MLmodel" in files and "model/input_example.json" not in files
     assert "signature" in autolog.download_artifacts(second.id, "model/MLmodel").read_text()
+    autolog.enable(integrations=["sklearn"], log_input_examples=True)
+    LogisticRegression().fit(X, y)
+    third = max(all_runs(), key=lambda r: r.start_time)
+    assert "model/input_example.json" in artifact_paths(third.id)
 
 
 def test_registered_model_name_registers_each_logged_model() -> None:
