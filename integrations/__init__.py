@@ -7,8 +7,9 @@ the `autolog.integrations` entry-point group, e.g. in their pyproject.toml:
     [project.entry-points."autolog.integrations"]
     lightgbm = "autolog_lightgbm:LightGBMIntegration"
 
-Nothing is imported here: a class is imported when its integration is enabled,
-so this package stays cheap for `import autolog` and `autolog.enable()`.
+Nothing is imported here: a built-in integration's class is imported when its
+library is imported (or at `enable()` if it already is), a plugin's when it is
+enabled, so this package stays cheap for `import autolog` and `autolog.enable()`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from __future__ import annotations
 import logging
 import threading
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "known"]
+from autolog._patching.distributions import Library, entry_points
+from autolog.integrations._libraries import SklearnRange, XGBoostRange
+
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "LIBRARIES", "known"]
 
 BUILTIN: dict[str, str] = {
     "sklearn": "autolog.integrations.sklearn:SklearnIntegration",
     "xgboost": "autolog.integrations.xgboost:XGBoostIntegration",
 }
+# The library of each built-in integration and its supported versions (class variables its
+# `Integration` inherits): enable() checks them and waits for the library's import.
+LIBRARIES: dict[str, Library] = {"sklearn": SklearnRange, "xgboost": XGBoostRange}
 ENTRY_POINT_GROUP = "autolog.integrations"
 
 logger = logging.getLogger("autolog")
@@ -39,20 +46,18 @@ def known() -> dict[str, str]:
 
 
 def _entry_points() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
     found: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in BUILTIN:
+    for name, value in entry_points(ENTRY_POINT_GROUP):
+        if name in BUILTIN:
             logger.warning(
                 "autolog: the %s entry point %r=%r is ignored: %r is a built-in integration",
                 ENTRY_POINT_GROUP,
-                ep.name,
-                ep.value,
-                ep.name,
+                name,
+                value,
+                name,
             )
             continue
-        found[ep.name] = ep.value
+        found[name] = value
     return found
 
 

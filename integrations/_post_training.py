@@ -42,12 +42,13 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
 from autolog._patching.integration import CallHooks, Integration
 from autolog._tracking.runs import ActiveRun
 from autolog._validation import sanitize_key
 from autolog.errors import IntegrationNotEnabled
+from autolog.integrations._libraries import SklearnRange
 
 __all__ = [
     "MAX_PREDICTIONS",
@@ -324,15 +325,6 @@ def scoring_functions(metrics_module: Any) -> list[str]:
         if (n.endswith(_SUFFIXES) or n in _EXTRA_FUNCTIONS)
         and callable(getattr(metrics_module, n, None))
     )
-
-
-class SklearnRange:
-    """The scikit-learn versions supported, written once for the two integrations patching it."""
-
-    distribution: ClassVar[str] = "scikit-learn"
-    min_version: ClassVar[str] = "1.3"
-    max_version: ClassVar[str] = "2"
-    extra: ClassVar[str] = "sklearn"
 
 
 class MetricFunctions(SklearnRange, Integration):

@@ -111,26 +111,22 @@ class ModelInfo:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _is_printable(ch: str) -> bool:
-    # The characters YAML 1.1 (PyYAML) allows unescaped in a stream, less the line breaks
-    # NEL, LS and PS, which a reader folds inside a quoted string.
-    c = ord(ch)
-    return (
-        c in (0x09, 0x0A, 0x0D)
-        or 0x20 <= c <= 0x7E
-        or (0xA0 <= c <= 0xD7FF and c not in (0x2028, 0x2029))
-        or 0xE000 <= c <= 0xFFFD
-        or 0x10000 <= c <= 0x10FFFF
-    )
+# The characters YAML 1.1 (PyYAML) does not allow unescaped in a stream, and the line
+# breaks LS and PS, which a reader folds inside a quoted string (NEL, 0x85, is outside the
+# allowed ranges). One regular expression rather than a test per character: a model's
+# MLmodel file holds hundreds of quoted characters, and it is written at every fit.
+_UNPRINTABLE_RE = re.compile(
+    r"[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]"
+)
 
 
 def _quote(text: str) -> str:
     out = json.dumps(text, ensure_ascii=False)
-    if all(_is_printable(c) for c in out):
+    if _UNPRINTABLE_RE.search(out) is None:
         return out
     # What JSON leaves raw but YAML forbids or folds (C1 controls, line separators, lone
     # surrogates) is escaped; every such character is in the BMP, so \\uXXXX covers it.
-    return "".join(c if _is_printable(c) else f"\\u{ord(c):04x}" for c in out)
+    return _UNPRINTABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
 
 
 def _scalar(value: object) -> str:

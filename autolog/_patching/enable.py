@@ -4,19 +4,28 @@ The list of known integrations is data of the integrations layer
 (`autolog.integrations.known()`: the built-in ones and the `autolog.integrations`
 entry-point group), which stands above this one. It is read inside functions, on
 the first `enable()`, never at import: the layer below does not depend on the
-one above at import time, and neither the integrations nor wrapt (with the
-asyncio it loads) are imported by `import autolog`.
+one above at import time.
+
+`enable()` imports neither the libraries nor the built-in integrations, nor wrapt
+(with the asyncio it loads): a built-in integration whose library is not imported
+yet is only version-checked and waits for the library's import
+(`hooks.when_imported`), where it is built and patches. The tracking machinery
+thus loads with the library, or with the first run.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from autolog._patching.distributions import check_version
+from autolog._patching.hooks import when_imported
+from autolog._safety import capture_internal_errors
 from autolog._validation import check_key, check_tag_value
 from autolog.errors import IntegrationNotEnabled, InvalidValueError
 
@@ -64,6 +73,12 @@ def known_integrations() -> dict[str, str]:
     return integrations.known()
 
 
+# Built-in integrations enabled before their library was imported: not built yet, with the
+# options they were enabled with. The library's import (or get_integration) builds them.
+_pending: dict[str, AutologOptions] = {}
+_awaited: set[str] = set()  # names whose library's import has a hook waiting
+
+
 def get_integration(name: str) -> Integration:
     """The one `Integration` object of `name`, imported and built on first use."""
     with _instances_lock:
@@ -71,13 +86,45 @@ def get_integration(name: str) -> Integration:
         if found is None:
             module, _, attr = known_integrations()[name].partition(":")
             found = _instances[name] = getattr(importlib.import_module(module), attr)()
-        return found
+        options = _pending.pop(name, None)
+    if options is not None:
+        found.enable(options)
+    return found
 
 
 def loaded_integrations() -> list[Integration]:
     """The integrations built so far (the only ones that can have patched anything)."""
     with _instances_lock:
         return list(_instances.values())
+
+
+def _enable_later(name: str, options: AutologOptions) -> bool:
+    """Enable a built-in integration whose library is not imported yet, without building it.
+
+    Building an integration imports it and, through it, the tracking machinery; none of
+    that is needed before the library is imported. The version is checked now, as
+    `Integration.enable` would (IntegrationNotEnabled). False: enable it now instead.
+    """
+    from autolog import integrations  # the layer above: see the module docstring
+
+    library = integrations.LIBRARIES.get(name)
+    with _instances_lock:
+        if library is None or name in _instances or library.module in sys.modules:
+            return False
+    check_version(name, library)
+    with _instances_lock:
+        _pending[name] = options
+        if name in _awaited:
+            return True
+        _awaited.add(name)
+    when_imported(library.module, lambda _module: _build_pending(name))
+    return True
+
+
+def _build_pending(name: str) -> None:
+    with capture_internal_errors(f"enabling {name}"):
+        if name in _pending:  # still enabled: build it, which patches the library
+            get_integration(name)
 
 
 def _names(integrations: str | Sequence[str] | None) -> tuple[list[str], bool]:
@@ -150,9 +197,11 @@ def enable(
         from autolog._models.uris import check_model_name
 
         check_model_name(registered_model_name)
-    from autolog._tracking.api import configure
+    if (tracking_uri, experiment, system_metrics) != (None, None, None):
+        # Only when asked: the tracking API (backends, writer) loads with the first run.
+        from autolog._tracking.api import configure
 
-    configure(tracking_uri=tracking_uri, experiment=experiment, system_metrics=system_metrics)
+        configure(tracking_uri=tracking_uri, experiment=experiment, system_metrics=system_metrics)
     options = AutologOptions(
         log_models=bool(log_models),
         log_datasets=bool(log_datasets),
@@ -169,7 +218,8 @@ def enable(
     on = []
     for name in names:
         try:
-            get_integration(name).enable(options)
+            if not _enable_later(name, options):
+                get_integration(name).enable(options)
         except IntegrationNotEnabled as exc:
             if named:
                 raise
@@ -182,6 +232,9 @@ def enable(
 def disable(integrations: str | Sequence[str] | None = None) -> None:
     """Switch integrations off and restore the original functions exactly."""
     names, _ = _names(integrations)
+    with _instances_lock:
+        for name in names:
+            _pending.pop(name, None)
     for integration in loaded_integrations():
         if integration.name in names:
             integration.disable()
@@ -191,4 +244,6 @@ def disable(integrations: str | Sequence[str] | None = None) -> None:
 
 def enabled_integrations() -> list[str]:
     """Names of the integrations that are on."""
-    return [i.name for i in loaded_integrations() if i.enabled]
+    with _instances_lock:
+        pending = list(_pending)
+    return [i.name for i in loaded_integrations() if i.enabled] + pending

@@ -3,7 +3,9 @@
 - `Integration`: one per library, with a supported version range written once,
   `_patch()` / `_unpatch()` as mirror images, and `enable()` / `disable()` in
   the base class (idempotent). Patches attach when the library is imported
-  (wrapt post-import hooks), so enabling never imports the library.
+  (post-import hooks, `hooks.when_imported`), so enabling never imports the
+  library, nor wrapt: wrapt (and the asyncio it imports) loads when the first
+  patch is installed (`wrapper.AutologWrapper`).
 - `Integration.wrap(owner, name, hooks)`: replaces `owner.name` with a wrapt
   `FunctionWrapper` and records what was there, so `disable()` restores the
   original object exactly (or removes the attribute the patch created).
@@ -26,7 +28,6 @@ Run placement is in `placement`; the options and the switch in `enable`.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -37,12 +38,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import wrapt
-
+from autolog._patching.distributions import check_version
 from autolog._patching.enable import AutologOptions
+from autolog._patching.hooks import when_imported
 from autolog._randomness import set_aside
 from autolog._safety import capture_internal_errors
-from autolog.errors import IntegrationNotEnabled
 
 __all__ = [
     "AutologWrapper",
@@ -114,13 +114,16 @@ class CallHooks(Generic[State]):
 
 
 if TYPE_CHECKING:
-    _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
-else:  # the runtime class is not subscriptable
-    _FunctionWrapper = wrapt.FunctionWrapper
+    from autolog._patching.wrapper import AutologWrapper
 
 
-class AutologWrapper(_FunctionWrapper):
-    """A wrapper installed by autolog (told apart from other libraries' wrappers)."""
+def __getattr__(name: str) -> Any:
+    # `AutologWrapper` lives with wrapt in `wrapper`, imported on first use.
+    if name == "AutologWrapper":
+        from autolog._patching.wrapper import AutologWrapper
+
+        return AutologWrapper
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -157,25 +160,7 @@ class Integration(ABC):
 
     def check_version(self) -> str:
         """Return the installed version, or raise IntegrationNotEnabled saying why not."""
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version(self.distribution)
-        except PackageNotFoundError:
-            raise IntegrationNotEnabled(
-                f"{self.distribution} is not installed, so the {self.name} integration is off;"
-                f" install it with pip install 'autolog-ml[{self.extra}]'"
-            ) from None
-        if not (
-            _version_key(self.min_version)
-            <= _version_key(installed)
-            < _version_key(self.max_version)
-        ):
-            raise IntegrationNotEnabled(
-                f"{self.distribution} {installed} is installed; the {self.name} integration"
-                f" supports >={self.min_version},<{self.max_version}"
-            )
-        return installed
+        return check_version(self.name, self)
 
     def enable(self, options: AutologOptions | None = None) -> None:
         """Patch the library now if it is imported, else as soon as it is; idempotent."""
@@ -187,8 +172,8 @@ class Integration(ABC):
             self.enabled = True
             if not self._hook_registered:
                 self._hook_registered = True
-                # wrapt calls the hook at once if the module is already imported.
-                wrapt.register_post_import_hook(self._on_import, self.module)
+                # Called at once if the module is already imported.
+                when_imported(self.module, self._on_import)
             elif self.module in sys.modules and not self._patches:
                 self._on_import(sys.modules[self.module])
 
@@ -251,6 +236,8 @@ class Integration(ABC):
         For patches that are not autologged calls (a hook on class creation, a worker
         pool carrying the caller's marker); recorded and restored like `wrap()`.
         """
+        from autolog._patching.wrapper import AutologWrapper
+
         created = name not in vars(owner)
         original = vars(owner)[name] if not created else getattr(owner, name)
         if isinstance(original, AutologWrapper):
@@ -272,11 +259,9 @@ class Integration(ABC):
         """
         self._deferred[module] = patch
         if module not in self._deferred_hooked:
-            # wrapt's hooks cannot be removed: one per module, gated by _deferred.
+            # Hooks cannot be removed: one per module, gated by _deferred.
             self._deferred_hooked.add(module)
-            wrapt.register_post_import_hook(
-                lambda mod: self._on_deferred_import(module, mod), module
-            )
+            when_imported(module, lambda mod: self._on_deferred_import(module, mod))
         elif module in sys.modules:
             self._on_deferred_import(module, sys.modules[module])
 
@@ -335,10 +320,3 @@ class Integration(ABC):
             return result
 
         return autologged_call
-
-
-def _version_key(text: str) -> tuple[int, ...]:
-    """`"1.9.1"` -> (1, 9, 1); pre/post-release suffixes are ignored ("2.0.0rc1" -> (2, 0, 0))."""
-    match = re.match(r"\d+(?:\.\d+)*", text)
-    numbers = [int(p) for p in match.group(0).split(".")] if match else []
-    return tuple([*numbers, 0, 0, 0][:3])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -99,6 +100,16 @@ class _RunQueue:
     items: collections.deque[tuple[Any, ...]] = field(default_factory=collections.deque)
     batch: Batch | None = None
     batch_records: list[int] = field(default_factory=lambda: [0])
+
+
+def _next_batch(items: collections.deque[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """The batch right behind the head of `items`, past artifacts only; else None."""
+    for item in itertools.islice(items, 1, None):
+        if item[0] == "batch":
+            return item
+        if item[0] not in (ARTIFACT, ARTIFACT_FILE):
+            return None
+    return None
 
 
 def _records_in(item: tuple[Any, ...]) -> int:
@@ -298,9 +309,15 @@ class Writer:
                     batch.status, batch.end_time = record[2], record[3]
                     rq.items.append(("finish",))
                     rq.batch = None
+            elif op in (ARTIFACT, ARTIFACT_FILE) and rq.batch is not None:
+                # Written just before the run's open batch (the last item), which stays
+                # open: a fit that logs artifacts between its params and metrics still
+                # makes one batch, and no record is written before an artifact it may name.
+                rq.items.insert(len(rq.items) - 1, record)
             else:
-                # Creation, artifacts, calls and a status with nothing before it keep
-                # their place: later records start a new batch after them.
+                # Creation, calls and a status with nothing before it keep their place
+                # (a call sees every record before it written): later records start a
+                # new batch after them.
                 rq.batch = None
                 if op == STATUS:
                     batch = Batch(status=record[2], end_time=record[3])
@@ -354,10 +371,9 @@ class Writer:
         elif kind == CALL:
             extra = item[2]()
             if isinstance(extra, Batch) and not extra.is_empty():
-                following = items[1] if len(items) > 1 else None
-                if following is not None and following[0] == "batch":
-                    # One object instead of two: a short run then has a single batch,
-                    # which needs no compaction.
+                following = _next_batch(items)
+                if following is not None:
+                    # One object instead of two: a short run then has a single batch.
                     following[1].prepend(extra)
                 else:
                     self.backend.write_batch(run_id, extra)

@@ -44,13 +44,7 @@ from typing import Any
 
 from autolog import _tags
 from autolog._patching.enable import known_integrations
-from autolog._patching.integration import (
-    AutologWrapper,
-    CallHooks,
-    Integration,
-    current_call,
-    marked,
-)
+from autolog._patching.integration import CallHooks, Integration, current_call, marked
 from autolog._patching.placement import OpenedRun, open_run
 from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
@@ -89,7 +83,6 @@ class SklearnIntegration(post.SklearnRange, Integration):
     """Records every scikit-learn estimator's training, and metrics computed afterwards."""
 
     name = "sklearn"
-    module = "sklearn"
 
     def __init__(self) -> None:
         super().__init__()
@@ -408,6 +401,8 @@ def _owned(cls: type, foreign: tuple[str, ...]) -> bool:
 
 def _wrappable(value: Any) -> bool:
     """A function, or a descriptor that binds like one (`available_if`)."""
+    from autolog._patching.wrapper import AutologWrapper  # wrapt: only once patching
+
     if isinstance(value, (AutologWrapper, *_SKIP_DESCRIPTORS)):
         return False
     return hasattr(type(value), "__get__")

@@ -55,6 +55,7 @@ from autolog._patching.seeds import fit_tags, xgboost_seed_params
 from autolog._safety import capture_internal_errors
 from autolog._tracking.runs import ActiveRun
 from autolog.integrations import _post_training as post
+from autolog.integrations._libraries import XGBoostRange
 from autolog.integrations.xgboost._record import (
     booster_params,
     dmatrix_fingerprint,
@@ -116,15 +117,10 @@ class _Signature:
         return args, {**kwargs, name: value}
 
 
-class XGBoostIntegration(Integration):
+class XGBoostIntegration(XGBoostRange, Integration):
     """Records `xgboost.train`, `xgboost.cv` and every scikit-learn API `fit`."""
 
     name = "xgboost"
-    module = "xgboost"
-    distribution = "xgboost"
-    min_version = "1.7"
-    max_version = "4"
-    extra = "xgboost"
 
     def _patch(self, module: ModuleType) -> None:
         training = sys.modules["xgboost.training"]
