@@ -33,6 +33,7 @@ INDEX_FILE = ".index.sqlite"
 # A directory changed less than this long ago may change again within the same tick of
 # the filesystem's clock, leaving its mtime as it was: its stamp is not trusted yet.
 _RACY_NS = 2_000_000_000
+_DIRS_KEPT = 10_000  # directories remembered as made, at most
 
 
 def _copy(src: Path, dst: Path, progress: Progress | None) -> None:
@@ -55,6 +56,7 @@ class LocalObjectStore(ObjectStore):
         self.root = Path(root).expanduser().resolve()
         self.uri = f"file://{self.root}"
         self._fsync = os.environ.get("AUTOLOG_FSYNC") == "1" if fsync is None else fsync
+        self._dirs: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         # Keys come from the layout, which validates every user-given part; this
@@ -74,20 +76,39 @@ class LocalObjectStore(ObjectStore):
     ) -> Path:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
         try:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            if src is not None:
-                _copy(src, tmp, progress)
-            else:
-                with open(tmp, "wb") as fh:
-                    fh.write(data or b"")
-                    if self._fsync:
-                        fh.flush()
-                        os.fsync(fh.fileno())
+            # Directories this store made or met are not made again: a mkdir that finds
+            # the directory there costs about what writing a small object costs.
+            if tmp.parent not in self._dirs:
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._remember_dir(tmp.parent)
+            try:
+                self._write_file(tmp, data, src, progress)
+            except FileNotFoundError:
+                # Removed behind our back since we made it: make it again.
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._write_file(tmp, data, src, progress)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StoreError(f"cannot write {target} in {self.uri}: {exc}") from exc
         return tmp
+
+    def _write_file(
+        self, tmp: Path, data: bytes | None, src: Path | None, progress: Progress | None
+    ) -> None:
+        if src is not None:
+            _copy(src, tmp, progress)
+            return
+        with open(tmp, "wb") as fh:
+            fh.write(data or b"")
+            if self._fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _remember_dir(self, path: Path) -> None:
+        if len(self._dirs) >= _DIRS_KEPT:
+            self._dirs.clear()
+        self._dirs.add(path)
 
     def put(self, key: str, data: bytes) -> None:
         target = self._path(key)
