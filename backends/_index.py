@@ -44,7 +44,7 @@ __all__ = ["SCHEMA_VERSION", "IndexSource", "IndexedRun", "RunIndex", "number_or
 logger = logging.getLogger("autolog")
 
 #: Raised whenever the tables change; an index of another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,23 +52,21 @@ CREATE TABLE IF NOT EXISTS experiments (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, tags TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stamps (prefix TEXT PRIMARY KEY, stamp TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
-    start_time INTEGER NOT NULL, end_time INTEGER, parent_id TEXT,
-    marker TEXT NOT NULL, damaged TEXT);
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, experiment_id TEXT NOT NULL,
+    name TEXT NOT NULL, status TEXT NOT NULL, start_time INTEGER NOT NULL, end_time INTEGER,
+    parent_id TEXT, marker TEXT NOT NULL, damaged TEXT);
 CREATE INDEX IF NOT EXISTS runs_newest ON runs (start_time DESC, id);
-CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id, start_time DESC, id);
+CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id);
 CREATE TABLE IF NOT EXISTS params (
-    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
-    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS params_key ON params (key, value_num);
+    rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
+    PRIMARY KEY (rid, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tags (
-    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
-    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_key ON tags (key, value_num);
+    rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
+    PRIMARY KEY (rid, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, is_nan INTEGER NOT NULL,
+    rid INTEGER NOT NULL, key TEXT NOT NULL, value REAL, is_nan INTEGER NOT NULL,
     step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
-    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+    PRIMARY KEY (rid, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS metrics_key ON metrics (key, value);
 """
 _TABLES = ("meta", "experiments", "stamps", "runs", "params", "tags", "metrics")
@@ -373,31 +371,35 @@ def _transaction(con: sqlite3.Connection) -> Iterator[None]:
 
 
 def _delete_run(con: sqlite3.Connection, run_id: str) -> None:
+    row = con.execute("SELECT rid FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return
     for table in ("params", "tags", "metrics"):
-        con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
-    con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        con.execute(f"DELETE FROM {table} WHERE rid = ?", (row[0],))
+    con.execute("DELETE FROM runs WHERE rid = ?", (row[0],))
 
 
 def _write_run(con: sqlite3.Connection, run: IndexedRun, marker: str) -> None:
     _delete_run(con, run.id)
     damaged = json.dumps(run.damaged) if run.damaged else None
-    con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    rid = con.execute(
+        "INSERT INTO runs (id, experiment_id, name, status, start_time, end_time, parent_id,"
+        " marker, damaged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (run.id, run.experiment_id, run.name, run.status, run.start_time, run.end_time,
          run.parent_id, marker, damaged),
-    )  # fmt: skip
+    ).lastrowid  # fmt: skip
     con.executemany(
         "INSERT INTO params VALUES (?, ?, ?, ?)",
-        [(run.id, k, v, number_or_none(v)) for k, v in run.params.items()],
+        [(rid, k, v, number_or_none(v)) for k, v in run.params.items()],
     )
     con.executemany(
         "INSERT INTO tags VALUES (?, ?, ?, ?)",
-        [(run.id, k, v, number_or_none(v)) for k, v in run.tags.items()],
+        [(rid, k, v, number_or_none(v)) for k, v in run.tags.items()],
     )
     con.executemany(
         "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (run.id, k, None if math.isnan(v) else v, 1 if math.isnan(v) else 0, s, t)
+            (rid, k, None if math.isnan(v) else v, 1 if math.isnan(v) else 0, s, t)
             for k, (v, s, t) in run.metrics.items()
         ],
     )

@@ -102,7 +102,7 @@ def _clause(clause: Clause, args: list[Any]) -> str:
         if clause.op in ("IS NULL", "IS NOT NULL"):
             return f"{column} {clause.op}"
         return _condition(column, None, fld, clause, args)
-    row = f"SELECT 1 FROM {_TABLES[fld.kind]} x WHERE x.run_id = r.id AND x.key = ?"
+    row = f"SELECT 1 FROM {_TABLES[fld.kind]} x WHERE x.rid = r.rid AND x.key = ?"
     args.append(fld.key)
     if clause.op == "IS NULL":
         return f"NOT EXISTS ({row})"
@@ -124,7 +124,7 @@ def _where(experiment_ids: list[str] | None, query: Query, args: list[Any]) -> s
 def _all_numeric(con: sqlite3.Connection, fld: Field, where: str, where_args: list[Any]) -> bool:
     """Whether every value of a param or tag among the matching runs parses as a number."""
     sql = (
-        f"SELECT 1 FROM {_FROM} JOIN {_TABLES[fld.kind]} v ON v.run_id = r.id AND v.key = ?"
+        f"SELECT 1 FROM {_FROM} JOIN {_TABLES[fld.kind]} v ON v.rid = r.rid AND v.key = ?"
         f" WHERE v.value_num IS NULL AND {where} LIMIT 1"
     )
     return con.execute(sql, [fld.key, *where_args]).fetchone() is None
@@ -143,7 +143,7 @@ def _order(
         return [(column, desc)]
     alias = f"o{i}"
     joins.append(
-        f"LEFT JOIN {_TABLES[fld.kind]} {alias} ON {alias}.run_id = r.id AND {alias}.key = ?"
+        f"LEFT JOIN {_TABLES[fld.kind]} {alias} ON {alias}.rid = r.rid AND {alias}.key = ?"
     )
     join_args.append(fld.key)
     if fld.kind == "metric" or numeric:
@@ -247,31 +247,34 @@ def count_runs(
 def load_runs(con: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[Run, dict[str, str]]]:
     """The runs with these ids, in this order (ids not in the index are left out)."""
     rows: dict[str, tuple[Any, ...]] = {}
-    params: dict[str, dict[str, str]] = {}
-    tags: dict[str, dict[str, str]] = {}
-    metrics: dict[str, dict[str, float]] = {}
+    params: dict[int, dict[str, str]] = {}
+    tags: dict[int, dict[str, str]] = {}
+    metrics: dict[int, dict[str, float]] = {}
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = list(ids[start : start + _IN_CHUNK])
         marks = _marks(len(chunk))
+        rids = []
         for row in con.execute(
             "SELECT r.id, r.name, COALESCE(e.name, r.experiment_id), r.experiment_id, r.status,"
-            f" r.start_time, r.end_time, r.parent_id, r.damaged FROM {_FROM}"
+            f" r.start_time, r.end_time, r.parent_id, r.damaged, r.rid FROM {_FROM}"
             f" WHERE r.id IN ({marks})",
             chunk,
         ):
             rows[row[0]] = row
-        for run_id, key, value in con.execute(
-            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
+            rids.append(row[9])
+        rmarks = _marks(len(rids))
+        for rid, key, value in con.execute(
+            f"SELECT rid, key, value FROM params WHERE rid IN ({rmarks})", rids
         ):
-            params.setdefault(run_id, {})[key] = value
-        for run_id, key, value in con.execute(
-            f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk
+            params.setdefault(rid, {})[key] = value
+        for rid, key, value in con.execute(
+            f"SELECT rid, key, value FROM tags WHERE rid IN ({rmarks})", rids
         ):
-            tags.setdefault(run_id, {})[key] = value
-        for run_id, key, value, is_nan in con.execute(
-            f"SELECT run_id, key, value, is_nan FROM metrics WHERE run_id IN ({marks})", chunk
+            tags.setdefault(rid, {})[key] = value
+        for rid, key, value, is_nan in con.execute(
+            f"SELECT rid, key, value, is_nan FROM metrics WHERE rid IN ({rmarks})", rids
         ):
-            metrics.setdefault(run_id, {})[key] = math.nan if is_nan else float(value)
+            metrics.setdefault(rid, {})[key] = math.nan if is_nan else float(value)
     out = []
     for run_id in ids:
         row = rows.get(run_id)
@@ -286,9 +289,9 @@ def load_runs(con: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[Run, di
             start_time=row[5],
             end_time=row[6],
             parent_id=row[7],
-            params=params.get(run_id, {}),
-            metrics=metrics.get(run_id, {}),
-            tags=tags.get(run_id, {}),
+            params=params.get(row[9], {}),
+            metrics=metrics.get(row[9], {}),
+            tags=tags.get(row[9], {}),
         )
         out.append((run, json.loads(row[8]) if row[8] else {}))
     return out
