@@ -57,6 +57,7 @@ bench: $(VENV)/.peer
 	$(PY) bench/autolog_overhead.py
 	$(PY) bench/log_model_cost.py
 	$(PY) bench/s3_logging.py
+	$(PY) bench/store_scale.py
 
 clean:
 	rm -rf $(VENV) build autolog-runs

@@ -33,150 +33,59 @@ once per backend) when the run's creation is written, before the run's meta.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
 from autolog._search import Order, Query, sort_runs
 from autolog._validation import check_id
-from autolog.backends import _artifacts
+from autolog.backends import _artifacts, _index_search
 from autolog.backends._artifacts import artifact_key
+from autolog.backends._index import IndexedRun, IndexUnavailable, RunIndex
 from autolog.backends._layout_registry import LayoutRegistry
+from autolog.backends._layout_state import (
+    RunState,
+    Snapshot,
+    batch_json,
+    check_max_results,
+    dumps,
+    load_object,
+    make_token,
+    read_token,
+    search_scope,
+)
 from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage
 from autolog.errors import (
     ArtifactNotFoundError,
     ExperimentNotFoundError,
-    InvalidValueError,
     RunNotFoundError,
     StoreError,
 )
 
 __all__ = ["LayoutBackend", "experiment_id_for"]
 
+logger = logging.getLogger("autolog")
+
 _READ_ATTEMPTS = 8
+
+
+def _meta_or_placeholder(run_id: str, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's meta, or what stands in for it when its object is damaged."""
+    if meta is not None and all(k in meta for k in ("name", "experiment_id", "start_time")):
+        return meta
+    return {"id": run_id, "name": "", "experiment_id": "", "start_time": 0, "parent_id": None}
 
 
 def experiment_id_for(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8")
-
-
-def _batch_json(
-    params: dict[str, str],
-    tags: dict[str, str],
-    metrics: dict[str, list[Any]],
-    status: str | None,
-    end_time: int | None,
-) -> dict[str, Any]:
-    # What Batch.to_json returns, without copying every point into a new list: json
-    # writes tuples and lists alike, and a long run has many points.
-    data: dict[str, Any] = {}
-    if params:
-        data["params"] = params
-    if tags:
-        data["tags"] = tags
-    if metrics:
-        data["metrics"] = metrics
-    if status is not None:
-        data["status"] = status
-    if end_time is not None:
-        data["end_time"] = end_time
-    return data
-
-
-def _check_max_results(max_results: object) -> None:
-    """Return `max_results` if it is a positive int, else raise InvalidValueError."""
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidValueError(
-            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
-        )
-
-
-def _search_scope(experiment_ids: list[str] | None, query: Query, order_by: Sequence[Order]) -> str:
-    """A short digest of a search, so a page token cannot continue another search."""
-    text = repr((experiment_ids, query, tuple(order_by)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _make_token(offset: int, last_id: str, scope: str) -> str:
-    raw = json.dumps({"o": offset, "l": last_id, "s": scope}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _read_token(token: object, scope: str) -> tuple[int, str]:
-    """Return the offset and last run id a page token holds; InvalidValueError if it is bad."""
-    problem = "is not a page token of this backend"
-    data: Any = None
-    if isinstance(token, str):
-        with contextlib.suppress(ValueError):  # bad base64, UTF-8 or JSON
-            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    if isinstance(data, dict):
-        offset, last_id = data.get("o"), data.get("l")
-        if type(offset) is int and offset >= 0 and isinstance(last_id, str):
-            if data.get("s") == scope:
-                return offset, last_id
-            problem = "belongs to another search (other experiments, filter or order)"
-    raise InvalidValueError(
-        f"page_token {token!r} {problem}; pass the next_page_token of the previous page of"
-        " the same search, or None for the first page"
-    )
-
-
-@dataclass
-class _RunState:
-    meta: dict[str, Any]
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    # Points as stored, (value, step, timestamp) sequences; converted only when one
-    # metric's history is asked for, since a read of a long run folds many of them.
-    metrics: dict[str, list[Any]] = field(default_factory=dict)
-    status: str = RunStatus.RUNNING.value
-    end_time: int | None = None
-
-    def apply(self, data: dict[str, Any]) -> None:
-        # Params are immutable: the first value written wins.
-        for key, value in data.get("params", {}).items():
-            self.params.setdefault(key, value)
-        self.tags.update(data.get("tags", {}))
-        for key, points in data.get("metrics", {}).items():
-            self.metrics.setdefault(key, []).extend(points)
-        if data.get("status") is not None:
-            self.status = data["status"]
-            self.end_time = data.get("end_time")
-
-    def to_json(self) -> dict[str, Any]:
-        return _batch_json(self.params, self.tags, self.metrics, self.status, self.end_time)
-
-    def latest_metrics(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for key, points in self.metrics.items():
-            best = points[0]
-            for p in points[1:]:
-                if (p[1], p[2]) >= (best[1], best[2]):
-                    best = p
-            out[key] = float(best[0])
-        return out
-
-
-@dataclass
-class _Snapshot:
-    state: _RunState
-    compact_seq: int
-    compact_keys: list[str]
-    batch_keys: list[str]
 
 
 class LayoutBackend(LayoutRegistry, Backend):
@@ -199,6 +108,37 @@ class LayoutBackend(LayoutRegistry, Backend):
         # that failed after the store kept it (a timeout) is not stored twice.
         self._retry_names: dict[int, str] = {}
         self._registry_cache: dict[str, dict[str, Any]] = {}
+        # The experiment of each run this backend wrote to, for the run's marker.
+        self._run_experiments: dict[str, str | None] = {}
+        self._damage_told: set[str] = set()
+        self._index: RunIndex | None = None
+        self._index_checked = False
+        self._index_may_appear = False
+        self._index_ensured = False
+        self._index_failure_told = False
+
+    # -- the derived index -----------------------------------------------------------------
+
+    def _run_index(self) -> RunIndex | None:
+        """The store's index (`autolog.backends._index`), or None when it has none."""
+        if not self._index_checked or (self._index is None and self._index_may_appear):
+            self._index_checked = True
+            off = os.environ.get("AUTOLOG_INDEX", "").lower() in ("0", "off", "false", "no")
+            location = None if off else self.store.index_location()
+            self._index_may_appear = location is None and not off
+            if location is not None:
+                self._index = RunIndex(location, self)
+        return self._index
+
+    def _index_failed(self, exc: IndexUnavailable) -> None:
+        if not self._index_failure_told:
+            self._index_failure_told = True
+            logger.warning(
+                "autolog: cannot use the index of %s (%s); reading every run instead, which"
+                " is slower",
+                self.uri,
+                exc,
+            )
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -209,7 +149,7 @@ class LayoutBackend(LayoutRegistry, Backend):
     def _create_experiment(self, name: str) -> str:
         exp_id = experiment_id_for(name)
         meta = {"id": exp_id, "name": name, "created_at": int(time.time() * 1000), "tags": {}}
-        self.store.put_if_absent(f"experiments/{exp_id}/meta.json", _dumps(meta))
+        self.store.put_if_absent(f"experiments/{exp_id}/meta.json", dumps(meta))
         self._experiments_known.add(exp_id)
         self._experiment_names[exp_id] = name
         return exp_id
@@ -241,6 +181,12 @@ class LayoutBackend(LayoutRegistry, Backend):
         )
 
     def list_experiments(self) -> list[Experiment]:
+        index = self._run_index()
+        if index is not None:
+            try:
+                return index.experiments()
+            except IndexUnavailable as exc:
+                self._index_failed(exc)
         out = []
         for key in self.store.list("experiments"):
             if key.endswith("/meta.json"):
@@ -278,8 +224,26 @@ class LayoutBackend(LayoutRegistry, Backend):
             "start_time": meta.start_time,
             "parent_id": meta.parent_id,
         }
-        self.store.put(f"runs/{meta.id}/log/meta.json", _dumps(data))
+        self.store.put(f"runs/{meta.id}/log/meta.json", dumps(data))
         self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
+        self._run_experiments[meta.id] = meta.experiment_id
+        if not self._index_ensured and self.store.local:
+            self._index_ensured = True
+            index = self._run_index()
+            if index is not None:
+                index.ensure_exists()
+
+    def _run_experiment(self, run_id: str) -> str | None:
+        """The experiment id of a run (None when its meta is missing or damaged)."""
+        if run_id not in self._run_experiments:
+            key = f"runs/{run_id}/log/meta.json"
+            try:
+                meta = load_object(self.store.get(key), key, {})
+            except ObjectNotFound:
+                return None
+            exp_id = meta.get("experiment_id") if meta else None
+            self._run_experiments[run_id] = exp_id if isinstance(exp_id, str) else None
+        return self._run_experiments[run_id]
 
     def _batch_name(self) -> str:
         # Names sort in write order within a process; across processes by clock.
@@ -293,14 +257,21 @@ class LayoutBackend(LayoutRegistry, Backend):
         if batch.is_empty():
             return
         name = self._retry_names.pop(id(batch), None) or self._batch_name()
-        data = _batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
+        data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
         try:
-            self.store.put(f"runs/{run_id}/log/batches/{name}", _dumps(data))
+            self.store.put(f"runs/{run_id}/log/batches/{name}", dumps(data))
+            # A new marker tells the derived index that the run changed (see _index).
+            exp_id = self._run_experiment(run_id)
+            if exp_id is not None:
+                # Empty in a directory (no block on disk; the new inode is the change); the
+                # batch's name in a bucket, so that the ETag changes too.
+                marker = b"" if self.store.local else name.encode("ascii")
+                self.store.put(f"experiment-runs/{exp_id}/{run_id}", marker)
         except BaseException:
             self._retry_names[id(batch)] = name
             raise
 
-    def _snapshot(self, run_id: str, listing: list[str] | None = None) -> _Snapshot:
+    def _snapshot(self, run_id: str, listing: list[str] | None = None) -> Snapshot:
         check_id(run_id)
         prefix = f"runs/{run_id}/log/"
         for attempt in range(_READ_ATTEMPTS):
@@ -312,25 +283,31 @@ class LayoutBackend(LayoutRegistry, Backend):
                 break
             batch_keys = [k for k in keys if k.startswith(prefix + "batches/")]
             compact_keys = [k for k in keys if k.startswith(prefix + "compact/")]
+            damaged: dict[str, str] = {}
             try:
-                state = _RunState(json.loads(self.store.get(prefix + "meta.json")))
+                key = prefix + "meta.json"
+                meta = load_object(self.store.get(key), key, damaged)
+                state = RunState(_meta_or_placeholder(run_id, meta))
                 included: set[str] = set()
                 seq = 0
                 if compact_keys:
-                    data = json.loads(self.store.get(compact_keys[-1]))
-                    state.apply(data["state"])
-                    included = set(data["batches"])
-                    seq = int(data["seq"])
+                    data = load_object(self.store.get(compact_keys[-1]), compact_keys[-1], damaged)
+                    if data is not None:
+                        state.apply(data["state"])
+                        included = set(data["batches"])
+                        seq = int(data["seq"])
                 for key in batch_keys:
                     if key.rsplit("/", 1)[1] not in included:
-                        state.apply(json.loads(self.store.get(key)))
+                        data = load_object(self.store.get(key), key, damaged)
+                        if data is not None:
+                            state.apply(data)
             except ObjectNotFound:
                 continue  # compacted while we read: list again
             # A listing is not atomic (a directory walk, a paged bucket listing): a compact
             # written while we listed may have folded in, and deleted, batches we missed.
             if self.store.list(prefix + "compact")[-1:] != compact_keys[-1:]:
                 continue
-            return _Snapshot(state, seq, compact_keys, batch_keys)
+            return Snapshot(state, seq, compact_keys, batch_keys, damaged)
         else:
             raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")
         raise RunNotFoundError(
@@ -359,6 +336,9 @@ class LayoutBackend(LayoutRegistry, Backend):
             listing = None  # a second round lists afresh
             if not snap.batch_keys:
                 return
+            if snap.damaged:
+                # Folding would delete the damaged objects: keep them for `autolog doctor`.
+                return
             seq = snap.compact_seq + 1
             data = {
                 "seq": seq,
@@ -366,7 +346,7 @@ class LayoutBackend(LayoutRegistry, Backend):
                 "state": snap.state.to_json(),
             }
             key = f"{prefix}compact/{seq:010d}.json"
-            if self.store.put_if_absent(key, _dumps(data)):
+            if self.store.put_if_absent(key, dumps(data)):
                 if self.store.list(prefix + "compact")[-1:] != [key]:
                     # Our snapshot was stale: compact `seq` had been written, superseded and
                     # deleted while we folded. A newer compact holds all we folded (it was
@@ -377,7 +357,7 @@ class LayoutBackend(LayoutRegistry, Backend):
                     self.store.delete(old)
                 return
 
-    def _to_run(self, state: _RunState) -> Run:
+    def _to_run(self, state: RunState) -> Run:
         meta = state.meta
         return Run(
             id=meta["id"],
@@ -394,9 +374,59 @@ class LayoutBackend(LayoutRegistry, Backend):
         )
 
     def get_run(self, run_id: str) -> Run:
-        return self._to_run(self._snapshot(run_id).state)
+        snap = self._snapshot(run_id)
+        self._tell_damaged(run_id, snap.damaged)
+        return self._to_run(snap.state)
+
+    def _tell_damaged(self, run_id: str, damaged: dict[str, str]) -> None:
+        for key, why in damaged.items():
+            if key not in self._damage_told:
+                self._damage_told.add(key)
+                logger.warning(
+                    "autolog: run %s is shown without its damaged object %s in %s (%s);"
+                    " `autolog doctor` lists every damaged object",
+                    run_id,
+                    key,
+                    self.uri,
+                    why,
+                )
+
+    def read_indexed_run(self, run_id: str) -> IndexedRun | None:
+        """The run as the derived index keeps it, or None when it is not a run (yet)."""
+        try:
+            snap = self._snapshot(run_id)
+        except RunNotFoundError:
+            return None
+        state, meta = snap.state, snap.state.meta
+        return IndexedRun(
+            id=run_id,
+            experiment_id=meta["experiment_id"],
+            name=meta["name"],
+            status=state.status,
+            start_time=meta["start_time"],
+            end_time=state.end_time,
+            parent_id=meta.get("parent_id"),
+            params=state.params,
+            tags=state.tags,
+            metrics=state.latest_points(),
+            damaged=snap.damaged,
+        )
 
     def list_runs(self, experiment_ids: list[str] | None = None) -> list[Run]:
+        index = self._run_index()
+        if index is not None:
+            try:
+                with index.connection() as con:
+                    args: list[Any] = []
+                    sql = "SELECT id FROM runs"
+                    if experiment_ids is not None:
+                        sql += f" WHERE experiment_id IN ({', '.join('?' * len(experiment_ids))})"
+                        args = list(experiment_ids)
+                    ids = [row[0] for row in con.execute(sql, args)]
+                    found = _index_search.load_runs(con, ids)
+                return self._told(found)
+            except IndexUnavailable as exc:
+                self._index_failed(exc)
         if experiment_ids is None:
             keys = self.store.list("experiment-runs")
         else:
@@ -417,10 +447,20 @@ class LayoutBackend(LayoutRegistry, Backend):
         max_results: int,
         page_token: str | None = None,
     ) -> RunPage:
-        # Every page reads and sorts every run: the layout has no index to seek in.
-        _check_max_results(max_results)
-        scope = _search_scope(experiment_ids, query, order_by)
-        start, last_id = (0, None) if page_token is None else _read_token(page_token, scope)
+        check_max_results(max_results)
+        index = self._run_index()
+        if index is not None:
+            try:
+                with index.connection() as con:
+                    found, token = _index_search.search(
+                        con, experiment_ids, query, order_by, max_results, page_token
+                    )
+                return RunPage(self._told(found), token)
+            except IndexUnavailable as exc:
+                self._index_failed(exc)
+        # Without an index every page reads and sorts every run.
+        scope = search_scope(experiment_ids, query, order_by)
+        start, last_id = (0, None) if page_token is None else read_token(page_token, scope)
         ordered = sort_runs(
             [r for r in self.list_runs(experiment_ids) if query.matches(r)], order_by
         )
@@ -430,11 +470,57 @@ class LayoutBackend(LayoutRegistry, Backend):
             start = ids.index(last_id) + 1 if last_id in ids else min(start, len(ordered))
         page = ordered[start : start + max_results]
         end = start + len(page)
-        token = _make_token(end, page[-1].id, scope) if page and end < len(ordered) else None
+        token = make_token(end, page[-1].id, scope) if page and end < len(ordered) else None
         return RunPage(page, token)
 
+    def count_runs(self, experiment_ids: list[str] | None, query: Query) -> dict[str, int]:
+        index = self._run_index()
+        if index is not None:
+            try:
+                with index.connection() as con:
+                    return _index_search.count_runs(con, experiment_ids, query)
+            except IndexUnavailable as exc:
+                self._index_failed(exc)
+        return super().count_runs(experiment_ids, query)
+
+    def check(self) -> tuple[int, dict[str, str]]:
+        """Read every JSON object of the runs and experiments: how many were read, and the
+        damaged ones (truncated or not JSON) by key with the reason.
+        """
+        damaged: dict[str, str] = {}
+        count = 0
+        for prefix in ("experiments", "runs"):
+            for key in self.store.list(prefix):
+                if not key.endswith(".json") or (prefix == "runs" and "/log/" not in key):
+                    continue
+                try:
+                    data = self.store.get(key)
+                except ObjectNotFound:
+                    continue  # compacted away since the listing
+                count += 1
+                load_object(data, key, damaged)
+        return count, damaged
+
+    def rebuild_index(self) -> int | None:
+        """Build the store's index anew from the objects; the number of runs, None if none."""
+        index = self._run_index()
+        if index is None:
+            return None
+        index.discard("rebuilt on request")
+        with index.connection() as con:
+            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def _told(self, found: list[tuple[Run, dict[str, str]]]) -> list[Run]:
+        """The runs of an index read, after telling of their damaged objects."""
+        for run, damaged in found:
+            if damaged:
+                self._tell_damaged(run.id, damaged)
+        return [run for run, _ in found]
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        points = self._snapshot(run_id).state.metrics.get(key, [])
+        snap = self._snapshot(run_id)
+        self._tell_damaged(run_id, snap.damaged)
+        points = snap.state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))
         return [Metric(key, float(v), int(s), int(t)) for v, s, t in ordered]
 
@@ -471,4 +557,6 @@ class LayoutBackend(LayoutRegistry, Backend):
             )
 
     def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
         self.store.close()

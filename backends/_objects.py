@@ -8,13 +8,17 @@ else (runs, metrics, artifacts, the registry) is written in terms of them by
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from autolog.errors import NotFoundError
 
-__all__ = ["ObjectNotFound", "ObjectStore", "Progress"]
+__all__ = ["ObjectNotFound", "ObjectStore", "Progress", "Stamped"]
+
+#: Keys with their stamps, as `ObjectStore.list_stamped` returns them.
+Stamped = list[tuple[str, str]]
 
 #: Called with the number of bytes moved since the previous call (perhaps from other threads).
 Progress = Callable[[int], None]
@@ -81,6 +85,38 @@ class ObjectStore(ABC):
 
     def size(self, key: str) -> int:
         return len(self.get(key))
+
+    def list_stamped(self, prefix: str) -> Stamped:
+        """Every key under `prefix/` with a stamp that changes whenever its object is replaced.
+
+        The derived index compares stamps to find what changed since it last looked. This
+        default hashes each object; stores override it with what their listing gives.
+        """
+        out = []
+        for key in self.list(prefix):
+            try:
+                out.append((key, hashlib.sha1(self.get(key)).hexdigest()))
+            except ObjectNotFound:
+                continue  # deleted since the listing
+        return out
+
+    def list_folders(self, prefix: str) -> Sequence[str] | None:
+        """The names of the folders directly under `prefix/` (sorted), when the store can
+        tell them without listing every key below; else None.
+        """
+        return None
+
+    def prefix_stamp(self, prefix: str) -> str | None:
+        """A stamp that changes whenever a key directly under `prefix/` is added, replaced or
+        removed; None when the store cannot tell cheaply (or not yet reliably).
+        """
+        return None
+
+    def index_location(self) -> str | None:
+        """Where the derived index of this store lives: a file path, ":memory:", or None for
+        no index.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - stores without connections need nothing
         """Release connections; the default store holds none."""

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from autolog._entities import Experiment, FileInfo, Metric, Run
-from autolog._search import Order, Query
+from autolog._search import Order, Query, parse_orders
 from autolog.backends._objects import Progress
 from autolog.errors import ArtifactNotFoundError
 
@@ -176,6 +176,22 @@ class Backend(ABC):
         give for this search raises InvalidValueError. Paging through a store that does not
         change returns every matching run once.
         """
+
+    def count_runs(self, experiment_ids: list[str] | None, query: Query) -> dict[str, int]:
+        """The number of runs matching `query` in each experiment (all when None) having any.
+
+        This default pages through `search_runs`; a backend with an index counts there.
+        """
+        counts: dict[str, int] = {}
+        orders = parse_orders(None)
+        token: str | None = None
+        while True:
+            page = self.search_runs(experiment_ids, query, orders, 1000, token)
+            for run in page.runs:
+                counts[run.experiment_id] = counts.get(run.experiment_id, 0) + 1
+            token = page.next_page_token
+            if token is None:
+                return counts
 
     @abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

@@ -15,17 +15,25 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress, Stamped
 from autolog.errors import InvalidKeyError, StoreError
 
 __all__ = ["FileBackend", "LocalObjectStore"]
 
 _TMP_SUFFIX = ".autolog-tmp"
 _CHUNK = 4 * 1024 * 1024
+#: The derived index's file in the store's root (`autolog.backends._index`).
+INDEX_FILE = ".index.sqlite"
+# A directory changed less than this long ago may change again within the same tick of
+# the filesystem's clock, leaving its mtime as it was: its stamp is not trusted yet.
+_RACY_NS = 2_000_000_000
+_DIRS_KEPT = 10_000  # directories remembered as made, at most
 
 
 def _copy(src: Path, dst: Path, progress: Progress | None) -> None:
@@ -48,6 +56,7 @@ class LocalObjectStore(ObjectStore):
         self.root = Path(root).expanduser().resolve()
         self.uri = f"file://{self.root}"
         self._fsync = os.environ.get("AUTOLOG_FSYNC") == "1" if fsync is None else fsync
+        self._dirs: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         # Keys come from the layout, which validates every user-given part; this
@@ -67,20 +76,39 @@ class LocalObjectStore(ObjectStore):
     ) -> Path:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
         try:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            if src is not None:
-                _copy(src, tmp, progress)
-            else:
-                with open(tmp, "wb") as fh:
-                    fh.write(data or b"")
-                    if self._fsync:
-                        fh.flush()
-                        os.fsync(fh.fileno())
+            # Directories this store made or met are not made again: a mkdir that finds
+            # the directory there costs about what writing a small object costs.
+            if tmp.parent not in self._dirs:
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._remember_dir(tmp.parent)
+            try:
+                self._write_file(tmp, data, src, progress)
+            except FileNotFoundError:
+                # Removed behind our back since we made it: make it again.
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._write_file(tmp, data, src, progress)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StoreError(f"cannot write {target} in {self.uri}: {exc}") from exc
         return tmp
+
+    def _write_file(
+        self, tmp: Path, data: bytes | None, src: Path | None, progress: Progress | None
+    ) -> None:
+        if src is not None:
+            _copy(src, tmp, progress)
+            return
+        with open(tmp, "wb") as fh:
+            fh.write(data or b"")
+            if self._fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _remember_dir(self, path: Path) -> None:
+        if len(self._dirs) >= _DIRS_KEPT:
+            self._dirs.clear()
+        self._dirs.add(path)
 
     def put(self, key: str, data: bytes) -> None:
         target = self._path(key)
@@ -141,6 +169,53 @@ class LocalObjectStore(ObjectStore):
             return self._path(key).stat().st_size
         except FileNotFoundError:
             raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+
+    def list_stamped(self, prefix: str) -> Stamped:
+        # A replaced object is a new file (written aside, then renamed): a new inode.
+        prefix = prefix.strip("/")
+        out: Stamped = []
+        pending = [(self._path(prefix) if prefix else self.root, prefix)]
+        while pending:
+            path, rel = pending.pop()
+            try:
+                entries = list(os.scandir(path))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                key = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((Path(entry.path), key))
+                        continue
+                    if entry.name.endswith(_TMP_SUFFIX):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                out.append((key, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_size}"))
+        out.sort()
+        return out
+
+    def list_folders(self, prefix: str) -> Sequence[str] | None:
+        try:
+            entries = list(os.scandir(self._path(prefix.strip("/"))))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+
+    def prefix_stamp(self, prefix: str) -> str | None:
+        try:
+            st = self._path(prefix.strip("/")).stat()
+        except OSError:
+            return None
+        if st.st_mtime_ns > time.time_ns() - _RACY_NS:
+            return None
+        return f"{st.st_mtime_ns}-{st.st_ino}"
+
+    def index_location(self) -> str | None:
+        if not self.root.is_dir():
+            return None  # nothing stored yet: reading must not create the store
+        return str(self.root / INDEX_FILE)
 
     def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         target = self._path(key)

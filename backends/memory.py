@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import ObjectNotFound, ObjectStore
+from autolog.backends._objects import ObjectNotFound, ObjectStore, Stamped
 
 __all__ = ["MemoryBackend", "MemoryObjectStore", "from_uri", "reset"]
 
@@ -22,18 +22,34 @@ class MemoryObjectStore(ObjectStore):
     def __init__(self, name: str = "") -> None:
         self.uri = f"memory:{name}"
         self._objects: dict[str, bytes] = {}
+        # A counter value per key, new at each write: the stamps of `list_stamped`.
+        self._versions: dict[str, int] = {}
+        self._writes = 0
         self._lock = threading.Lock()
+
+    def _set(self, key: str, data: bytes) -> None:
+        self._objects[key] = bytes(data)
+        self._writes += 1
+        self._versions[key] = self._writes
 
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
-            self._objects[key] = bytes(data)
+            self._set(key, data)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         with self._lock:
             if key in self._objects:
                 return False
-            self._objects[key] = bytes(data)
+            self._set(key, data)
             return True
+
+    def list_stamped(self, prefix: str) -> Stamped:
+        start = prefix.rstrip("/") + "/" if prefix else ""
+        with self._lock:
+            return sorted((k, str(v)) for k, v in self._versions.items() if k.startswith(start))
+
+    def index_location(self) -> str | None:
+        return ":memory:"
 
     def get(self, key: str) -> bytes:
         with self._lock:
@@ -50,6 +66,7 @@ class MemoryObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         with self._lock:
             self._objects.pop(key, None)
+            self._versions.pop(key, None)
 
 
 _stores: dict[str, MemoryObjectStore] = {}

@@ -27,6 +27,7 @@ boto3 loading and the sorting of its errors live in `autolog.backends._s3_config
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import random
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress, Stamped
 from autolog.backends._s3_config import (
     ATTEMPTS,
     BACKOFF,
@@ -342,6 +343,38 @@ class S3ObjectStore(ObjectStore):
             return keys
 
         return self._call("list", rel, fetch)
+
+    def list_stamped(self, prefix: str) -> Stamped:
+        # One listing gives every object's ETag: no object is read to stamp it.
+        rel = prefix.strip("/")
+        s3_prefix = self._root + (f"{check_key(rel)}/" if rel else "")
+        start = len(self._root)
+
+        def fetch() -> Stamped:
+            out: Stamped = []
+            pages = self._s3().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=s3_prefix):
+                for obj in page.get("Contents", ()):
+                    name = obj["Key"]
+                    if not name.endswith("/"):
+                        stamp = f"{obj.get('ETag', '')}-{obj.get('LastModified', '')}"
+                        out.append((name[start:], stamp))
+            out.sort()
+            return out
+
+        return self._call("list", rel, fetch)
+
+    def index_location(self) -> str | None:
+        # The index of a bucket is kept on this machine, in the user's cache.
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+        where = f"{self.endpoint_url or os.environ.get('AWS_ENDPOINT_URL_S3', '')} {self.uri}"
+        name = hashlib.sha256(where.encode("utf-8")).hexdigest()[:24]
+        folder = Path(cache) / "autolog" / "index"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        return str(folder / f"{name}.sqlite")
 
     def delete(self, key: str) -> None:
         full = self._full(key)

@@ -50,6 +50,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.data",
     "autolog._cli.reproduce",
     "autolog._cli.plot",
+    "autolog._cli.doctor",
 ]
 
 #: What a command runs: parsed arguments in, exit code out.
@@ -151,7 +152,13 @@ def resolve_run(ref: str) -> Run:
                 f"no run with id {ref!r} in {tracking.backend().uri}; give the full id or a"
                 f" prefix of at least {MIN_PREFIX} characters (see `autolog runs`)"
             ) from None
-    matches = [r for r in search_runs() if r.id.startswith(ref)]
+    # The prefix as a LIKE pattern (the search reads the index; it need not list every run).
+    # Run ids are letters, digits, '-' and '_': anything else matches none.
+    matches: list[Run] = []
+    if all(c.isascii() and (c.isalnum() or c in "-_") for c in ref):
+        pattern = ref.replace("_", "\\_")
+        found = search_runs(filter=f"id LIKE '{pattern}%'")
+        matches = [r for r in found if r.id.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

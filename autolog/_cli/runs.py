@@ -32,6 +32,7 @@ from autolog._cli.table import (
 from autolog._entities import Run, RunStatus
 from autolog._patching.seeds import UNSEEDED_TAG
 from autolog._tracking.api import (
+    count_runs,
     download_with_progress,
     get_metric_history,
     get_run,
@@ -153,7 +154,7 @@ def _store() -> str:
 
 def _experiments(args: argparse.Namespace) -> int:
     experiments = list_experiments()
-    counts = Counter(run.experiment_id for run in search_runs())
+    counts = Counter(count_runs())
     if args.json:
         write_json(
             [
@@ -189,12 +190,22 @@ def _runs(args: argparse.Namespace) -> int:
     columns = parse_columns(args.columns) if args.columns else None  # bad input: before reading
     limit = args.max_results or DEFAULT_MAX_RESULTS
     order_by = _join_directions(args.order_by or [])
-    matching = search_runs(
-        experiment=args.experiment, filter=args.filter, order_by=order_by, status=args.status
+    runs = search_runs(
+        experiment=args.experiment,
+        filter=args.filter,
+        order_by=order_by,
+        status=args.status,
+        max_results=limit + 1,
     )
-    runs = matching[:limit]
-    if len(matching) > limit and args.max_results is None:
-        note(f"showing {limit} of {len(matching)} runs; use --max-results N to see more")
+    if len(runs) > limit:
+        runs = runs[:limit]
+        if args.max_results is None:
+            total = sum(
+                count_runs(
+                    experiment=args.experiment, filter=args.filter, status=args.status
+                ).values()
+            )
+            note(f"showing {limit} of {total} runs; use --max-results N to see more")
     if args.json:
         write_json([run.to_dict() for run in runs])
         return 0

@@ -271,8 +271,41 @@ def search_runs(
             f"max_results={max_results!r} is not allowed; pass a positive int such as 100,"
             " or None to return every matching run"
         )
-    query = _search.parse_query(filter)
     orders = _search.parse_orders(order_by)
+    query, experiment_ids = _search_scope(experiment, filter, status)
+    backend = tracking.backend()
+    runs: list[Run] = []
+    token: str | None = None
+    while max_results is None or len(runs) < max_results:
+        want = _PAGE_SIZE if max_results is None else min(_PAGE_SIZE, max_results - len(runs))
+        page = backend.search_runs(experiment_ids, query, orders, want, token)
+        runs.extend(page.runs)
+        token = page.next_page_token
+        if token is None:
+            break
+    return runs
+
+
+def count_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,
+    status: RunStatus | str | None = None,
+) -> dict[str, int]:
+    """The number of runs matching `filter` in each experiment that has any, by experiment id.
+
+    The arguments are those of `search_runs`.
+    """
+    query, experiment_ids = _search_scope(experiment, filter, status)
+    return tracking.backend().count_runs(experiment_ids, query)
+
+
+def _search_scope(
+    experiment: str | Sequence[str] | None,
+    filter: str | None,
+    status: RunStatus | str | None,
+) -> tuple[_search.Query, list[str] | None]:
+    """The query and experiment ids of a search's arguments (after a flush)."""
+    query = _search.parse_query(filter)
     if status is not None:
         wanted = str(status).upper()
         if wanted not in RunStatus.__members__:
@@ -292,16 +325,7 @@ def search_runs(
         experiment_ids = [
             backend.get_experiment(check_name(n, "experiment name")).id for n in names
         ]
-    runs: list[Run] = []
-    token: str | None = None
-    while max_results is None or len(runs) < max_results:
-        want = _PAGE_SIZE if max_results is None else min(_PAGE_SIZE, max_results - len(runs))
-        page = backend.search_runs(experiment_ids, query, orders, want, token)
-        runs.extend(page.runs)
-        token = page.next_page_token
-        if token is None:
-            break
-    return runs
+    return query, experiment_ids
 
 
 def list_artifacts(run_id: str, path: str = "") -> list[FileInfo]:

@@ -20,7 +20,8 @@ def start_child(
 ) -> subprocess.Popen[Any]:
     """Run `script` (Python source) in `cwd`, logging to `store`, strict, without context capture.
 
-    `env` adds variables (`AUTOLOG_FLUSH_INTERVAL`, ...); stdout and stderr are pipes.
+    `env` adds or overrides variables (`AUTOLOG_FLUSH_INTERVAL`, ...); stdout and stderr
+    are pipes.
     """
     path = cwd / "child.py"
     # Children started one after another from the same script: a rewrite would race their reads.
@@ -28,10 +29,12 @@ def start_child(
         path.write_text(script)
     variables = dict(os.environ)
     variables.update(
-        AUTOLOG_TRACKING_URI=str(store),
-        AUTOLOG_DISABLE_CAPTURE="all",
-        AUTOLOG_STRICT="1",
-        **(env or {}),
+        {
+            "AUTOLOG_TRACKING_URI": str(store),
+            "AUTOLOG_DISABLE_CAPTURE": "all",
+            "AUTOLOG_STRICT": "1",
+            **(env or {}),  # may override the three above
+        }
     )
     return subprocess.Popen(
         [sys.executable, str(path), *args],

@@ -1,0 +1,160 @@
+"""The pieces of the layout backend that read runs: a run's state as the fold of its
+objects, and the page tokens of a search evaluated in Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autolog._entities import RunStatus
+from autolog._search import Order, Query
+from autolog.errors import InvalidValueError
+
+__all__ = [
+    "RunState",
+    "Snapshot",
+    "batch_json",
+    "check_max_results",
+    "dumps",
+    "make_token",
+    "read_token",
+    "search_scope",
+]
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8")
+
+
+def batch_json(
+    params: dict[str, str],
+    tags: dict[str, str],
+    metrics: dict[str, list[Any]],
+    status: str | None,
+    end_time: int | None,
+) -> dict[str, Any]:
+    # What Batch.to_json returns, without copying every point into a new list: json
+    # writes tuples and lists alike, and a long run has many points.
+    data: dict[str, Any] = {}
+    if params:
+        data["params"] = params
+    if tags:
+        data["tags"] = tags
+    if metrics:
+        data["metrics"] = metrics
+    if status is not None:
+        data["status"] = status
+    if end_time is not None:
+        data["end_time"] = end_time
+    return data
+
+
+def check_max_results(max_results: object) -> None:
+    """Return `max_results` if it is a positive int, else raise InvalidValueError."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidValueError(
+            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
+        )
+
+
+def search_scope(experiment_ids: list[str] | None, query: Query, order_by: Sequence[Order]) -> str:
+    """A short digest of a search, so a page token cannot continue another search."""
+    text = repr((experiment_ids, query, tuple(order_by)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def make_token(offset: int, last_id: str, scope: str) -> str:
+    raw = json.dumps({"o": offset, "l": last_id, "s": scope}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def read_token(token: object, scope: str) -> tuple[int, str]:
+    """Return the offset and last run id a page token holds; InvalidValueError if it is bad."""
+    problem = "is not a page token of this backend"
+    data: Any = None
+    if isinstance(token, str):
+        with contextlib.suppress(ValueError):  # bad base64, UTF-8 or JSON
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    if isinstance(data, dict):
+        offset, last_id = data.get("o"), data.get("l")
+        if type(offset) is int and offset >= 0 and isinstance(last_id, str):
+            if data.get("s") == scope:
+                return offset, last_id
+            problem = "belongs to another search (other experiments, filter or order)"
+    raise InvalidValueError(
+        f"page_token {token!r} {problem}; pass the next_page_token of the previous page of"
+        " the same search, or None for the first page"
+    )
+
+
+@dataclass
+class RunState:
+    meta: dict[str, Any]
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    # Points as stored, (value, step, timestamp) sequences; converted only when one
+    # metric's history is asked for, since a read of a long run folds many of them.
+    metrics: dict[str, list[Any]] = field(default_factory=dict)
+    status: str = RunStatus.RUNNING.value
+    end_time: int | None = None
+
+    def apply(self, data: dict[str, Any]) -> None:
+        # Params are immutable: the first value written wins.
+        for key, value in data.get("params", {}).items():
+            self.params.setdefault(key, value)
+        self.tags.update(data.get("tags", {}))
+        for key, points in data.get("metrics", {}).items():
+            self.metrics.setdefault(key, []).extend(points)
+        if data.get("status") is not None:
+            self.status = data["status"]
+            self.end_time = data.get("end_time")
+
+    def to_json(self) -> dict[str, Any]:
+        return batch_json(self.params, self.tags, self.metrics, self.status, self.end_time)
+
+    def latest_points(self) -> dict[str, tuple[float, int, int]]:
+        """Each metric's latest point (highest step, then timestamp) as (value, step, time)."""
+        out: dict[str, tuple[float, int, int]] = {}
+        for key, points in self.metrics.items():
+            best = points[0]
+            for p in points[1:]:
+                if (p[1], p[2]) >= (best[1], best[2]):
+                    best = p
+            out[key] = (float(best[0]), int(best[1]), int(best[2]))
+        return out
+
+    def latest_metrics(self) -> dict[str, float]:
+        return {key: point[0] for key, point in self.latest_points().items()}
+
+
+@dataclass
+class Snapshot:
+    state: RunState
+    compact_seq: int
+    compact_keys: list[str]
+    batch_keys: list[str]
+    #: objects that could not be read (truncated or not JSON), by key, with the reason
+    damaged: dict[str, str] = field(default_factory=dict)
+
+
+def load_object(data: bytes, key: str, damaged: dict[str, str]) -> dict[str, Any] | None:
+    """`data` parsed as a JSON object, or None after noting in `damaged` why it is not one.
+
+    A crash or a full disk on a filesystem without atomic renames can leave a truncated
+    object: it is skipped, and reported, rather than making the whole run unreadable.
+    """
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:  # also UnicodeDecodeError
+        damaged[key] = f"not valid JSON ({len(data)} bytes): {exc}"
+        return None
+    if not isinstance(obj, dict):
+        damaged[key] = f"not a JSON object but {type(obj).__name__}"
+        return None
+    return obj
