@@ -363,6 +363,7 @@ def _log_folds(
         return
     run, steps = state.run, state.steps
     n_folds = _n_folds(state, folds)
+    example = record.first_rows(state.X) if estimators else None  # for the models' signature
     if n_folds:
         record.log_params(run, {"cv_folds": n_folds})
     for i in range(n_folds):
@@ -384,7 +385,7 @@ def _log_folds(
             if i < len(estimators):
                 fold_model = estimators[i]
                 if _is_fitted(fold_model):
-                    record.log_model(child, fold_model, options, None)
+                    record.log_model(child, fold_model, options, example)
                 else:
                     child.set_tag(_tags.MODEL_SKIPPED, _NOT_FITTED)
         finally:

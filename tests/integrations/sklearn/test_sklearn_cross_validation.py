@@ -83,6 +83,8 @@ def test_fold_models_of_cross_val_score_in_this_process() -> None:
     parent, children = _family()
     assert parent.params["cv_splitter"].startswith("KFold(")
     assert all("model/MLmodel" in artifact_paths(c.id) for c in children)
+    mlmodel = autolog.download_artifacts(children[0].id, "model/MLmodel").read_text()
+    assert "signature" in mlmodel and "input_example.json" not in mlmodel
 
 
 def test_learning_and_validation_curves_log_a_step_per_size_or_value() -> None:
