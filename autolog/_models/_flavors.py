@@ -240,26 +240,47 @@ def import_class(path: str) -> type:
 # Top-level modules whose distribution a model directory never lists: the standard
 # library's, autolog's own (listed as autolog-ml), and code not installed by pip.
 _NOT_DISTRIBUTED = frozenset({"builtins", "__main__", "autolog"})
-_distributions: dict[str, list[str]] = {}
+# Import names whose distribution is named otherwise (the others are looked up as named).
+_DISTRIBUTION_OF = {
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "yaml": "PyYAML",
+    "imblearn": "imbalanced-learn",
+    "category_encoders": "category-encoders",
+}
+_distributions: dict[str, str | None] = {}
 
 
 def distributions_of(modules: set[str]) -> dict[str, str]:
     """Distribution name to top-level import name of the installed packages holding `modules`.
 
-    A module of the standard library, of the user's own code (no distribution) or
-    of autolog gives nothing. Reading the installed distributions costs tens of
-    milliseconds once per process, and only when a model has such a module.
+    A module is looked up by its top-level name as a distribution name (or by
+    `_DISTRIBUTION_OF`), which costs well under a millisecond, not by reading
+    every installed distribution's file list (seconds where many are installed).
+    A module of the standard library, of the user's own code, of autolog, or of
+    a distribution named otherwise gives nothing.
     """
-    tops = {m.partition(".")[0] for m in modules} - _NOT_DISTRIBUTED - set(sys.stdlib_module_names)
+    tops = {m.partition(".")[0] for m in modules} - _NOT_DISTRIBUTED
+    tops = {t for t in tops if t not in sys.stdlib_module_names}
     if not tops:
         return {}
-    with _lock:
-        if not _distributions:
-            from importlib.metadata import packages_distributions
+    from importlib.metadata import PackageNotFoundError, version
 
-            _distributions.update(packages_distributions())
     out: dict[str, str] = {}
     for top in sorted(tops):
-        for dist in _distributions.get(top, [])[:1]:
+        if top not in _distributions:
+            found = None
+            for name in dict.fromkeys((_DISTRIBUTION_OF.get(top, top), top.replace("_", "-"))):
+                try:
+                    version(name)
+                except PackageNotFoundError:
+                    continue
+                found = name
+                break
+            _distributions[top] = found
+        dist = _distributions[top]
+        if dist is not None:
             out[dist] = top
     return out

@@ -206,7 +206,7 @@ class SklearnIntegration(post.SklearnRange, Integration):
                 with lock:
                     calls[item[0]] = call
                 if isinstance(call.state, CrossValidation) and len(item) > 1:
-                    call.state.dispatched_task(item[1])
+                    call.state.dispatched_task(getattr(item[0], "function", None), item[1])
             return item
 
         tasks: Iterable[Any] = args[0]

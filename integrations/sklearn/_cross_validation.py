@@ -62,6 +62,9 @@ FUNCTIONS = (
     "permutation_test_score",
 )
 SCORES_ARTIFACT = "cross_validation.json"
+# The function of scikit-learn's that fits one fold, for the functions whose fold
+# models are the estimators it is dispatched with.
+_FOLD_TASKS = {"cross_val_score": ("_fit_and_score",), "cross_val_predict": ("_fit_and_predict",)}
 # The call's arguments logged as `cv_<name>` params (data and runtime knobs are not);
 # `cv` itself as `cv_folds` (the number of folds) and `cv_splitter` (a splitter object).
 _CALL_PARAMS = (
@@ -99,11 +102,15 @@ class CrossValidation:
     def run(self) -> ActiveRun:
         return self.opened.run
 
-    def dispatched_task(self, args: tuple[Any, ...]) -> None:
-        """Keep the estimator of a task scikit-learn dispatches, when fold models are asked."""
+    def dispatched_task(self, function: Any, args: tuple[Any, ...]) -> None:
+        """Keep the estimator of a fold's task scikit-learn dispatches, when fold models are asked.
+
+        Only the folds' own tasks: an estimator fitting in parallel inside a fold (a
+        forest's trees) dispatches tasks of its own through the same machinery.
+        """
         if (
             self.fold_models
-            and self.function in ("cross_val_score", "cross_val_predict")
+            and getattr(function, "__name__", None) in _FOLD_TASKS.get(self.function, ())
             and args
             and hasattr(args[0], "get_params")
         ):
@@ -363,6 +370,7 @@ def _log_folds(
         return
     run, steps = state.run, state.steps
     n_folds = _n_folds(state, folds)
+    example = record.first_rows(state.X) if estimators else None  # for the models' signature
     if n_folds:
         record.log_params(run, {"cv_folds": n_folds})
     for i in range(n_folds):
@@ -384,7 +392,7 @@ def _log_folds(
             if i < len(estimators):
                 fold_model = estimators[i]
                 if _is_fitted(fold_model):
-                    record.log_model(child, fold_model, options, None)
+                    record.log_model(child, fold_model, options, example)
                 else:
                     child.set_tag(_tags.MODEL_SKIPPED, _NOT_FITTED)
         finally:

@@ -9,6 +9,7 @@ import pytest
 from joblib import parallel_backend
 from sklearn import metrics
 from sklearn import model_selection as ms  # functions read at the call: the patched ones
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn_helpers import all_runs, artifact_paths, classification_data
 
@@ -79,10 +80,17 @@ def test_cross_validate_logs_every_key_and_fold_models_when_asked() -> None:
 def test_fold_models_of_cross_val_score_in_this_process() -> None:
     autolog.enable(integrations=["sklearn"], log_fold_models=True)
     X, y = classification_data(90)
-    ms.cross_val_score(LogisticRegression(), X, y, cv=ms.KFold(3))
+    # the folds one after the other, and the forest fits its trees in threads inside
+    # each: the tasks of its trees pass through the same dispatch, but are no folds
+    forest = RandomForestClassifier(n_estimators=4, n_jobs=2, random_state=0)
+    ms.cross_val_score(forest, X, y, cv=ms.KFold(3))
     parent, children = _family()
     assert parent.params["cv_splitter"].startswith("KFold(")
     assert all("model/MLmodel" in artifact_paths(c.id) for c in children)
+    model = autolog.load_model(f"runs:/{children[2].id}/model")
+    assert type(model) is RandomForestClassifier and len(model.estimators_) == 4
+    mlmodel = autolog.download_artifacts(children[0].id, "model/MLmodel").read_text()
+    assert "signature" in mlmodel and "input_example.json" not in mlmodel
 
 
 def test_learning_and_validation_curves_log_a_step_per_size_or_value() -> None:
