@@ -155,12 +155,20 @@ def _scalar(value: object) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} into an MLmodel file: {value!r}")
 
 
+def _is_mapping(value: object) -> bool:
+    # A dict first: an ABC check costs several times more, and most values are not mappings.
+    return type(value) is dict or (type(value) not in _NOT_MAPPINGS and isinstance(value, Mapping))
+
+
+_NOT_MAPPINGS = frozenset({str, int, float, bool, type(None), list, tuple})
+
+
 def _emit(value: object, indent: int, out: list[str]) -> None:
     pad = " " * indent
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         for key, item in value.items():
             head = f"{pad}{_scalar(str(key))}:"
-            if isinstance(item, Mapping) and item:
+            if _is_mapping(item) and item:
                 out.append(head)
                 _emit(item, indent + 2, out)
             elif isinstance(item, (list, tuple)) and item:
@@ -170,7 +178,7 @@ def _emit(value: object, indent: int, out: list[str]) -> None:
                 out.append(f"{head} {_inline(item)}")
     elif isinstance(value, (list, tuple)):
         for item in value:
-            if isinstance(item, Mapping) and item:
+            if _is_mapping(item) and item:
                 lines: list[str] = []
                 _emit(item, indent + 2, lines)
                 out.append(f"{pad}- {lines[0][indent + 2 :]}")
@@ -184,7 +192,7 @@ def _emit(value: object, indent: int, out: list[str]) -> None:
 
 
 def _inline(value: object) -> str:
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return "{}"
     if isinstance(value, (list, tuple)):
         return "[]"

@@ -172,6 +172,32 @@ def test_order_is_kept_within_and_across_batches(make_writer: Callable[..., Writ
     assert store.list(f"runs/{run}/log/batches") == []  # compacted when it finished
 
 
+def test_a_short_run_with_artifacts_is_one_batch_and_needs_no_compaction(
+    make_writer: Callable[..., Writer],
+) -> None:
+    # What one autologged fit queues: creation, the context capture (a call returning
+    # tags), params, the dataset artifact, metrics, the importances artifact, the status.
+    store = CountingStore()
+    writer = make_writer(store)
+    run = create(writer)
+    writer.submit((CALL, run, lambda: Batch(tags={"context": "captured"})))
+    writer.submit((PARAM, run, "C", "1.0"))
+    writer.submit((ARTIFACT, run, "datasets/train.json", b"{}"))
+    writer.submit(metric(run, 0))
+    writer.submit((ARTIFACT, run, "feature_importances.json", b"{}"))
+    writer.submit((TAG, run, "t", "x"))
+    writer.submit((STATUS, run, "FINISHED", 2_000))
+    assert writer.flush(timeout=10)
+    assert len(store.batch_puts(run)) == 1
+    assert not [k for k in store.puts if "/compact/" in k]
+    stored = writer.backend.get_run(run)
+    assert stored.params == {"C": "1.0"}
+    assert stored.tags == {"context": "captured", "t": "x"}
+    assert stored.status.value == "FINISHED"
+    assert steps(writer, run) == [0]
+    assert writer.backend.read_artifact(run, "feature_importances.json") == b"{}"
+
+
 def test_calls_run_in_order_with_the_runs_records(make_writer: Callable[..., Writer]) -> None:
     store = CountingStore()
     writer = make_writer(store)
