@@ -40,14 +40,14 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._entities import Experiment, Metric, Run, RunStatus
 from autolog._search import Order, Query, sort_runs
-from autolog._validation import check_id, check_relative_path
+from autolog._validation import check_id
 from autolog.backends import _index_search
 from autolog.backends._index import IndexedRun, IndexUnavailable, RunIndex
+from autolog.backends._layout_artifacts import LayoutArtifacts
 from autolog.backends._layout_registry import LayoutRegistry
 from autolog.backends._layout_state import (
     RunState,
@@ -60,10 +60,9 @@ from autolog.backends._layout_state import (
     read_token,
     search_scope,
 )
-from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage
 from autolog.errors import (
-    ArtifactNotFoundError,
     ExperimentNotFoundError,
     RunNotFoundError,
     StoreError,
@@ -87,7 +86,7 @@ def experiment_id_for(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
 
 
-class LayoutBackend(LayoutRegistry, Backend):
+class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
     """A backend that keeps everything as immutable objects in an ObjectStore.
 
     Its model registry (`LayoutRegistry`) lives in the same store.
@@ -109,6 +108,9 @@ class LayoutBackend(LayoutRegistry, Backend):
         self._registry_cache: dict[str, dict[str, Any]] = {}
         # The experiment of each run this backend wrote to, for the run's marker.
         self._run_experiments: dict[str, str | None] = {}
+        # Creation objects (`runs/<id>/run.json`) this backend wrote whose run has had no
+        # batch yet: the first batch and shared artifacts' links are folded into them.
+        self._creations: dict[str, dict[str, Any]] = {}
         self._damage_told: set[str] = set()
         self._index: RunIndex | None = None
         self._index_checked = False
@@ -223,21 +225,36 @@ class LayoutBackend(LayoutRegistry, Backend):
             "start_time": meta.start_time,
             "parent_id": meta.parent_id,
         }
-        self.store.put(f"runs/{meta.id}/log/meta.json", dumps(data))
+        creation = {"meta": data}
+        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
         self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
         self._run_experiments[meta.id] = meta.experiment_id
+        self._creations[meta.id] = creation
         if not self._index_ensured and self.store.local:
             self._index_ensured = True
             index = self._run_index()
             if index is not None:
                 index.ensure_exists()
 
+    def _read_meta(self, run_id: str, damaged: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
+        """A run's creation object (None in the old layout) and its meta (None if damaged).
+
+        ObjectNotFound when the run has neither a `run.json` nor an old `log/meta.json`.
+        """
+        key = f"runs/{run_id}/run.json"
+        try:
+            creation = load_object(self.store.get(key), key, damaged)
+        except ObjectNotFound:
+            key = f"runs/{run_id}/log/meta.json"
+            return None, load_object(self.store.get(key), key, damaged)
+        meta = creation.get("meta") if creation else None
+        return (creation or {}), meta if isinstance(meta, dict) else None
+
     def _run_experiment(self, run_id: str) -> str | None:
         """The experiment id of a run (None when its meta is missing or damaged)."""
         if run_id not in self._run_experiments:
-            key = f"runs/{run_id}/log/meta.json"
             try:
-                meta = load_object(self.store.get(key), key, {})
+                _, meta = self._read_meta(run_id, {})
             except ObjectNotFound:
                 return None
             exp_id = meta.get("experiment_id") if meta else None
@@ -258,7 +275,14 @@ class LayoutBackend(LayoutRegistry, Backend):
         name = self._retry_names.pop(id(batch), None) or self._batch_name()
         data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
         try:
-            self.store.put(f"runs/{run_id}/log/batches/{name}", dumps(data))
+            creation = self._creations.get(run_id)
+            if creation is not None:
+                # The run's first batch joins its creation object: one object, not two.
+                folded = {**creation, "batch": data, "batch_name": name}
+                self.store.put(f"runs/{run_id}/run.json", dumps(folded))
+                del self._creations[run_id]
+            else:
+                self.store.put(f"runs/{run_id}/log/batches/{name}", dumps(data))
             # A new marker tells the derived index that the run changed (see _index).
             exp_id = self._run_experiment(run_id)
             if exp_id is not None:
@@ -278,23 +302,34 @@ class LayoutBackend(LayoutRegistry, Backend):
                 # Compactions of other processes are racing this read: let them land.
                 time.sleep(0.002 * 2**attempt)
             keys = listing if listing is not None and not attempt else self.store.list(prefix)
-            if prefix + "meta.json" not in keys:
-                break
             batch_keys = [k for k in keys if k.startswith(prefix + "batches/")]
             compact_keys = [k for k in keys if k.startswith(prefix + "compact/")]
             damaged: dict[str, str] = {}
             try:
-                key = prefix + "meta.json"
-                meta = load_object(self.store.get(key), key, damaged)
+                try:
+                    creation, meta = self._read_meta(run_id, damaged)
+                except ObjectNotFound:
+                    if prefix + "meta.json" in keys:
+                        continue  # listed, then gone: list again
+                    break
                 state = RunState(_meta_or_placeholder(run_id, meta))
                 included: set[str] = set()
                 seq = 0
+                folded_first = None
                 if compact_keys:
                     data = load_object(self.store.get(compact_keys[-1]), compact_keys[-1], damaged)
                     if data is not None:
                         state.apply(data["state"])
-                        included = set(data["batches"])
+                        # "first": the batch of the creation object, once any compact holds it.
+                        folded_first = data.get("first")
+                        included = {*data["batches"], str(folded_first)}
                         seq = int(data["seq"])
+                first = None
+                held = creation or {}
+                batch, batch_name = held.get("batch"), str(held.get("batch_name"))
+                if isinstance(batch, dict) and batch_name not in included:
+                    first = batch_name
+                    state.apply(batch)
                 for key in batch_keys:
                     if key.rsplit("/", 1)[1] not in included:
                         data = load_object(self.store.get(key), key, damaged)
@@ -306,7 +341,9 @@ class LayoutBackend(LayoutRegistry, Backend):
             # written while we listed may have folded in, and deleted, batches we missed.
             if self.store.list(prefix + "compact")[-1:] != compact_keys[-1:]:
                 continue
-            return Snapshot(state, seq, compact_keys, batch_keys, damaged)
+            snap = Snapshot(state, seq, compact_keys, batch_keys, damaged, first)
+            snap.folded_first = folded_first
+            return snap
         else:
             raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")
         raise RunNotFoundError(
@@ -327,13 +364,23 @@ class LayoutBackend(LayoutRegistry, Backend):
         keys = self.store.list(prefix)
         batches = sum(1 for k in keys if k.startswith(prefix + "batches/"))
         compacted = any(k.startswith(prefix + "compact/") for k in keys)
+        if batches == 0 and not compacted:
+            # All there is sits in the run's creation object (or it has no data).
+            if (
+                not self.store.exists(f"runs/{run_id}/run.json")
+                and prefix + "meta.json" not in keys
+            ):
+                raise RunNotFoundError(
+                    f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
+                )
+            return
         if prefix + "meta.json" in keys and batches <= 1 and not compacted:
             return
         listing: list[str] | None = keys
         for _ in range(_READ_ATTEMPTS):
             snap = self._snapshot(run_id, listing)
             listing = None  # a second round lists afresh
-            if not snap.batch_keys:
+            if not snap.batch_keys and snap.first_batch is None:
                 return
             if snap.damaged:
                 # Folding would delete the damaged objects: keep them for `autolog doctor`.
@@ -342,6 +389,7 @@ class LayoutBackend(LayoutRegistry, Backend):
             data = {
                 "seq": seq,
                 "batches": [k.rsplit("/", 1)[1] for k in snap.batch_keys],
+                "first": snap.first_batch or snap.folded_first,
                 "state": snap.state.to_json(),
             }
             key = f"{prefix}compact/{seq:010d}.json"
@@ -490,7 +538,8 @@ class LayoutBackend(LayoutRegistry, Backend):
         count = 0
         for prefix in ("experiments", "runs"):
             for key in self.store.list(prefix):
-                if not key.endswith(".json") or (prefix == "runs" and "/log/" not in key):
+                in_log = "/log/" in key or key.endswith("/run.json")
+                if not key.endswith(".json") or (prefix == "runs" and not in_log):
                     continue
                 try:
                     data = self.store.get(key)
@@ -522,71 +571,6 @@ class LayoutBackend(LayoutRegistry, Backend):
         points = snap.state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))
         return [Metric(key, float(v), int(s), int(t)) for v, s, t in ordered]
-
-    # -- artifacts -------------------------------------------------------------------------
-
-    def _artifact_key(self, run_id: str, path: str) -> str:
-        check_id(run_id)
-        rel = check_relative_path(path)
-        return f"runs/{run_id}/artifacts/{rel}" if rel else f"runs/{run_id}/artifacts"
-
-    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
-        self.store.put(self._artifact_key(run_id, path), data)
-
-    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
-        self.store.put_file(self._artifact_key(run_id, path), local)
-
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        try:
-            return self.store.get(self._artifact_key(run_id, path))
-        except ObjectNotFound:
-            raise ArtifactNotFoundError(
-                f"run {run_id} has no artifact file {path!r}; see `autolog artifacts {run_id}`"
-            ) from None
-
-    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        base = self._artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        if path and self.store.exists(base):
-            return [FileInfo(base[len(root) :], False, self.store.size(base))]
-        if not self.store.exists(f"runs/{run_id}/log/meta.json"):
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
-            )
-        entries: dict[str, FileInfo] = {}
-        for key in self.store.list(base):
-            rest = key[len(base) + 1 :]
-            head, sep, _ = rest.partition("/")
-            rel = key[len(root) : len(base) + 1 + len(head)] if path else head
-            if sep:
-                entries.setdefault(rel, FileInfo(rel, True, None))
-            else:
-                entries[rel] = FileInfo(rel, False, self.store.size(key))
-        return sorted(entries.values(), key=lambda f: f.path)
-
-    def download_artifacts(
-        self, run_id: str, path: str, dst: Path, progress: Progress | None = None
-    ) -> Path:
-        base = self._artifact_key(run_id, path)
-        root = f"runs/{run_id}/artifacts/"
-        rel = check_relative_path(path)
-        if rel and self.store.exists(base):
-            target = dst / rel
-            self.store.get_file(base, target, progress)
-            return target
-        keys = self.store.list(base)
-        if not keys:
-            if rel == "":
-                # A run with no artifacts downloads as an empty directory.
-                self._snapshot(run_id)
-                dst.mkdir(parents=True, exist_ok=True)
-                return dst
-            raise ArtifactNotFoundError(
-                f"run {run_id} has no artifact {path!r}; see `autolog artifacts {run_id}`"
-            )
-        for key in keys:
-            self.store.get_file(key, dst / key[len(root) :], progress)
-        return dst / rel if rel else dst
 
     def close(self) -> None:
         if self._index is not None:

@@ -141,6 +141,10 @@ class Snapshot:
     batch_keys: list[str]
     #: objects that could not be read (truncated or not JSON), by key, with the reason
     damaged: dict[str, str] = field(default_factory=dict)
+    #: the name of the batch held in the run's creation object, unless a compact holds it
+    first_batch: str | None = None
+    #: the name of that batch when the newest compact holds it
+    folded_first: str | None = None
 
 
 def load_object(data: bytes, key: str, damaged: dict[str, str]) -> dict[str, Any] | None:

@@ -202,6 +202,14 @@ class Backend(ABC):
     def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
         """Store `data` as the artifact at `path` (already validated) of a run."""
 
+    def put_shared_artifact(self, run_id: str, path: str, data: bytes) -> None:
+        """Store `data` as the artifact at `path` of a run, bytes that other runs are likely
+        to store too (the requirements, the script): a backend may keep one copy for all.
+
+        This default stores it as `put_artifact` does.
+        """
+        self.put_artifact(run_id, path, data)
+
     @abstractmethod
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
         """Store the local file `local` as the artifact at `path` of a run."""

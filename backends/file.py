@@ -151,8 +151,8 @@ class LocalObjectStore(ObjectStore):
         for dirpath, _dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in files:
-                if name.endswith(_TMP_SUFFIX):
-                    continue
+                if name.endswith(_TMP_SUFFIX) or (rel == "." and name.startswith(INDEX_FILE)):
+                    continue  # a write in progress, or the index (not an object)
                 keys.append(name if rel == "." else f"{rel}/{name}")
         keys.sort()
         return keys

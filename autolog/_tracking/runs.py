@@ -472,7 +472,7 @@ def _queue_context_capture(run: ActiveRun, writer: Writer) -> None:
             return None
         for path, data in ctx.artifacts.items():
             try:
-                writer.backend.put_artifact(run.id, path, data)
+                writer.backend.put_shared_artifact(run.id, path, data)
             except StoreError:
                 raise  # the store failed: the writer keeps the call and tries it again
             except Exception as exc:  # noqa: BLE001 - a retry would fail alike and hold up the run
