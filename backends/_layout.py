@@ -54,9 +54,12 @@ from autolog.backends._layout_state import (
     Snapshot,
     batch_json,
     check_max_results,
+    decode_compact,
     dumps,
+    encode_compact,
     load_object,
     make_token,
+    read_compact,
     read_token,
     search_scope,
 )
@@ -294,7 +297,10 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
             self._retry_names[id(batch)] = name
             raise
 
-    def _snapshot(self, run_id: str, listing: list[str] | None = None) -> Snapshot:
+    def _snapshot(
+        self, run_id: str, listing: list[str] | None = None, points: bool | str = True
+    ) -> Snapshot:
+        """The run's state; `points` as `read_compact` takes it (all, none, one key's)."""
         check_id(run_id)
         prefix = f"runs/{run_id}/log/"
         for attempt in range(_READ_ATTEMPTS):
@@ -317,9 +323,8 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
                 seq = 0
                 folded_first = None
                 if compact_keys:
-                    data = load_object(self.store.get(compact_keys[-1]), compact_keys[-1], damaged)
+                    data = read_compact(self.store, compact_keys[-1], state, damaged, points)
                     if data is not None:
-                        state.apply(data["state"])
                         # "first": the batch of the creation object, once any compact holds it.
                         folded_first = data.get("first")
                         included = {*data["batches"], str(folded_first)}
@@ -386,14 +391,10 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
                 # Folding would delete the damaged objects: keep them for `autolog doctor`.
                 return
             seq = snap.compact_seq + 1
-            data = {
-                "seq": seq,
-                "batches": [k.rsplit("/", 1)[1] for k in snap.batch_keys],
-                "first": snap.first_batch or snap.folded_first,
-                "state": snap.state.to_json(),
-            }
+            folded = [k.rsplit("/", 1)[1] for k in snap.batch_keys]
+            data = encode_compact(seq, folded, snap.first_batch or snap.folded_first, snap.state)
             key = f"{prefix}compact/{seq:010d}.json"
-            if self.store.put_if_absent(key, dumps(data)):
+            if self.store.put_if_absent(key, data):
                 if self.store.list(prefix + "compact")[-1:] != [key]:
                     # Our snapshot was stale: compact `seq` had been written, superseded and
                     # deleted while we folded. A newer compact holds all we folded (it was
@@ -421,7 +422,7 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
         )
 
     def get_run(self, run_id: str) -> Run:
-        snap = self._snapshot(run_id)
+        snap = self._snapshot(run_id, points=False)
         self._tell_damaged(run_id, snap.damaged)
         return self._to_run(snap.state)
 
@@ -441,7 +442,7 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
     def read_indexed_run(self, run_id: str) -> IndexedRun | None:
         """The run as the derived index keeps it, or None when it is not a run (yet)."""
         try:
-            snap = self._snapshot(run_id)
+            snap = self._snapshot(run_id, points=False)
         except RunNotFoundError:
             return None
         state, meta = snap.state, snap.state.meta
@@ -546,7 +547,13 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
                 except ObjectNotFound:
                     continue  # compacted away since the listing
                 count += 1
-                load_object(data, key, damaged)
+                if "/log/compact/" in key:
+                    try:
+                        decode_compact(data)
+                    except ValueError as exc:  # also UnicodeDecodeError
+                        damaged[key] = f"not a readable compact ({len(data)} bytes): {exc}"
+                else:
+                    load_object(data, key, damaged)
         return count, damaged
 
     def rebuild_index(self) -> int | None:
@@ -566,7 +573,7 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
         return [run for run, _ in found]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        snap = self._snapshot(run_id)
+        snap = self._snapshot(run_id, points=key)
         self._tell_damaged(run_id, snap.damaged)
         points = snap.state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))

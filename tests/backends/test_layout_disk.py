@@ -2,7 +2,8 @@
 
 A run written in one flush is one directory holding one object (`run.json`: creation,
 first batch, links to shared artifacts); what repeats across runs (requirements, the
-script) is stored once under `objects/`. Stores written before read as they did.
+script) is stored once under `objects/`; a compact is read one metric at a time. Stores
+written before read as they did.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import autolog
 from autolog._search import parse_orders, parse_query
+from autolog.backends._layout import LayoutBackend
 from autolog.backends.base import Batch, RunMeta
-from autolog.backends.file import FileBackend
+from autolog.backends.file import FileBackend, LocalObjectStore
 
 REQUIREMENTS = ("".join(f"package-{i}==1.{i}.0\n" for i in range(120))).encode()
 SCRIPT = b"import autolog\n" + b"# training\n" * 200
@@ -143,3 +145,50 @@ def test_the_run_api_shares_the_context_of_a_process(store_dir: Path) -> None:
     assert len([p for p in (store_dir / "objects").rglob("*") if p.is_file()]) >= 1
     for run in runs:
         assert not (store_dir / "runs" / run.id / "artifacts" / "context").exists()
+
+
+class _CountingStore(LocalObjectStore):
+    """Counts the bytes read from compacts."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read = 0
+
+    def get(self, key: str) -> bytes:
+        data = super().get(key)
+        self.read += len(data) if "/compact/" in key else 0
+        return data
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        data = super().get_range(key, start, length)
+        self.read += len(data) if "/compact/" in key else 0
+        return data
+
+
+def test_one_metric_history_reads_only_that_metric(tmp_path: Path) -> None:
+    """100 keys x 1,000 points: after compaction one key's history reads its own points."""
+    backend = FileBackend(tmp_path / "store")
+    run_id = uuid.uuid4().hex
+    backend.create_run(RunMeta(run_id, "long", backend.local_experiment_id("long"), 1,
+                               experiment_name="long"))  # fmt: skip
+    keys = [f"metric_{k:03d}" for k in range(100)]
+    for start in range(0, 1_000, 250):
+        metrics = {k: [(i * 0.5, i, 10 + i) for i in range(start, start + 250)] for k in keys}
+        backend.write_batch(run_id, Batch(metrics=metrics))
+    backend.write_batch(run_id, Batch(status="FINISHED", end_time=5_000))
+    backend.finish_run(run_id)
+    (compact,) = backend.store.list(f"runs/{run_id}/log/compact")
+    size = backend.store.size(compact)
+    counting = LayoutBackend(_CountingStore(tmp_path / "store"))
+    history = counting.get_metric_history(run_id, "metric_042")
+    assert [m.step for m in history] == list(range(1_000)) and history[-1].value == 499.5
+    assert counting.store.read < size / 20, (counting.store.read, size)  # its header and its points
+    counting.store.read = 0
+    run = counting.get_run(run_id)  # the summary: the header alone
+    assert run.metrics["metric_099"] == 499.5 and run.status.value == "FINISHED"
+    assert counting.store.read < size / 20, (counting.store.read, size)
+    # Everything is still there for a full read (the next compaction reads it all).
+    backend.write_batch(run_id, Batch(metrics={"metric_000": [(7.0, 1_000, 9_999)]}))
+    backend.compact(run_id)
+    assert len(backend.get_metric_history(run_id, "metric_000")) == 1_001
+    assert len(backend.get_metric_history(run_id, "metric_001")) == 1_000
