@@ -76,6 +76,8 @@ __all__ = ["LayoutBackend", "experiment_id_for"]
 logger = logging.getLogger("autolog")
 
 _READ_ATTEMPTS = 8
+# The largest first batch folded into a run's creation object (bytes of JSON).
+_FIRST_BATCH_MAX = 16 * 1024
 
 
 def _meta_or_placeholder(run_id: str, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -278,14 +280,19 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
         name = self._retry_names.pop(id(batch), None) or self._batch_name()
         data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
         try:
-            creation = self._creations.get(run_id)
-            if creation is not None:
-                # The run's first batch joins its creation object: one object, not two.
+            creation = self._creations.pop(run_id, None)
+            body = dumps(data)
+            if creation is not None and len(body) <= _FIRST_BATCH_MAX:
+                # A short run's first batch joins its creation object: one object, not two.
                 folded = {**creation, "batch": data, "batch_name": name}
-                self.store.put(f"runs/{run_id}/run.json", dumps(folded))
-                del self._creations[run_id]
+                try:
+                    self.store.put(f"runs/{run_id}/run.json", dumps(folded))
+                except BaseException:
+                    self._creations[run_id] = creation  # the retry folds it again
+                    raise
             else:
-                self.store.put(f"runs/{run_id}/log/batches/{name}", dumps(data))
+                # A long first batch stays apart: every read of the run reads run.json.
+                self.store.put(f"runs/{run_id}/log/batches/{name}", body)
             # A new marker tells the derived index that the run changed (see _index).
             exp_id = self._run_experiment(run_id)
             if exp_id is not None:
@@ -335,6 +342,9 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
                 if isinstance(batch, dict) and batch_name not in included:
                     first = batch_name
                     state.apply(batch)
+                if isinstance(batch, dict):
+                    # A retried first batch may also have been written apart: read it once.
+                    included.add(batch_name)
                 for key in batch_keys:
                     if key.rsplit("/", 1)[1] not in included:
                         data = load_object(self.store.get(key), key, damaged)

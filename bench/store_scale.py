@@ -19,7 +19,9 @@ and bringing the index up to date are counted):
 - disk per run, as `du` counts it (the index file included for autolog; the database
   for MLflow);
 - for autolog also the first read after the runs were written, which builds the index
-  (`index build`), and `autolog runs` in a new process (interpreter start included).
+  (`index build`), and `autolog runs` in a new process (interpreter start included);
+- `get_metric_history(run, key)` on a run of 100 keys x --history-points points, against
+  reading every key of it, and MLflow's on 100 keys x --mlflow-history-points points.
 
 The store is left quiet for 2 s before the timed reads: a folder changed within the last
 2 s is listed again on each read, since its mtime could still change within the same tick.
@@ -102,9 +104,11 @@ def fill_autolog(root: Path, n: int) -> str:
 def time_autolog(root: Path, run_id: str, repeat: int) -> dict[str, float]:
     import autolog
     from autolog._cli.main import main
+    from autolog._tracking.api import count_runs
     from autolog._tracking.settings import tracking
 
     autolog.configure(tracking_uri=str(root))
+    n_matching = sum(count_runs(filter=FILTER).values())
 
     def cli(*argv: str) -> None:
         tracking.reset()  # a fresh backend: the index is opened and brought up to date
@@ -117,7 +121,8 @@ def time_autolog(root: Path, run_id: str, repeat: int) -> dict[str, float]:
         tracking.reset()
         autolog.configure(tracking_uri=str(root))
         runs = autolog.search_runs(filter=FILTER, order_by=[ORDER], max_results=100)
-        if len(runs) != 100 or runs[0].metrics["m1"] > runs[-1].metrics["m1"]:
+        values = [r.metrics["m1"] for r in runs]
+        if len(runs) != min(100, n_matching) or values != sorted(values) or values[-1] >= 0.5:
             raise SystemExit(f"autolog search gave {len(runs)} runs, or out of order")
 
     def get_run() -> None:
@@ -199,6 +204,68 @@ def time_mlflow(uri: str, exp_id: str, run_id: str, repeat: int) -> dict[str, fl
     }
 
 
+# -- one metric's history in a long run --------------------------------------------------------
+
+
+def bench_history(base: Path, keys: int, points: int, mlflow_points: int, repeat: int) -> None:
+    """`get_metric_history(run, key)` on a run of `keys` metrics x `points` points."""
+    from autolog.backends.base import Batch, RunMeta
+    from autolog.backends.file import FileBackend
+
+    print(f"\n== get_metric_history: one key of {keys} keys x {points:,} points ==", flush=True)
+    backend = FileBackend(base / "history")
+    run_id = uuid.uuid4().hex
+    exp_id = backend.local_experiment_id("history")
+    backend.create_run(RunMeta(run_id, "long", exp_id, 1, experiment_name="history"))
+    names = [f"metric_{k:03d}" for k in range(keys)]
+    for start in range(0, points, 1_000):
+        steps = range(start, min(points, start + 1_000))
+        backend.write_batch(
+            run_id, Batch(metrics={k: [(i * 0.001, i, 10 + i) for i in steps] for k in names})
+        )
+    backend.write_batch(run_id, Batch(status="FINISHED", end_time=points + 10))
+    backend.finish_run(run_id)  # compaction: the points of each key are stored apart
+    reader = FileBackend(base / "history")
+
+    def one() -> None:
+        if len(reader.get_metric_history(run_id, "metric_042")) != points:
+            raise SystemExit("autolog lost points")
+
+    ours = _median(one, repeat)
+    every = _median(lambda: reader._snapshot(run_id, points=True), repeat)
+    print(f"autolog: one key {ours * 1000:.1f} ms; reading every key {every * 1000:.1f} ms"
+          f" ({every / ours:.0f}x one key)")  # fmt: skip
+    try:
+        from mlflow.entities import Metric
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking import MlflowClient
+        from sqlalchemy import event
+    except ImportError:
+        return
+    uri = f"sqlite:///{base / 'history-mlflow.db'}"
+    store = SqlAlchemyStore(uri, str(base / "history-artifacts"))
+    event.listen(store.engine, "connect", lambda con, _: con.execute("PRAGMA synchronous=OFF"))
+    store.engine.dispose()
+    exp = store.create_experiment("history")
+    mrun = store.create_run(exp, "bench", 1, [], "long").info.run_id
+    batch: list[Any] = []
+    for i in range(mlflow_points):
+        batch += [Metric(k, i * 0.001, 10 + i, i) for k in names]
+        if len(batch) >= 1_000:
+            store.log_batch(mrun, metrics=batch, params=[], tags=[])
+            batch = []
+    if batch:
+        store.log_batch(mrun, metrics=batch, params=[], tags=[])
+    store.engine.dispose()
+    client = MlflowClient(tracking_uri=uri)
+    theirs = _median(lambda: client.get_metric_history(mrun, "metric_042"), repeat)
+    per_ours, per_theirs = ours / points * 1e6, theirs / mlflow_points * 1e6
+    print(f"MLflow: one key of {keys} x {mlflow_points:,} points {theirs * 1000:.1f} ms"
+          f" (fewer points: filling MLflow is slow)")  # fmt: skip
+    print(f"per point: autolog {per_ours:.2f} us, MLflow {per_theirs:.2f} us,"
+          f" MLflow/autolog {per_theirs / per_ours:.1f}x")  # fmt: skip
+
+
 # -- report ------------------------------------------------------------------------------------
 
 
@@ -212,6 +279,9 @@ def main() -> None:
     parser.add_argument("--mlflow-max", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", help="build the stores under this folder and keep them")
+    parser.add_argument("--history-points", type=int, default=10_000,
+                        help="points per key of the long run (0: skip that part)")  # fmt: skip
+    parser.add_argument("--mlflow-history-points", type=int, default=1_000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     os.environ["AUTOLOG_DISABLE_CAPTURE"] = "all"
@@ -255,6 +325,8 @@ def main() -> None:
                 if theirs_v is not None and ours_v:
                     line += f" {theirs_v / ours_v:14.1f}x"
                 print(line, flush=True)
+        if args.history_points:
+            bench_history(base, 100, args.history_points, args.mlflow_history_points, args.repeat)
         if len(sizes) > 1:
             print("\n== growth from the smallest size ==")
             first = sizes[0]
