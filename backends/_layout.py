@@ -116,6 +116,7 @@ class LayoutBackend(LayoutArtifacts, LayoutRegistry, Backend):
         # Creation objects (`runs/<id>/run.json`) this backend wrote whose run has had no
         # batch yet: the first batch and shared artifacts' links are folded into them.
         self._creations: dict[str, dict[str, Any]] = {}
+        self._shared_known: set[str] = set()
         self._damage_told: set[str] = set()
         self._index: RunIndex | None = None
         self._index_checked = False

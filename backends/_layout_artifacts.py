@@ -10,6 +10,7 @@ then a link, so runs written before links existed read as they always did.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ class LayoutArtifacts:
     store: ObjectStore
     uri: str
     _creations: dict[str, dict[str, Any]]
+    #: shared objects known to be stored (the context of a process repeats for each run)
+    _shared_known: set[str]
 
     def _read_meta(self, run_id: str, damaged: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
         raise NotImplementedError  # LayoutBackend's
@@ -55,18 +58,21 @@ class LayoutArtifacts:
     def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
         self.store.put(self._artifact_key(run_id, path), data)
 
-    def put_shared_artifact(self, run_id: str, path: str, data: bytes) -> None:
+    def put_shared_artifacts(self, run_id: str, files: Mapping[str, bytes]) -> None:
         creation = self._creations.get(run_id)
         if creation is None:
             # Only a creation object this backend wrote, still open, takes links.
-            self.put_artifact(run_id, path, data)
+            for path, data in files.items():
+                self.put_artifact(run_id, path, data)
             return
-        rel = check_relative_path(path)
-        sha = hashlib.sha256(data).hexdigest()
-        key = _object_key(sha)
-        if not self.store.exists(key):
-            self.store.put_if_absent(key, data)
-        links = {**creation.get("links", {}), rel: {"sha256": sha, "size": len(data)}}
+        links = dict(creation.get("links", {}))
+        for path, data in files.items():
+            sha = hashlib.sha256(data).hexdigest()
+            key = _object_key(sha)
+            if key not in self._shared_known and not self.store.exists(key):
+                self.store.put_if_absent(key, data)
+            self._shared_known.add(key)
+            links[check_relative_path(path)] = {"sha256": sha, "size": len(data)}
         updated = {**creation, "links": links}
         self.store.put(f"runs/{run_id}/run.json", dumps(updated))
         self._creations[run_id] = updated

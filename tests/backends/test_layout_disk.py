@@ -28,8 +28,9 @@ def _small_run(backend: FileBackend, i: int) -> str:
     run_id = uuid.uuid4().hex
     exp_id = backend.local_experiment_id("small")
     backend.create_run(RunMeta(run_id, f"run-{i}", exp_id, 1_000 + i, experiment_name="small"))
-    backend.put_shared_artifact(run_id, "context/requirements.txt", REQUIREMENTS)
-    backend.put_shared_artifact(run_id, "context/source/train.py", SCRIPT)
+    backend.put_shared_artifacts(
+        run_id, {"context/requirements.txt": REQUIREMENTS, "context/source/train.py": SCRIPT}
+    )
     batch = Batch(
         params={f"p{k}": str(k * i) for k in range(10)},
         tags={"autolog.source": "train.py"},
