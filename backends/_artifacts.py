@@ -1,7 +1,8 @@
 """A run's artifacts as objects under `runs/<run_id>/artifacts/`: keys, listing and download.
 
-Shared by every backend that keeps artifacts in an `ObjectStore` (the layout stores and
-the SQL store), so the key layout and the listing rules are written once.
+The key layout is written once here for every backend that keeps artifacts in an
+`ObjectStore`; the SQL store lists and downloads through these functions (the layout
+stores add content-addressed shared files on top: `_layout_artifacts.py`).
 """
 
 from __future__ import annotations

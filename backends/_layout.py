@@ -40,15 +40,15 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
+from autolog._entities import Experiment, Metric, Run, RunStatus
 from autolog._search import Order, Query, sort_runs
 from autolog._validation import check_id
-from autolog.backends import _artifacts, _index_search
-from autolog.backends._artifacts import artifact_key
-from autolog.backends._index import IndexedRun, IndexUnavailable, RunIndex
+from autolog.backends import _index_search
+from autolog.backends._index import IndexUnavailable, RunIndex
+from autolog.backends._layout_artifacts import LayoutArtifacts
+from autolog.backends._layout_index import LayoutIndex
 from autolog.backends._layout_registry import LayoutRegistry
 from autolog.backends._layout_state import (
     RunState,
@@ -56,15 +56,16 @@ from autolog.backends._layout_state import (
     batch_json,
     check_max_results,
     dumps,
+    encode_compact,
     load_object,
     make_token,
+    read_compact,
     read_token,
     search_scope,
 )
-from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress
+from autolog.backends._objects import ObjectNotFound, ObjectStore
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage
 from autolog.errors import (
-    ArtifactNotFoundError,
     ExperimentNotFoundError,
     RunNotFoundError,
     StoreError,
@@ -75,6 +76,8 @@ __all__ = ["LayoutBackend", "experiment_id_for"]
 logger = logging.getLogger("autolog")
 
 _READ_ATTEMPTS = 8
+# The largest first batch folded into a run's creation object (bytes of JSON).
+_FIRST_BATCH_MAX = 16 * 1024
 
 
 def _meta_or_placeholder(run_id: str, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def experiment_id_for(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
 
 
-class LayoutBackend(LayoutRegistry, Backend):
+class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
     """A backend that keeps everything as immutable objects in an ObjectStore.
 
     Its model registry (`LayoutRegistry`) lives in the same store.
@@ -110,35 +113,16 @@ class LayoutBackend(LayoutRegistry, Backend):
         self._registry_cache: dict[str, dict[str, Any]] = {}
         # The experiment of each run this backend wrote to, for the run's marker.
         self._run_experiments: dict[str, str | None] = {}
+        # Creation objects (`runs/<id>/run.json`) this backend wrote whose run has had no
+        # batch yet: the first batch and shared artifacts' links are folded into them.
+        self._creations: dict[str, dict[str, Any]] = {}
+        self._shared_known: set[str] = set()
         self._damage_told: set[str] = set()
         self._index: RunIndex | None = None
         self._index_checked = False
         self._index_may_appear = False
         self._index_ensured = False
         self._index_failure_told = False
-
-    # -- the derived index -----------------------------------------------------------------
-
-    def _run_index(self) -> RunIndex | None:
-        """The store's index (`autolog.backends._index`), or None when it has none."""
-        if not self._index_checked or (self._index is None and self._index_may_appear):
-            self._index_checked = True
-            off = os.environ.get("AUTOLOG_INDEX", "").lower() in ("0", "off", "false", "no")
-            location = None if off else self.store.index_location()
-            self._index_may_appear = location is None and not off
-            if location is not None:
-                self._index = RunIndex(location, self)
-        return self._index
-
-    def _index_failed(self, exc: IndexUnavailable) -> None:
-        if not self._index_failure_told:
-            self._index_failure_told = True
-            logger.warning(
-                "autolog: cannot use the index of %s (%s); reading every run instead, which"
-                " is slower",
-                self.uri,
-                exc,
-            )
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -224,21 +208,36 @@ class LayoutBackend(LayoutRegistry, Backend):
             "start_time": meta.start_time,
             "parent_id": meta.parent_id,
         }
-        self.store.put(f"runs/{meta.id}/log/meta.json", dumps(data))
+        creation = {"meta": data}
+        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
         self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
         self._run_experiments[meta.id] = meta.experiment_id
+        self._creations[meta.id] = creation
         if not self._index_ensured and self.store.local:
             self._index_ensured = True
             index = self._run_index()
             if index is not None:
                 index.ensure_exists()
 
+    def _read_meta(self, run_id: str, damaged: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
+        """A run's creation object (None in the old layout) and its meta (None if damaged).
+
+        ObjectNotFound when the run has neither a `run.json` nor an old `log/meta.json`.
+        """
+        key = f"runs/{run_id}/run.json"
+        try:
+            creation = load_object(self.store.get(key), key, damaged)
+        except ObjectNotFound:
+            key = f"runs/{run_id}/log/meta.json"
+            return None, load_object(self.store.get(key), key, damaged)
+        meta = creation.get("meta") if creation else None
+        return (creation or {}), meta if isinstance(meta, dict) else None
+
     def _run_experiment(self, run_id: str) -> str | None:
         """The experiment id of a run (None when its meta is missing or damaged)."""
         if run_id not in self._run_experiments:
-            key = f"runs/{run_id}/log/meta.json"
             try:
-                meta = load_object(self.store.get(key), key, {})
+                _, meta = self._read_meta(run_id, {})
             except ObjectNotFound:
                 return None
             exp_id = meta.get("experiment_id") if meta else None
@@ -259,7 +258,19 @@ class LayoutBackend(LayoutRegistry, Backend):
         name = self._retry_names.pop(id(batch), None) or self._batch_name()
         data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
         try:
-            self.store.put(f"runs/{run_id}/log/batches/{name}", dumps(data))
+            creation = self._creations.pop(run_id, None)
+            body = dumps(data)
+            if creation is not None and len(body) <= _FIRST_BATCH_MAX:
+                # A short run's first batch joins its creation object: one object, not two.
+                folded = {**creation, "batch": data, "batch_name": name}
+                try:
+                    self.store.put(f"runs/{run_id}/run.json", dumps(folded))
+                except BaseException:
+                    self._creations[run_id] = creation  # the retry folds it again
+                    raise
+            else:
+                # A long first batch stays apart: every read of the run reads run.json.
+                self.store.put(f"runs/{run_id}/log/batches/{name}", body)
             # A new marker tells the derived index that the run changed (see _index).
             exp_id = self._run_experiment(run_id)
             if exp_id is not None:
@@ -271,7 +282,10 @@ class LayoutBackend(LayoutRegistry, Backend):
             self._retry_names[id(batch)] = name
             raise
 
-    def _snapshot(self, run_id: str, listing: list[str] | None = None) -> Snapshot:
+    def _snapshot(
+        self, run_id: str, listing: list[str] | None = None, points: bool | str = True
+    ) -> Snapshot:
+        """The run's state; `points` as `read_compact` takes it (all, none, one key's)."""
         check_id(run_id)
         prefix = f"runs/{run_id}/log/"
         for attempt in range(_READ_ATTEMPTS):
@@ -279,23 +293,36 @@ class LayoutBackend(LayoutRegistry, Backend):
                 # Compactions of other processes are racing this read: let them land.
                 time.sleep(0.002 * 2**attempt)
             keys = listing if listing is not None and not attempt else self.store.list(prefix)
-            if prefix + "meta.json" not in keys:
-                break
             batch_keys = [k for k in keys if k.startswith(prefix + "batches/")]
             compact_keys = [k for k in keys if k.startswith(prefix + "compact/")]
             damaged: dict[str, str] = {}
             try:
-                key = prefix + "meta.json"
-                meta = load_object(self.store.get(key), key, damaged)
+                try:
+                    creation, meta = self._read_meta(run_id, damaged)
+                except ObjectNotFound:
+                    if prefix + "meta.json" in keys:
+                        continue  # listed, then gone: list again
+                    break
                 state = RunState(_meta_or_placeholder(run_id, meta))
                 included: set[str] = set()
                 seq = 0
+                folded_first = None
                 if compact_keys:
-                    data = load_object(self.store.get(compact_keys[-1]), compact_keys[-1], damaged)
+                    data = read_compact(self.store, compact_keys[-1], state, damaged, points)
                     if data is not None:
-                        state.apply(data["state"])
-                        included = set(data["batches"])
+                        # "first": the batch of the creation object, once any compact holds it.
+                        folded_first = data.get("first")
+                        included = {*data["batches"], str(folded_first)}
                         seq = int(data["seq"])
+                first = None
+                held = creation or {}
+                batch, batch_name = held.get("batch"), str(held.get("batch_name"))
+                if isinstance(batch, dict) and batch_name not in included:
+                    first = batch_name
+                    state.apply(batch)
+                if isinstance(batch, dict):
+                    # A retried first batch may also have been written apart: read it once.
+                    included.add(batch_name)
                 for key in batch_keys:
                     if key.rsplit("/", 1)[1] not in included:
                         data = load_object(self.store.get(key), key, damaged)
@@ -307,7 +334,9 @@ class LayoutBackend(LayoutRegistry, Backend):
             # written while we listed may have folded in, and deleted, batches we missed.
             if self.store.list(prefix + "compact")[-1:] != compact_keys[-1:]:
                 continue
-            return Snapshot(state, seq, compact_keys, batch_keys, damaged)
+            snap = Snapshot(state, seq, compact_keys, batch_keys, damaged, first)
+            snap.folded_first = folded_first
+            return snap
         else:
             raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")
         raise RunNotFoundError(
@@ -328,25 +357,32 @@ class LayoutBackend(LayoutRegistry, Backend):
         keys = self.store.list(prefix)
         batches = sum(1 for k in keys if k.startswith(prefix + "batches/"))
         compacted = any(k.startswith(prefix + "compact/") for k in keys)
+        if batches == 0 and not compacted:
+            # All there is sits in the run's creation object (or it has no data).
+            if (
+                not self.store.exists(f"runs/{run_id}/run.json")
+                and prefix + "meta.json" not in keys
+            ):
+                raise RunNotFoundError(
+                    f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
+                )
+            return
         if prefix + "meta.json" in keys and batches <= 1 and not compacted:
             return
         listing: list[str] | None = keys
         for _ in range(_READ_ATTEMPTS):
             snap = self._snapshot(run_id, listing)
             listing = None  # a second round lists afresh
-            if not snap.batch_keys:
+            if not snap.batch_keys and snap.first_batch is None:
                 return
             if snap.damaged:
                 # Folding would delete the damaged objects: keep them for `autolog doctor`.
                 return
             seq = snap.compact_seq + 1
-            data = {
-                "seq": seq,
-                "batches": [k.rsplit("/", 1)[1] for k in snap.batch_keys],
-                "state": snap.state.to_json(),
-            }
+            folded = [k.rsplit("/", 1)[1] for k in snap.batch_keys]
+            data = encode_compact(seq, folded, snap.first_batch or snap.folded_first, snap.state)
             key = f"{prefix}compact/{seq:010d}.json"
-            if self.store.put_if_absent(key, dumps(data)):
+            if self.store.put_if_absent(key, data):
                 if self.store.list(prefix + "compact")[-1:] != [key]:
                     # Our snapshot was stale: compact `seq` had been written, superseded and
                     # deleted while we folded. A newer compact holds all we folded (it was
@@ -374,43 +410,9 @@ class LayoutBackend(LayoutRegistry, Backend):
         )
 
     def get_run(self, run_id: str) -> Run:
-        snap = self._snapshot(run_id)
+        snap = self._snapshot(run_id, points=False)
         self._tell_damaged(run_id, snap.damaged)
         return self._to_run(snap.state)
-
-    def _tell_damaged(self, run_id: str, damaged: dict[str, str]) -> None:
-        for key, why in damaged.items():
-            if key not in self._damage_told:
-                self._damage_told.add(key)
-                logger.warning(
-                    "autolog: run %s is shown without its damaged object %s in %s (%s);"
-                    " `autolog doctor` lists every damaged object",
-                    run_id,
-                    key,
-                    self.uri,
-                    why,
-                )
-
-    def read_indexed_run(self, run_id: str) -> IndexedRun | None:
-        """The run as the derived index keeps it, or None when it is not a run (yet)."""
-        try:
-            snap = self._snapshot(run_id)
-        except RunNotFoundError:
-            return None
-        state, meta = snap.state, snap.state.meta
-        return IndexedRun(
-            id=run_id,
-            experiment_id=meta["experiment_id"],
-            name=meta["name"],
-            status=state.status,
-            start_time=meta["start_time"],
-            end_time=state.end_time,
-            parent_id=meta.get("parent_id"),
-            params=state.params,
-            tags=state.tags,
-            metrics=state.latest_points(),
-            damaged=snap.damaged,
-        )
 
     def list_runs(self, experiment_ids: list[str] | None = None) -> list[Run]:
         index = self._run_index()
@@ -473,88 +475,12 @@ class LayoutBackend(LayoutRegistry, Backend):
         token = make_token(end, page[-1].id, scope) if page and end < len(ordered) else None
         return RunPage(page, token)
 
-    def count_runs(self, experiment_ids: list[str] | None, query: Query) -> dict[str, int]:
-        index = self._run_index()
-        if index is not None:
-            try:
-                with index.connection() as con:
-                    return _index_search.count_runs(con, experiment_ids, query)
-            except IndexUnavailable as exc:
-                self._index_failed(exc)
-        return super().count_runs(experiment_ids, query)
-
-    def check(self) -> tuple[int, dict[str, str]]:
-        """Read every JSON object of the runs and experiments: how many were read, and the
-        damaged ones (truncated or not JSON) by key with the reason.
-        """
-        damaged: dict[str, str] = {}
-        count = 0
-        for prefix in ("experiments", "runs"):
-            for key in self.store.list(prefix):
-                if not key.endswith(".json") or (prefix == "runs" and "/log/" not in key):
-                    continue
-                try:
-                    data = self.store.get(key)
-                except ObjectNotFound:
-                    continue  # compacted away since the listing
-                count += 1
-                load_object(data, key, damaged)
-        return count, damaged
-
-    def rebuild_index(self) -> int | None:
-        """Build the store's index anew from the objects; the number of runs, None if none."""
-        index = self._run_index()
-        if index is None:
-            return None
-        index.discard("rebuilt on request")
-        with index.connection() as con:
-            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-    def _told(self, found: list[tuple[Run, dict[str, str]]]) -> list[Run]:
-        """The runs of an index read, after telling of their damaged objects."""
-        for run, damaged in found:
-            if damaged:
-                self._tell_damaged(run.id, damaged)
-        return [run for run, _ in found]
-
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        snap = self._snapshot(run_id)
+        snap = self._snapshot(run_id, points=key)
         self._tell_damaged(run_id, snap.damaged)
         points = snap.state.metrics.get(key, [])
         ordered = sorted(points, key=lambda p: (p[1], p[2]))
         return [Metric(key, float(v), int(s), int(t)) for v, s, t in ordered]
-
-    # -- artifacts -------------------------------------------------------------------------
-
-    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
-        self.store.put(artifact_key(run_id, path), data)
-
-    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
-        self.store.put_file(artifact_key(run_id, path), local)
-
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        try:
-            return self.store.get(artifact_key(run_id, path))
-        except ObjectNotFound:
-            raise ArtifactNotFoundError(
-                f"run {run_id} has no artifact file {path!r}; see `autolog artifacts {run_id}`"
-            ) from None
-
-    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        return _artifacts.list_artifacts(self.store, run_id, path, lambda: self._check_run(run_id))
-
-    def download_artifacts(
-        self, run_id: str, path: str, dst: Path, progress: Progress | None = None
-    ) -> Path:
-        return _artifacts.download_artifacts(
-            self.store, run_id, path, dst, progress, lambda: self._check_run(run_id)
-        )
-
-    def _check_run(self, run_id: str) -> None:
-        if not self.store.exists(f"runs/{run_id}/log/meta.json"):
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.uri}; list runs with `autolog runs`"
-            )
 
     def close(self) -> None:
         if self._index is not None:

@@ -86,6 +86,12 @@ class ObjectStore(ABC):
     def size(self, key: str) -> int:
         return len(self.get(key))
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of the object under `key` from offset `start` (fewer at its
+        end); ObjectNotFound if there is none. Stores override this to read only those bytes.
+        """
+        return self.get(key)[start : start + length]
+
     def list_stamped(self, prefix: str) -> Stamped:
         """Every key under `prefix/` with a stamp that changes whenever its object is replaced.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -201,6 +201,16 @@ class Backend(ABC):
     @abstractmethod
     def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
         """Store `data` as the artifact at `path` (already validated) of a run."""
+
+    def put_shared_artifacts(self, run_id: str, files: Mapping[str, bytes]) -> None:
+        """Store each of `files` (path: bytes) as an artifact of a run: bytes that other runs
+        are likely to store too (the requirements, the script), so a backend may keep one
+        copy for all.
+
+        This default stores them as `put_artifact` does.
+        """
+        for path, data in files.items():
+            self.put_artifact(run_id, path, data)
 
     @abstractmethod
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:

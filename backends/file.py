@@ -144,6 +144,17 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                return fh.read(length)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+
     def list(self, prefix: str) -> list[str]:
         prefix = prefix.strip("/")
         base = self._path(prefix) if prefix else self.root
@@ -151,8 +162,8 @@ class LocalObjectStore(ObjectStore):
         for dirpath, _dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in files:
-                if name.endswith(_TMP_SUFFIX):
-                    continue
+                if name.endswith(_TMP_SUFFIX) or (rel == "." and name.startswith(INDEX_FILE)):
+                    continue  # a write in progress, or the index (not an object)
                 keys.append(name if rel == "." else f"{rel}/{name}")
         keys.sort()
         return keys

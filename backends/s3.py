@@ -325,6 +325,27 @@ class S3ObjectStore(ObjectStore):
 
         return self._call("read", key, fetch)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        full = self._full(key)
+
+        def fetch() -> bytes:
+            try:
+                response = self._s3().get_object(
+                    Bucket=self.bucket, Key=full, Range=f"bytes={start}-{start + length - 1}"
+                )
+            except self._lib.client_error as exc:
+                code = error_info(exc)[0]
+                if code in NOT_FOUND:
+                    raise ObjectNotFound(f"no object {key!r} in {self.uri}") from None
+                if code == "InvalidRange":  # from at or past the end
+                    return b""
+                raise
+            return self._read(response)
+
+        return self._call("read", key, fetch)
+
     def list(self, prefix: str) -> list[str]:
         rel = prefix.strip("/")
         s3_prefix = self._root + (f"{check_key(rel)}/" if rel else "")

@@ -19,12 +19,15 @@ and bringing the index up to date are counted):
 - disk per run, as `du` counts it (the index file included for autolog; the database
   for MLflow);
 - for autolog also the first read after the runs were written, which builds the index
-  (`index build`), and `autolog runs` in a new process (interpreter start included).
+  (`index build`), and `autolog runs` in a new process (interpreter start included);
+- `get_metric_history(run, key)` on a run of 100 keys x --history-points points, against
+  reading every key of it, and MLflow's on 100 keys x --mlflow-history-points points.
 
 The store is left quiet for 2 s before the timed reads: a folder changed within the last
 2 s is listed again on each read, since its mtime could still change within the same tick.
-MLflow's store is filled only up to --mlflow-max runs (it writes a run in several ms;
-100,000 would take many minutes): larger sizes print its figure as "skipped".
+MLflow's store gets its first run through its API and the others as copies of that
+run's rows (see `fill_mlflow`), up to --mlflow-max runs; larger sizes print its figure
+as "skipped".
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import io
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -102,9 +106,11 @@ def fill_autolog(root: Path, n: int) -> str:
 def time_autolog(root: Path, run_id: str, repeat: int) -> dict[str, float]:
     import autolog
     from autolog._cli.main import main
+    from autolog._tracking.api import count_runs
     from autolog._tracking.settings import tracking
 
     autolog.configure(tracking_uri=str(root))
+    n_matching = sum(count_runs(filter=FILTER).values())
 
     def cli(*argv: str) -> None:
         tracking.reset()  # a fresh backend: the index is opened and brought up to date
@@ -117,7 +123,8 @@ def time_autolog(root: Path, run_id: str, repeat: int) -> dict[str, float]:
         tracking.reset()
         autolog.configure(tracking_uri=str(root))
         runs = autolog.search_runs(filter=FILTER, order_by=[ORDER], max_results=100)
-        if len(runs) != 100 or runs[0].metrics["m1"] > runs[-1].metrics["m1"]:
+        values = [r.metrics["m1"] for r in runs]
+        if len(runs) != min(100, n_matching) or values != sorted(values) or values[-1] >= 0.5:
             raise SystemExit(f"autolog search gave {len(runs)} runs, or out of order")
 
     def get_run() -> None:
@@ -149,33 +156,70 @@ def time_autolog(root: Path, run_id: str, repeat: int) -> dict[str, float]:
 
 
 def fill_mlflow(root: Path, n: int) -> tuple[str, str, str]:
-    """Write `n` small finished runs into MLflow's SQLite store; return uri, experiment, run."""
+    """Write `n` small finished runs into MLflow's SQLite store; return uri, experiment, run.
+
+    The first run goes through MLflow's store API; the others copy its rows (every column
+    as MLflow wrote it) with their own ids, names, times and values, in one transaction:
+    MLflow's API writes a run in tens of ms here, too slow for 10,000. The database holds
+    what the API would have written.
+    """
     from mlflow.entities import Metric, Param, RunStatus, RunTag
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-    from sqlalchemy import event
 
     rng = random.Random(0)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    db = root / "mlflow.db"
+    uri = f"sqlite:///{db}"
     store = SqlAlchemyStore(uri, str(root / "artifacts"))
-    # Filling only: no fsync per commit (MLflow commits several times per run). The
-    # timed reads open new clients, with MLflow's own settings.
-    event.listen(store.engine, "connect", lambda con, _: con.execute("PRAGMA synchronous=OFF"))
-    store.engine.dispose()
     exp_id = store.create_experiment("scale")
     now = int(time.time() * 1000) - n
-    run_id = ""
-    for i in range(n):
+
+    def one(i: int) -> str:
         params, tags, metrics = _run_data(i, rng)
         run = store.create_run(exp_id, "bench", now + i, [], f"run-{i}")
-        run_id = run.info.run_id
         store.log_batch(
-            run_id,
+            run.info.run_id,
             metrics=[Metric(k, v, now + i, 0) for k, v in metrics.items()],
             params=[Param(k, v) for k, v in params.items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
-        store.update_run_info(run_id, RunStatus.FINISHED, now + i + 500, None)
+        store.update_run_info(run.info.run_id, RunStatus.FINISHED, now + i + 500, None)
+        return str(run.info.run_id)
+
+    first = one(0)
     store.engine.dispose()
+    con = sqlite3.connect(db)
+    tables = ("runs", "params", "tags", "metrics", "latest_metrics")
+    columns = {t: [c[1] for c in con.execute(f"PRAGMA table_info({t})")] for t in tables}
+    template = {
+        t: [dict(zip(columns[t], row, strict=True))
+            for row in con.execute(f"SELECT * FROM {t} WHERE run_uuid = ?", (first,))]
+        for t in tables
+    }  # fmt: skip
+    rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables}
+    run_id = first
+    for i in range(1, n):
+        params, tags, metrics = _run_data(i, rng)
+        run_id = uuid.uuid4().hex
+        values = {"params": params, "tags": tags, "metrics": metrics, "latest_metrics": metrics}
+        for table in tables:
+            for row in template[table]:
+                new = {**row, "run_uuid": run_id}
+                if table == "runs":
+                    uri_of_run = str(row["artifact_uri"]).replace(first, run_id)
+                    new.update(name=f"run-{i}", start_time=now + i, end_time=now + i + 500,
+                               artifact_uri=uri_of_run)  # fmt: skip
+                elif row["key"] in values[table]:
+                    new["value"] = values[table][row["key"]]
+                    if "timestamp" in new:
+                        new["timestamp"] = now + i
+                elif table == "tags" and row["key"] == "mlflow.runName":
+                    new["value"] = f"run-{i}"
+                rows[table].append(tuple(new[c] for c in columns[table]))
+    with con:
+        for table in tables:
+            marks = ", ".join("?" * len(columns[table]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
+    con.close()
     return uri, exp_id, run_id
 
 
@@ -199,6 +243,68 @@ def time_mlflow(uri: str, exp_id: str, run_id: str, repeat: int) -> dict[str, fl
     }
 
 
+# -- one metric's history in a long run --------------------------------------------------------
+
+
+def bench_history(base: Path, keys: int, points: int, mlflow_points: int, repeat: int) -> None:
+    """`get_metric_history(run, key)` on a run of `keys` metrics x `points` points."""
+    from autolog.backends.base import Batch, RunMeta
+    from autolog.backends.file import FileBackend
+
+    print(f"\n== get_metric_history: one key of {keys} keys x {points:,} points ==", flush=True)
+    backend = FileBackend(base / "history")
+    run_id = uuid.uuid4().hex
+    exp_id = backend.local_experiment_id("history")
+    backend.create_run(RunMeta(run_id, "long", exp_id, 1, experiment_name="history"))
+    names = [f"metric_{k:03d}" for k in range(keys)]
+    for start in range(0, points, 1_000):
+        steps = range(start, min(points, start + 1_000))
+        backend.write_batch(
+            run_id, Batch(metrics={k: [(i * 0.001, i, 10 + i) for i in steps] for k in names})
+        )
+    backend.write_batch(run_id, Batch(status="FINISHED", end_time=points + 10))
+    backend.finish_run(run_id)  # compaction: the points of each key are stored apart
+    reader = FileBackend(base / "history")
+
+    def one() -> None:
+        if len(reader.get_metric_history(run_id, "metric_042")) != points:
+            raise SystemExit("autolog lost points")
+
+    ours = _median(one, repeat)
+    every = _median(lambda: reader._snapshot(run_id, points=True), repeat)
+    print(f"autolog: one key {ours * 1000:.1f} ms; reading every key {every * 1000:.1f} ms"
+          f" ({every / ours:.0f}x one key)")  # fmt: skip
+    try:
+        from mlflow.entities import Metric
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking import MlflowClient
+        from sqlalchemy import event
+    except ImportError:
+        return
+    uri = f"sqlite:///{base / 'history-mlflow.db'}"
+    store = SqlAlchemyStore(uri, str(base / "history-artifacts"))
+    event.listen(store.engine, "connect", lambda con, _: con.execute("PRAGMA synchronous=OFF"))
+    store.engine.dispose()
+    exp = store.create_experiment("history")
+    mrun = store.create_run(exp, "bench", 1, [], "long").info.run_id
+    batch: list[Any] = []
+    for i in range(mlflow_points):
+        batch += [Metric(k, i * 0.001, 10 + i, i) for k in names]
+        if len(batch) >= 1_000:
+            store.log_batch(mrun, metrics=batch, params=[], tags=[])
+            batch = []
+    if batch:
+        store.log_batch(mrun, metrics=batch, params=[], tags=[])
+    store.engine.dispose()
+    client = MlflowClient(tracking_uri=uri)
+    theirs = _median(lambda: client.get_metric_history(mrun, "metric_042"), repeat)
+    per_ours, per_theirs = ours / points * 1e6, theirs / mlflow_points * 1e6
+    print(f"MLflow: one key of {keys} x {mlflow_points:,} points {theirs * 1000:.1f} ms"
+          f" (fewer points: filling MLflow is slow)")  # fmt: skip
+    print(f"per point: autolog {per_ours:.2f} us, MLflow {per_theirs:.2f} us,"
+          f" MLflow/autolog {per_theirs / per_ours:.1f}x")  # fmt: skip
+
+
 # -- report ------------------------------------------------------------------------------------
 
 
@@ -212,6 +318,9 @@ def main() -> None:
     parser.add_argument("--mlflow-max", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", help="build the stores under this folder and keep them")
+    parser.add_argument("--history-points", type=int, default=10_000,
+                        help="points per key of the long run (0: skip that part)")  # fmt: skip
+    parser.add_argument("--mlflow-history-points", type=int, default=1_000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     os.environ["AUTOLOG_DISABLE_CAPTURE"] = "all"
@@ -255,6 +364,8 @@ def main() -> None:
                 if theirs_v is not None and ours_v:
                     line += f" {theirs_v / ours_v:14.1f}x"
                 print(line, flush=True)
+        if args.history_points:
+            bench_history(base, 100, args.history_points, args.mlflow_history_points, args.repeat)
         if len(sizes) > 1:
             print("\n== growth from the smallest size ==")
             first = sizes[0]

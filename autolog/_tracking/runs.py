@@ -492,13 +492,12 @@ def _queue_context_capture(run: ActiveRun, writer: Writer) -> None:
             ctx = _context.process_context(_context.Capture.from_names(capture))
         if ctx is None:
             return None
-        for path, data in ctx.artifacts.items():
-            try:
-                writer.backend.put_artifact(run.id, path, data)
-            except StoreError:
-                raise  # the store failed: the writer keeps the call and tries it again
-            except Exception as exc:  # noqa: BLE001 - a retry would fail alike and hold up the run
-                report_internal_error(exc, "storing the run context")
+        try:
+            writer.backend.put_shared_artifacts(run.id, ctx.artifacts)
+        except StoreError:
+            raise  # the store failed: the writer keeps the call and tries it again
+        except Exception as exc:  # noqa: BLE001 - a retry would fail alike and hold up the run
+            report_internal_error(exc, "storing the run context")
         # The writer writes these tags with the run's next batch (or alone if there is none).
         return Batch(tags=dict(ctx.tags))
 

@@ -114,22 +114,16 @@ def test_compaction_folds_batches_into_one_object(backend: LayoutBackend) -> Non
         backend.write_batch(run_id, Batch(tags={"i": str(i)}, metrics={"m": points(10, i * 10)}))
     before = backend.get_run(run_id)
     backend.compact(run_id)
-    keys = backend.store.list(f"runs/{run_id}/log")
-    assert keys == [
-        f"runs/{run_id}/log/compact/0000000001.json",
-        f"runs/{run_id}/log/meta.json",
-    ]
+    keys = backend.store.list(f"runs/{run_id}")
+    assert keys == [f"runs/{run_id}/log/compact/0000000001.json", f"runs/{run_id}/run.json"]
     assert backend.get_run(run_id) == before
     assert len(backend.get_metric_history(run_id, "m")) == 50
     # Later batches fold on top of the compact; a second compaction replaces the first.
     backend.write_batch(run_id, Batch(tags={"i": "last"}, metrics={"m": points(5, 50)}))
     assert backend.get_run(run_id).tags == {"i": "last"}
     backend.finish_run(run_id)
-    keys = backend.store.list(f"runs/{run_id}/log")
-    assert keys == [
-        f"runs/{run_id}/log/compact/0000000002.json",
-        f"runs/{run_id}/log/meta.json",
-    ]
+    keys = backend.store.list(f"runs/{run_id}")
+    assert keys == [f"runs/{run_id}/log/compact/0000000002.json", f"runs/{run_id}/run.json"]
     assert [m.step for m in backend.get_metric_history(run_id, "m")] == list(range(55))
     backend.compact(run_id)  # nothing new: nothing written
     assert len(backend.store.list(f"runs/{run_id}/log/compact")) == 1
@@ -141,10 +135,10 @@ def test_a_run_with_one_batch_is_left_as_it_is(backend: LayoutBackend) -> None:
         run_id,
         Batch(params={"a": "1"}, metrics={"m": points(3)}, status="FINISHED", end_time=5),
     )
-    before = backend.store.list(f"runs/{run_id}/log")
-    backend.finish_run(run_id)  # nothing to fold: no compact, the batch stays
-    assert backend.store.list(f"runs/{run_id}/log") == before
-    assert len([k for k in before if "/batches/" in k]) == 1
+    # The first batch joins the run's creation object: a short run is one object.
+    assert backend.store.list(f"runs/{run_id}") == [f"runs/{run_id}/run.json"]
+    backend.finish_run(run_id)  # nothing to fold: no compact
+    assert backend.store.list(f"runs/{run_id}") == [f"runs/{run_id}/run.json"]
     run = backend.get_run(run_id)
     assert (run.params, run.metrics, run.status, run.end_time) == (
         {"a": "1"},

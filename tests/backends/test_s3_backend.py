@@ -236,8 +236,8 @@ def test_run_api_end_to_end(s3_uri: str, s3_env: S3Server, tmp_path: Path) -> No
     assert len(autolog.search_runs("s3-e2e", filter="metrics.loss < 1")) == 2
     # Compaction at run end left one compact object and no batches.
     backend = from_uri(s3_uri)
-    keys = backend.store.list(f"runs/{run.id}/log")
-    assert keys == [f"runs/{run.id}/log/compact/0000000001.json", f"runs/{run.id}/log/meta.json"]
+    keys = [k for k in backend.store.list(f"runs/{run.id}") if "/artifacts/" not in k]
+    assert keys == [f"runs/{run.id}/log/compact/0000000001.json", f"runs/{run.id}/run.json"]
     assert backend.get_run(run.id) == stored  # a second client reads the same state
     backend.close()
 
@@ -300,7 +300,7 @@ def test_tracking_uri_from_the_environment(
     assert autolog.get_tracking_uri() == s3_uri
     assert autolog.get_run(run.id).metrics == {"x": 1.0}
     bucket, prefix = parse_s3_uri(s3_uri)
-    assert f"{prefix}/runs/{run.id}/log/meta.json" in _bucket_objects(s3_env, bucket, prefix)
+    assert f"{prefix}/runs/{run.id}/run.json" in _bucket_objects(s3_env, bucket, prefix)
 
 
 # -- 3. many processes, one prefix --------------------------------------------------------

@@ -40,10 +40,16 @@ class CountingStore(MemoryObjectStore):
 
     def put(self, key: str, data: bytes) -> None:
         super().put(key, data)
-        self.puts.append(key)
+        # A run's first batch joins its creation object, `run.json`: count that write too.
+        first_batch = key.endswith("/run.json") and b'"batch"' in data
+        self.puts.append(f"{key}#batch" if first_batch else key)
 
     def batch_puts(self, run_id: str) -> list[str]:
-        return [k for k in self.puts if k.startswith(f"runs/{run_id}/log/batches/")]
+        return [
+            k
+            for k in self.puts
+            if k.startswith(f"runs/{run_id}/log/batches/") or k == f"runs/{run_id}/run.json#batch"
+        ]
 
 
 class FlakyStore(CountingStore):
@@ -78,7 +84,7 @@ class GatedStore(CountingStore):
         self.waiting = threading.Event()
 
     def put(self, key: str, data: bytes) -> None:
-        if "/batches/" in key:
+        if "/batches/" in key or (key.endswith("/run.json") and b'"batch"' in data):
             self.waiting.set()
             self.gate.wait(30)
         super().put(key, data)
@@ -162,11 +168,11 @@ def test_order_is_kept_within_and_across_batches(make_writer: Callable[..., Writ
     # Creation first; the artifact before the open batch, which takes the records logged
     # before and after it; compaction at the end.
     run_keys = [k for k in store.puts if run in k]
-    assert run_keys[:2] == [f"runs/{run}/log/meta.json", f"experiment-runs/{EXP}/{run}"]
+    assert run_keys[:2] == [f"runs/{run}/run.json", f"experiment-runs/{EXP}/{run}"]
     kinds = [
         "artifact" if "/artifacts/" in k else "batch"
         for k in store.puts
-        if run in k and ("/batches/" in k or "/artifacts/" in k)
+        if run in k and ("/batches/" in k or "/artifacts/" in k or k.endswith("#batch"))
     ]
     assert kinds == ["batch", "artifact", "batch"]
     assert store.list(f"runs/{run}/log/batches") == []  # compacted when it finished
