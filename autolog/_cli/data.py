@@ -1,9 +1,11 @@
 """`autolog data`: the data fingerprints the store has seen, and the runs that used each.
 
-Two kinds of data versions are recorded on runs: the fingerprint of the data a model
-was trained on (`autolog.data.hash`, computed by autologging) and the DVC data version
-of the project a script ran in (`autolog.dvc.hash`). `autolog data` lists each with
-the runs that carry it, oldest first: a data version's history.
+Data versions are recorded on runs: the fingerprint of the data a model was trained on
+(`autolog.data.hash`, computed by autologging), the fingerprints of the data it was
+evaluated on (the run's inputs with role "eval": XGBoost's eval sets, or "test": the data
+a metric scored after training) and the DVC data version of the project a script ran in
+(`autolog.dvc.hash`). `autolog data` lists each with the runs that carry it, oldest
+first: a data version's history.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ __all__ = ["DataVersion", "data_versions", "register"]
 
 #: Tag holding each kind of data version, and the word for how a run used it.
 KINDS = {_tags.DATA_HASH: ("train", "trained on"), _tags.DVC_HASH: ("dvc", "ran on")}
+#: How a run used data of each kind (the run inputs' roles "eval" and "test" included).
+VERBS = {
+    "train": "trained on",
+    "dvc": "ran on",
+    "eval": "evaluated on during training",
+    "test": "evaluated on",
+}
 
 _EPILOG = """\
 examples:
@@ -58,6 +67,12 @@ class DataVersion:
         tags = self.runs[-1].tags
         if self.kind == "dvc":
             return tags.get(_tags.DVC_OUTPUTS, "")
+        if self.kind in ("eval", "test"):
+            for found in self.runs[-1].inputs:
+                if (found.get("hash"), found.get("role")) == (self.hash, self.kind):
+                    shape = found.get("shape")
+                    return f"{found['name']} {shape}" if shape is not None else str(found["name"])
+            return ""
         parts = [
             f"{part} {tags[_tags.data_tag(part, 'shape')]}"
             for part in ("X", "y")
@@ -74,6 +89,12 @@ def data_versions(runs: Sequence[Run]) -> list[DataVersion]:
             value = run.tags.get(tag)
             if value:
                 found.setdefault((kind, value), DataVersion(value, kind)).runs.append(run)
+        for used in run.inputs:
+            role, digest = used.get("role"), used.get("hash")
+            if role in ("eval", "test") and isinstance(digest, str) and digest:
+                version = found.setdefault((role, digest), DataVersion(digest, role))
+                if not version.runs or version.runs[-1] is not run:
+                    version.runs.append(run)
     return sorted(found.values(), key=lambda v: -(v.runs[-1].start_time or 0))
 
 
@@ -147,7 +168,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     lines: list[str] = []
     for version in matches:
-        verb = KINDS[_tags.DVC_HASH if version.kind == "dvc" else _tags.DATA_HASH][1]
+        verb = VERBS[version.kind]
         lines.extend(
             key_value_lines(
                 [

@@ -128,3 +128,24 @@ def test_autolog_show_lists_the_inputs(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["show", run.id, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [i["name"] for i in data["inputs"]] == ["train", "X_test"]
+
+
+def test_autolog_data_lists_the_data_a_run_was_evaluated_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    X, y = _data()
+    X_train, y_train, X_test, y_test = X[:150], y[:150], X[150:], y[150:]
+    clf = xgb.XGBClassifier(n_estimators=3, eval_metric="logloss")
+    clf.fit(X_train, y_train, eval_set=[(X_test, y_test)], verbose=False)
+    metrics.accuracy_score(y_test, clf.predict(X_test))
+    run = _only_run()
+    test_hash = fingerprint(X_test, y_test)["hash"]
+    capsys.readouterr()
+    assert main(["data", "--json"]) == 0
+    listed = {(v["kind"], v["hash"]): v for v in json.loads(capsys.readouterr().out)}
+    assert ("eval", test_hash) in listed and ("test", test_hash) in listed
+    assert [r["id"] for r in listed[("test", test_hash)]["runs"]] == [run.id]
+    assert listed[("test", test_hash)]["data"].startswith("X_test ")
+    assert main(["data", "show", test_hash[:10]]) == 0
+    shown = capsys.readouterr().out
+    assert "evaluated on" in shown and run.id in shown
