@@ -44,7 +44,7 @@ __all__ = ["SCHEMA_VERSION", "IndexSource", "IndexedRun", "RunIndex", "number_or
 logger = logging.getLogger("autolog")
 
 #: Raised whenever the tables change; an index of another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,19 +57,20 @@ CREATE TABLE IF NOT EXISTS runs (
     parent_id TEXT, marker TEXT NOT NULL, damaged TEXT);
 CREATE INDEX IF NOT EXISTS runs_newest ON runs (start_time DESC, id);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id);
+CREATE TABLE IF NOT EXISTS keys (kid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS params (
-    rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
-    PRIMARY KEY (rid, key)) WITHOUT ROWID;
+    rid INTEGER NOT NULL, kid INTEGER NOT NULL, value TEXT NOT NULL, value_num REAL,
+    PRIMARY KEY (rid, kid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tags (
-    rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
-    PRIMARY KEY (rid, key)) WITHOUT ROWID;
+    rid INTEGER NOT NULL, kid INTEGER NOT NULL, value TEXT NOT NULL, value_num REAL,
+    PRIMARY KEY (rid, kid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metrics (
-    rid INTEGER NOT NULL, key TEXT NOT NULL, value REAL, is_nan INTEGER NOT NULL,
+    rid INTEGER NOT NULL, kid INTEGER NOT NULL, value REAL, is_nan INTEGER NOT NULL,
     step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
-    PRIMARY KEY (rid, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS metrics_key ON metrics (key, value);
+    PRIMARY KEY (rid, kid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metrics_key ON metrics (kid, value);
 """
-_TABLES = ("meta", "experiments", "stamps", "runs", "params", "tags", "metrics")
+_TABLES = ("meta", "experiments", "stamps", "runs", "keys", "params", "tags", "metrics")
 # Runs written per transaction while the index catches up: short, so readers never wait.
 _CHUNK = 500
 _READERS = 16  # parallel reads of changed runs from a remote store
@@ -331,10 +332,11 @@ class RunIndex:
             if any(run is None for run in read):
                 complete = False  # not a run yet: read again next time
             with _transaction(con):
+                kids: dict[str, int] = {}
                 for run_id, run in zip(chunk, read, strict=True):
                     if run is not None:
                         run.experiment_id = exp_id  # the folder listing it is authoritative
-                        _write_run(con, run, listed[run_id])
+                        _write_run(con, run, listed[run_id], kids)
         with _transaction(con):
             for run_id in gone:
                 _delete_run(con, run_id)
@@ -379,7 +381,16 @@ def _delete_run(con: sqlite3.Connection, run_id: str) -> None:
     con.execute("DELETE FROM runs WHERE rid = ?", (row[0],))
 
 
-def _write_run(con: sqlite3.Connection, run: IndexedRun, marker: str) -> None:
+def _kid(con: sqlite3.Connection, key: str, kids: dict[str, int]) -> int:
+    """The id of a metric, param or tag key (keys are stored once: they repeat in every run)."""
+    kid = kids.get(key)
+    if kid is None:
+        con.execute("INSERT OR IGNORE INTO keys (key) VALUES (?)", (key,))
+        kid = kids[key] = con.execute("SELECT kid FROM keys WHERE key = ?", (key,)).fetchone()[0]
+    return kid
+
+
+def _write_run(con: sqlite3.Connection, run: IndexedRun, marker: str, kids: dict[str, int]) -> None:
     _delete_run(con, run.id)
     damaged = json.dumps(run.damaged) if run.damaged else None
     rid = con.execute(
@@ -390,16 +401,16 @@ def _write_run(con: sqlite3.Connection, run: IndexedRun, marker: str) -> None:
     ).lastrowid  # fmt: skip
     con.executemany(
         "INSERT INTO params VALUES (?, ?, ?, ?)",
-        [(rid, k, v, number_or_none(v)) for k, v in run.params.items()],
+        [(rid, _kid(con, k, kids), v, number_or_none(v)) for k, v in run.params.items()],
     )
     con.executemany(
         "INSERT INTO tags VALUES (?, ?, ?, ?)",
-        [(rid, k, v, number_or_none(v)) for k, v in run.tags.items()],
+        [(rid, _kid(con, k, kids), v, number_or_none(v)) for k, v in run.tags.items()],
     )
     con.executemany(
         "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (rid, k, None if math.isnan(v) else v, 1 if math.isnan(v) else 0, s, t)
+            (rid, _kid(con, k, kids), None if math.isnan(v) else v, int(math.isnan(v)), s, t)
             for k, (v, s, t) in run.metrics.items()
         ],
     )

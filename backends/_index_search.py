@@ -51,6 +51,8 @@ _ATTRS = {
 _NULLABLE = {"end_time", "duration", "parent_id"}
 _CMP = {"=", "!=", "<", "<=", ">", ">="}
 _FROM = "runs r LEFT JOIN experiments e ON e.id = r.experiment_id"
+# A key's id, looked up once per statement (NULL, matching no row, for a key never seen).
+_KID = "(SELECT kid FROM keys WHERE key = ?)"
 _IN_CHUNK = 900  # ids per IN list, well under SQLite's limit on parameters
 
 
@@ -102,7 +104,7 @@ def _clause(clause: Clause, args: list[Any]) -> str:
         if clause.op in ("IS NULL", "IS NOT NULL"):
             return f"{column} {clause.op}"
         return _condition(column, None, fld, clause, args)
-    row = f"SELECT 1 FROM {_TABLES[fld.kind]} x WHERE x.rid = r.rid AND x.key = ?"
+    row = f"SELECT 1 FROM {_TABLES[fld.kind]} x WHERE x.rid = r.rid AND x.kid = {_KID}"
     args.append(fld.key)
     if clause.op == "IS NULL":
         return f"NOT EXISTS ({row})"
@@ -124,7 +126,7 @@ def _where(experiment_ids: list[str] | None, query: Query, args: list[Any]) -> s
 def _all_numeric(con: sqlite3.Connection, fld: Field, where: str, where_args: list[Any]) -> bool:
     """Whether every value of a param or tag among the matching runs parses as a number."""
     sql = (
-        f"SELECT 1 FROM {_FROM} JOIN {_TABLES[fld.kind]} v ON v.rid = r.rid AND v.key = ?"
+        f"SELECT 1 FROM {_FROM} JOIN {_TABLES[fld.kind]} v ON v.rid = r.rid AND v.kid = {_KID}"
         f" WHERE v.value_num IS NULL AND {where} LIMIT 1"
     )
     return con.execute(sql, [fld.key, *where_args]).fetchone() is None
@@ -143,7 +145,7 @@ def _order(
         return [(column, desc)]
     alias = f"o{i}"
     joins.append(
-        f"LEFT JOIN {_TABLES[fld.kind]} {alias} ON {alias}.rid = r.rid AND {alias}.key = ?"
+        f"LEFT JOIN {_TABLES[fld.kind]} {alias} ON {alias}.rid = r.rid AND {alias}.kid = {_KID}"
     )
     join_args.append(fld.key)
     if fld.kind == "metric" or numeric:
@@ -264,15 +266,19 @@ def load_runs(con: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[Run, di
             rids.append(row[9])
         rmarks = _marks(len(rids))
         for rid, key, value in con.execute(
-            f"SELECT rid, key, value FROM params WHERE rid IN ({rmarks})", rids
+            f"SELECT rid, k.key, value FROM params JOIN keys k USING (kid) WHERE rid IN ({rmarks})",
+            rids,
         ):
             params.setdefault(rid, {})[key] = value
         for rid, key, value in con.execute(
-            f"SELECT rid, key, value FROM tags WHERE rid IN ({rmarks})", rids
+            f"SELECT rid, k.key, value FROM tags JOIN keys k USING (kid) WHERE rid IN ({rmarks})",
+            rids,
         ):
             tags.setdefault(rid, {})[key] = value
         for rid, key, value, is_nan in con.execute(
-            f"SELECT rid, key, value, is_nan FROM metrics WHERE rid IN ({rmarks})", rids
+            "SELECT rid, k.key, value, is_nan FROM metrics JOIN keys k USING (kid)"
+            f" WHERE rid IN ({rmarks})",
+            rids,
         ):
             metrics.setdefault(rid, {})[key] = math.nan if is_nan else float(value)
     out = []
