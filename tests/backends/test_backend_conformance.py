@@ -2,7 +2,9 @@
 
 Each test runs once per entry of `BACKENDS`, a function of the test's request and
 tmp_path that returns the tracking URI of a fresh, empty store (S3 is a real
-S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py).
+S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py; http is
+a real `autolog server` process with SQLite or PostgreSQL behind it, one per module,
+emptied before each test).
 A new backend joins with one line there; `new_backend()` builds another backend
 over the same store, as a second process would.
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trackingserver import ServerProcess, migrated_sqlite, wipe
 
 from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
@@ -34,11 +37,46 @@ from autolog.errors import (
     RunNotFoundError,
 )
 
+
+def _http(database: str) -> Callable[[pytest.FixtureRequest, Path], str]:
+    def fresh(request: pytest.FixtureRequest, tmp: Path) -> str:
+        server: ServerProcess = request.getfixturevalue(f"http_{database}")
+        wipe(server.store, server.artifacts)
+        request.getfixturevalue("monkeypatch").setenv("AUTOLOG_SPOOL_DIR", str(tmp / "spool"))
+        return server.url
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def http_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server process over SQLite, shared by the module's tests."""
+    pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+    root = tmp_path_factory.mktemp("server-sqlite")
+    server = ServerProcess(migrated_sqlite(root / "autolog.db"), root / "artifacts").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http_postgresql(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server process over PostgreSQL, shared by the module's tests."""
+    pg = request.getfixturevalue("postgres")
+    store = pg.create_database(f"c_{uuid.uuid4().hex[:12]}", template="migrated")
+    server = ServerProcess(store, tmp_path_factory.mktemp("server-pg") / "artifacts").start()
+    yield server
+    server.stop()
+
+
 #: One line per backend: (request, tmp_path) -> the tracking URI of a fresh, empty store.
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "memory": lambda request, tmp: f"memory:conformance-{uuid.uuid4().hex[:12]}",
     "file": lambda request, tmp: str(tmp / "store"),
     "s3": lambda request, tmp: str(request.getfixturevalue("s3_uri")),
+    "http-sqlite": _http("sqlite"),
+    "http-postgresql": _http("postgresql"),
 }
 
 
