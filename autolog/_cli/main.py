@@ -74,8 +74,8 @@ def _global_options() -> argparse.ArgumentParser:
         metavar="URI",
         # SUPPRESS: the command's parser must not overwrite a value given before the command.
         default=argparse.SUPPRESS,
-        help="the store to read: a path, file:, s3://... (default: $AUTOLOG_TRACKING_URI"
-        " or ./autolog-runs)",
+        help="the store to read: a path, file:, s3://..., http://server:5000 (default:"
+        " $AUTOLOG_TRACKING_URI or ./autolog-runs)",
     )
     return parent
 
