@@ -46,11 +46,15 @@ def _cli(capsys: pytest.CaptureFixture[str], uri: str, *args: str) -> str:
     return out
 
 
+def _label(uri: str) -> str:
+    return "http" if uri.startswith("http") else "local"
+
+
 def _masked(text: str, ids: list[str], uri: str) -> str:
     for i, run_id in enumerate(ids):
         for length in (32, 12, 8):
             text = text.replace(run_id[:length], f"<run{i}>")
-    text = text.replace(uri, "<uri>").replace(str(Path("dl") / uri.partition(":")[0].strip("/")[:4]), "dl/<store>")
+    text = text.replace(uri, "<uri>").replace(str(Path("dl") / _label(uri)), "dl/<store>")
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", text)
     text = re.sub(r"\b\d+\.\d+s\b", "<duration>", text)
     return re.sub(r"\b\d+(\.\d+)? (KiB|B)\b", "<size>", text)
@@ -72,11 +76,11 @@ def test_the_cli_answers_over_http_as_over_a_local_store(
     for uri, ids in stores.items():
         commands = [
             ["runs", "-e", experiment, "-c", "name,status,params.C,metrics.loss,tags.team"],
-            ["runs", "-e", experiment, "-f", "metrics.loss < 0.5 and tags.team = 'a'", "-c",
-             "name,metrics.loss", "-o", "metrics.loss DESC"],  # fmt: skip
+            ["runs", "-e", experiment, "-f", "metrics.loss < 0.5 and tags.team = 'a'"]
+            + ["-c", "name,metrics.loss", "-o", "metrics.loss DESC"],
             ["show", ids[1]],
             ["artifacts", ids[0]],
-            ["artifacts", ids[0], "notes", "--download", str(tmp_path / "dl" / uri.partition(":")[0].strip("/")[:4])],
+            ["artifacts", ids[0], "notes", "--download", str(tmp_path / "dl" / _label(uri))],
             ["models", "register", f"runs:/{ids[2]}/model", model],
             ["models", "register", f"runs:/{ids[1]}/model", model],
             ["models", "alias", model, "champion", "1"],
