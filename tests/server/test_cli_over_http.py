@@ -73,11 +73,21 @@ def test_the_cli_answers_over_http_as_over_a_local_store(
     stores = {local: _log_runs(local, experiment), server.url: _log_runs(server.url, experiment)}
     model = f"cli-model-{uuid.uuid4().hex[:8]}"
     seen: dict[str, list[str]] = {}
+    where = "metrics.loss < 0.5 and tags.team = 'a'"
     for uri, ids in stores.items():
         commands = [
             ["runs", "-e", experiment, "-c", "name,status,params.C,metrics.loss,tags.team"],
-            ["runs", "-e", experiment, "-f", "metrics.loss < 0.5 and tags.team = 'a'"]
-            + ["-c", "name,metrics.loss", "-o", "metrics.loss DESC"],
+            [
+                "runs",
+                "-e",
+                experiment,
+                "-f",
+                where,
+                "-c",
+                "name,metrics.loss",
+                "-o",
+                "metrics.loss",
+            ],
             ["show", ids[1]],
             ["artifacts", ids[0]],
             ["artifacts", ids[0], "notes", "--download", str(tmp_path / "dl" / _label(uri))],
