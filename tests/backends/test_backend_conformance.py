@@ -15,6 +15,7 @@ registry's storage operations (`RegistryBackend`).
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -462,3 +463,18 @@ def test_concurrent_versions_get_distinct_numbers(new_backend: Callable[[], Back
     assert stored is not None
     assert [v["version"] for v in stored.versions] == sorted(numbers)
     assert len({v["by"] for v in stored.versions}) == len(numbers)
+
+
+def test_registry_documents_keep_non_finite_numbers(registry: RegistryBackend) -> None:
+    """A version's record holds its run's metrics, NaN and infinities included."""
+    registry.create_registered_model("churn", {**_meta("churn"), "score": float("-inf")})
+    record = {"source": "s", "metrics": {"nan": float("nan"), "inf": float("inf")}}
+    assert registry.create_model_version("churn", record) == 1
+    registry.append_model_event("churn", {"id": "e1", "type": "x", "value": float("nan")})
+    stored = registry.read_registered_model("churn")
+    assert stored is not None
+    metrics = stored.versions[0]["metrics"]
+    assert math.isnan(metrics["nan"]) and metrics["inf"] == float("inf")
+    assert stored.meta["score"] == float("-inf") and math.isnan(stored.events[0]["value"])
+    (listed,) = registry.list_registered_models()
+    assert math.isnan(listed.versions[0]["metrics"]["nan"])
