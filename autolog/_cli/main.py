@@ -47,6 +47,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
+    "autolog._cli.remote",
     "autolog._cli.data",
     "autolog._cli.reproduce",
     "autolog._cli.plot",
@@ -76,8 +77,8 @@ def _global_options() -> argparse.ArgumentParser:
         metavar="URI",
         # SUPPRESS: the command's parser must not overwrite a value given before the command.
         default=argparse.SUPPRESS,
-        help="the store to read: a path, file:, s3://... (default: $AUTOLOG_TRACKING_URI"
-        " or ./autolog-runs)",
+        help="the store to read: a path, file:, s3://..., http://server:5000 (default:"
+        " $AUTOLOG_TRACKING_URI or ./autolog-runs)",
     )
     return parent
 

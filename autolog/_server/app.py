@@ -68,9 +68,13 @@ def artifact_store(uri: str) -> ObjectStore:
     return LocalObjectStore(Path(path).expanduser())
 
 
-def reply(data: Any, status: int = 200) -> Response:
-    """A JSON reply (NaN and infinities are never in it: the codec sends them as strings)."""
-    body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
+def reply(data: Any, status: int = 200, *, allow_nan: bool = False) -> Response:
+    """A JSON reply (NaN and infinities are never in it: the codec sends them as strings).
+
+    `allow_nan` lets them through as Python's json writes them (NaN, Infinity), for the
+    registry's documents, which are stored as the registry wrote them.
+    """
+    body = json.dumps(data, separators=(",", ":"), allow_nan=allow_nan).encode("utf-8")
     return Response(body, status, media_type="application/json")
 
 

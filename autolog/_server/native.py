@@ -286,12 +286,12 @@ async def append_event(request: Request) -> Response:
 async def read_model(request: Request) -> Response:
     name = check_model_name(request.query_params.get("name", ""))
     stored = await run_in_threadpool(_backend(request).read_registered_model, name)
-    return reply({"model": None if stored is None else _stored_json(stored)})
+    return reply({"model": None if stored is None else _stored_json(stored)}, allow_nan=True)
 
 
 async def list_models(request: Request) -> Response:
     models = await run_in_threadpool(_backend(request).list_registered_models)
-    return reply({"models": [_stored_json(m) for m in models]})
+    return reply({"models": [_stored_json(m) for m in models]}, allow_nan=True)
 
 
 def routes() -> list[BaseRoute]:

@@ -2,7 +2,9 @@
 
 Each test runs once per entry of `BACKENDS`, a function of the test's request and
 tmp_path that returns the tracking URI of a fresh, empty store (S3 is a real
-S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py).
+S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py; http is
+a real `autolog server` process with SQLite or PostgreSQL behind it, one per module,
+emptied before each test).
 A new backend joins with one line there; `new_backend()` builds another backend
 over the same store, as a second process would.
 
@@ -13,6 +15,7 @@ registry's storage operations (`RegistryBackend`).
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trackingserver import ServerProcess, migrated_sqlite, wipe
 
 from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
@@ -34,11 +38,46 @@ from autolog.errors import (
     RunNotFoundError,
 )
 
+
+def _http(database: str) -> Callable[[pytest.FixtureRequest, Path], str]:
+    def fresh(request: pytest.FixtureRequest, tmp: Path) -> str:
+        server: ServerProcess = request.getfixturevalue(f"http_{database}")
+        wipe(server.store, server.artifacts)
+        request.getfixturevalue("monkeypatch").setenv("AUTOLOG_SPOOL_DIR", str(tmp / "spool"))
+        return server.url
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def http_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server process over SQLite, shared by the module's tests."""
+    pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+    root = tmp_path_factory.mktemp("server-sqlite")
+    server = ServerProcess(migrated_sqlite(root / "autolog.db"), root / "artifacts").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http_postgresql(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server process over PostgreSQL, shared by the module's tests."""
+    pg = request.getfixturevalue("postgres")
+    store = pg.create_database(f"c_{uuid.uuid4().hex[:12]}", template="migrated")
+    server = ServerProcess(store, tmp_path_factory.mktemp("server-pg") / "artifacts").start()
+    yield server
+    server.stop()
+
+
 #: One line per backend: (request, tmp_path) -> the tracking URI of a fresh, empty store.
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "memory": lambda request, tmp: f"memory:conformance-{uuid.uuid4().hex[:12]}",
     "file": lambda request, tmp: str(tmp / "store"),
     "s3": lambda request, tmp: str(request.getfixturevalue("s3_uri")),
+    "http-sqlite": _http("sqlite"),
+    "http-postgresql": _http("postgresql"),
 }
 
 
@@ -424,3 +463,18 @@ def test_concurrent_versions_get_distinct_numbers(new_backend: Callable[[], Back
     assert stored is not None
     assert [v["version"] for v in stored.versions] == sorted(numbers)
     assert len({v["by"] for v in stored.versions}) == len(numbers)
+
+
+def test_registry_documents_keep_non_finite_numbers(registry: RegistryBackend) -> None:
+    """A version's record holds its run's metrics, NaN and infinities included."""
+    registry.create_registered_model("churn", {**_meta("churn"), "score": float("-inf")})
+    record = {"source": "s", "metrics": {"nan": float("nan"), "inf": float("inf")}}
+    assert registry.create_model_version("churn", record) == 1
+    registry.append_model_event("churn", {"id": "e1", "type": "x", "value": float("nan")})
+    stored = registry.read_registered_model("churn")
+    assert stored is not None
+    metrics = stored.versions[0]["metrics"]
+    assert math.isnan(metrics["nan"]) and metrics["inf"] == float("inf")
+    assert stored.meta["score"] == float("-inf") and math.isnan(stored.events[0]["value"])
+    (listed,) = registry.list_registered_models()
+    assert math.isnan(listed.versions[0]["metrics"]["nan"])
