@@ -258,8 +258,13 @@ def search_runs(
     order_by: Sequence[Order],
     max_results: int,
     page_token: str | None = None,
+    *,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> RunPage:
-    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring)."""
+    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring).
+
+    `extra` adds conditions on `runs` (MLflow's routes leave deleted runs out with one).
+    """
     _check_max_results(max_results)
     if experiment_ids is not None and not experiment_ids:
         return RunPage([])
@@ -270,7 +275,7 @@ def search_runs(
         found = backend.existing_key_ids(conn, {key for _, key in wanted})
         key_ids = {(kind, key): found[key] for kind, key in wanted if key in found}
         tr = _Translator(backend, key_ids)
-        where: list[ColumnElement[bool]] = []
+        where: list[ColumnElement[bool]] = list(extra)
         if experiment_ids is not None:
             where.append(t.runs.c.experiment_id.in_(experiment_ids))
         residual = []
