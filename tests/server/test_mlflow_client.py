@@ -16,8 +16,6 @@ pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 pytest.importorskip("pandas", reason="pandas is not installed")
 
 import mlflow
-import mlflow.pyfunc
-import mlflow.sklearn
 import numpy as np
 import requests
 from conftest import ServerProcess
