@@ -79,7 +79,26 @@ async def params(request: Request) -> dict[str, Any]:
         data[key] = values[0] if len(values) == 1 else values
     if request.method != "GET":
         data.update(await json_body(request))
-    return data
+    return {k: _clean(v, k) for k, v in data.items()}
+
+
+def _clean(value: Any, where: str) -> Any:
+    """`value` with NaN and infinities as MLflow's strings; text no database would store refused."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidValueError(f"{where} contains a NUL character; remove it")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValueError(f"{where} is not valid Unicode text (a lone surrogate)") from None
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return json_float(value)
+    if isinstance(value, list):
+        return [_clean(v, where) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k, where): _clean(v, where) for k, v in value.items()}
+    return value
 
 
 def text(data: dict[str, Any], name: str, *, required: bool = True, default: str = "") -> str:

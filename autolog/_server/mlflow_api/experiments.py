@@ -120,7 +120,7 @@ async def search_experiments(request: Request) -> Response:
     if not 1 <= max_results <= 50_000:
         raise InvalidValueError(f"max_results {max_results} must be between 1 and 50000")
     token = data.get("page_token") or None
-    after = decode_token(token, "experiments", 2) if token else None
+    after = decode_token(token, "experiments", (int, str)) if token else None
 
     def search() -> tuple[list[dict[str, Any]], str | None]:
         backend = c.backend(request)

@@ -212,7 +212,7 @@ async def search_models(request: Request) -> Response:
     if not 1 <= max_results <= 1000:
         raise InvalidValueError(f"max_results {max_results} must be between 1 and 1000")
     token = data.get("page_token") or None
-    after = decode_token(token, "logged_models", 2) if token else None
+    after = decode_token(token, "logged_models", (int, str)) if token else None
 
     def search() -> dict[str, Any]:
         backend = c.backend(request)

@@ -196,7 +196,7 @@ async def search_models(request: Request) -> Response:
     clauses = _name_filter(data.get("filter"), ("name",))
     max_results = _max_results(data, 100)
     token = data.get("page_token") or None
-    after = decode_token(token, "registered_models", 1)[0] if token else None
+    after = decode_token(token, "registered_models", (str,))[0] if token else None
 
     def search() -> dict[str, Any]:
         registry = _registry(request)
@@ -409,7 +409,7 @@ async def search_versions(request: Request) -> Response:
     clauses = _name_filter(data.get("filter"), ("name", "run_id"))
     max_results = _max_results(data, 1000)
     token = data.get("page_token") or None
-    after = decode_token(token, "model_versions", 2) if token else None
+    after = decode_token(token, "model_versions", (str, int)) if token else None
 
     def search() -> dict[str, Any]:
         registry = _registry(request)

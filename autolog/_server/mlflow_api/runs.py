@@ -435,7 +435,7 @@ async def metric_history(request: Request) -> Response:
     if limit is not None and not 1 <= limit <= 1_000_000:
         raise InvalidValueError(f"max_results {limit} must be between 1 and 1000000")
     token = data.get("page_token") or None
-    after = decode_token(token, "history", 4) if token else None
+    after = decode_token(token, "history", (int, int, int, int)) if token else None
 
     def read() -> dict[str, Any]:
         tables = c.tables(request)

@@ -17,12 +17,17 @@ def encode_token(kind: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(data.encode("utf-8")).decode("ascii")
 
 
-def decode_token(token: object, kind: str, width: int) -> list[Any]:
-    """The key in a token made by `encode_token(kind, ...)`; InvalidValueError otherwise."""
+def decode_token(token: object, kind: str, types: tuple[type, ...]) -> list[Any]:
+    """The key in a token made by `encode_token(kind, ...)`, of `types`; else InvalidValueError."""
     try:
         data = json.loads(base64.urlsafe_b64decode(str(token).encode("ascii")))
         key = data["k"]
-        ok = data["t"] == kind and isinstance(key, list) and len(key) == width
+        ok = (
+            data["t"] == kind
+            and isinstance(key, list)
+            and len(key) == len(types)
+            and all(type(v) is t for v, t in zip(key, types, strict=True))
+        )
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
         ok = False
     if not ok:
