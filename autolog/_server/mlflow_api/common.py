@@ -90,7 +90,9 @@ def _clean(value: Any, where: str) -> Any:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidValueError(f"{where} is not valid Unicode text (a lone surrogate)") from None
+            raise InvalidValueError(
+                f"{where} is not valid Unicode text (a lone surrogate)"
+            ) from None
         return value
     if isinstance(value, float) and not math.isfinite(value):
         return json_float(value)

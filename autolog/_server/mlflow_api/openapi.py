@@ -30,6 +30,7 @@ _METRIC: dict[str, Any] = {
     "required": ["key", "value"],
     "properties": {"key": _S, "value": _N, "timestamp": _I, "step": _I, "model_id": _S},
 }
+_BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
 _STATUS: dict[str, Any] = {"enum": ["RUNNING", "FINISHED", "FAILED", "KILLED"]}
 
 _M = "/api/2.0/mlflow"
@@ -172,9 +173,12 @@ _ERROR = {
 
 
 def _operation(
-    method: str, summary: str, fields: dict[str, Any], required: list[str],
+    method: str,
+    summary: str,
+    fields: dict[str, Any],
+    required: list[str],
     path_params: list[dict[str, Any]],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
@@ -215,9 +219,8 @@ def openapi_document() -> dict[str, Any]:
         "parameters": [_PATH],
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                "format": "binary"}}},
-        },  # fmt: skip
+            "content": {"application/octet-stream": {"schema": _BINARY}},
+        },
         "responses": {"200": {"description": "stored"}, "400": _ERROR, "404": _ERROR},
     }
     return {
