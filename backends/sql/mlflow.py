@@ -10,19 +10,24 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
+from autolog._entities import RunStatus
+from autolog.backends.base import Batch, RunMeta
 from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend
-from autolog.errors import ExperimentNotFoundError, ModelNotFoundError
+from autolog.errors import ExperimentNotFoundError, ModelNotFoundError, ParamConflictError
 
 __all__ = ["LoggedModel", "MlflowTables", "RunExtras"]
 
 _CHUNK = 500
+#: The tag that holds a run's name in MLflow.
+RUN_NAME_TAG = "mlflow.runName"
 
 
 def _now_ms() -> int:
@@ -106,6 +111,60 @@ class MlflowTables:
 
     # -- runs -------------------------------------------------------------------------------
 
+    def create_run(self, meta: RunMeta, user: str | None, tags: dict[str, str]) -> None:
+        """Create a run with its first tags, in one transaction."""
+        backend = self.backend
+        ids = backend.key_ids(tags)
+        with backend.write() as conn:
+            backend._check_experiment(conn, meta.experiment_id)
+            conn.execute(
+                insert(t.runs).values(
+                    id=meta.id,
+                    experiment_id=meta.experiment_id,
+                    name=meta.name,
+                    status=RunStatus.RUNNING.value,
+                    start_time=meta.start_time,
+                    end_time=None,
+                    parent_id=meta.parent_id,
+                    user_id=user,
+                )
+            )
+            backend._write_values(conn, meta.id, Batch(tags=tags), ids, 0)
+
+    def log(self, run_id: str, batch: Batch) -> None:
+        """Log a batch to a run in one transaction; ParamConflictError if a param would change.
+
+        MLflow's requests carry no batch name (its client does not retry them as one), so
+        the batch is recorded only to number its metric points.
+        """
+        backend = self.backend
+        ids = backend.key_ids([*batch.params, *batch.tags, *batch.metrics])
+        p = t.params
+        with backend.write() as conn:
+            backend._check_run(conn, run_id)
+            if batch.params:
+                wanted = {ids[k]: k for k in batch.params}
+                for key_id, old in conn.execute(
+                    select(p.c.key_id, p.c.value).where(
+                        and_(p.c.run_id == run_id, p.c.key_id.in_(list(wanted)))
+                    )
+                ):
+                    key = wanted[key_id]
+                    if old != batch.params[key]:
+                        raise ParamConflictError(
+                            f"param {key!r} of run {run_id} is already {old!r} and cannot change"
+                            f" to {batch.params[key]!r}: params are immutable; log it under"
+                            " another key"
+                        )
+            batch_id = 0
+            if batch.metrics:
+                batch_id = conn.execute(
+                    insert(t.batches)
+                    .values(run_id=run_id, name=uuid.uuid4().hex, created_at=_now_ms())
+                    .returning(t.batches.c.id)
+                ).scalar_one()
+            backend._write_values(conn, run_id, batch, ids, batch_id)
+
     def run_extras(self, run_ids: Sequence[str]) -> dict[str, RunExtras]:
         """User, lifecycle and latest metric (step, timestamp) of each run."""
         out = {i: RunExtras() for i in run_ids}
@@ -145,8 +204,11 @@ class MlflowTables:
 
     def update_run(
         self, run_id: str, status: str | None, end_time: int | None, name: str | None
-    ) -> None:
-        """Set a run's status, end time and name (the ones given)."""
+    ) -> Any:
+        """Set a run's status, end time and name (the ones given); the run's row after.
+
+        A new name is also the run's `mlflow.runName` tag, as MLflow keeps it.
+        """
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = status
@@ -155,10 +217,20 @@ class MlflowTables:
             values["end_time"] = end_time
         if name is not None:
             values["name"] = name
-        with self.backend.write() as conn:
-            self.backend._check_run(conn, run_id)
+        backend = self.backend
+        ids = backend.key_ids([RUN_NAME_TAG]) if name is not None else {}
+        with backend.write() as conn:
+            backend._check_run(conn, run_id)
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            if name is not None:
+                backend._write_values(conn, run_id, Batch(tags={RUN_NAME_TAG: name}), ids, 0)
+            r, dr = t.runs, t.deleted_runs
+            return conn.execute(
+                select(r, dr.c.run_id.isnot(None).label("deleted"))
+                .select_from(r.outerjoin(dr, dr.c.run_id == r.c.id))
+                .where(r.c.id == run_id)
+            ).one()
 
     def delete_run_tag(self, run_id: str, key: str) -> bool:
         """Remove a tag of a run; False when the run has no such tag."""
@@ -171,21 +243,6 @@ class MlflowTables:
                 delete(t.tags).where(and_(t.tags.c.run_id == run_id, t.tags.c.key_id == key_id))
             )
             return bool(done.rowcount)
-
-    def params_of(self, run_id: str, keys: Iterable[str]) -> dict[str, str]:
-        """The stored values of some params of a run."""
-        p = t.params
-        with self.backend.read() as conn:
-            ids = self.backend.existing_key_ids(conn, list(keys))
-            if not ids:
-                return {}
-            by_id = {v: k for k, v in ids.items()}
-            rows = conn.execute(
-                select(p.c.key_id, p.c.value).where(
-                    and_(p.c.run_id == run_id, p.c.key_id.in_(list(by_id)))
-                )
-            )
-            return {by_id[key_id]: value for key_id, value in rows}
 
     def existing_points(
         self, run_id: str, points: Sequence[tuple[str, float, int, int]]

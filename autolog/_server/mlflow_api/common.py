@@ -32,6 +32,7 @@ __all__ = [
     "pairs",
     "params",
     "resolve_experiment_id",
+    "run_info",
     "run_json",
     "tables",
     "text",
@@ -188,23 +189,41 @@ def experiment_json(exp: Experiment, deleted: bool) -> dict[str, Any]:
     }
 
 
+def run_info(
+    run_id: str,
+    name: str,
+    experiment_id: str,
+    user_id: str | None,
+    status: str,
+    start_time: int,
+    end_time: int | None,
+    deleted: bool,
+) -> dict[str, Any]:
+    """MLflow's `RunInfo` message."""
+    info: dict[str, Any] = {
+        "run_id": run_id,
+        "run_uuid": run_id,
+        "run_name": name,
+        "experiment_id": experiment_id,
+        "user_id": user_id or "",
+        "status": status,
+        "start_time": start_time,
+        "artifact_uri": artifact_uri(experiment_id, run_id),
+        "lifecycle_stage": "deleted" if deleted else "active",
+    }
+    if end_time is not None:
+        info["end_time"] = end_time
+    return info
+
+
 def run_json(
     run: Run, extras: RunExtras, links: list[tuple[str, dict[str, Any]]] | None = None
 ) -> dict[str, Any]:
     """A run as MLflow's `Run` message."""
-    info: dict[str, Any] = {
-        "run_id": run.id,
-        "run_uuid": run.id,
-        "run_name": run.name,
-        "experiment_id": run.experiment_id,
-        "user_id": extras.user_id or "",
-        "status": run.status.value,
-        "start_time": run.start_time,
-        "artifact_uri": artifact_uri(run.experiment_id, run.id),
-        "lifecycle_stage": "deleted" if extras.deleted else "active",
-    }
-    if run.end_time is not None:
-        info["end_time"] = run.end_time
+    info = run_info(
+        run.id, run.name, run.experiment_id, extras.user_id, run.status.value, run.start_time,
+        run.end_time, extras.deleted,
+    )  # fmt: skip
     metrics = []
     for key, value in run.metrics.items():
         step, ts = extras.metric_points.get(key, (0, run.start_time))

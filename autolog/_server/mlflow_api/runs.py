@@ -110,17 +110,23 @@ async def create_run(request: Request) -> Response:
     experiment_id = c.text(data, "experiment_id", required=False, default="0")
 
     def create() -> dict[str, Any]:
-        backend = c.backend(request)
+        backend, tables = c.backend(request), c.tables(request)
         exp_id = c.resolve_experiment_id(backend, experiment_id)
-        if exp_id in c.tables(request).deleted_experiments():
+        if exp_id in tables.deleted_experiments():
             raise InvalidValueError(
                 f"experiment {exp_id!r} is deleted; restore it or log to an active experiment"
             )
         run_id = uuid.uuid4().hex
         meta = RunMeta(run_id, name, exp_id, start_time, parent_id=parent)
-        backend.create_run(meta, user=run_user)
-        backend.apply_batch(run_id, uuid.uuid4().hex, Batch(tags=tags))
-        return load_runs(request, [backend.get_run(run_id)])[0]
+        tables.create_run(meta, run_user, tags)
+        info = c.run_info(run_id, name, exp_id, run_user, "RUNNING", start_time, None, False)
+        data = {
+            "metrics": [],
+            "params": [],
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        return {"info": info, "data": data, "inputs": {"dataset_inputs": [], "model_inputs": []},
+                "outputs": {"model_outputs": []}}  # fmt: skip
 
     return reply({"run": await run_in_threadpool(create)})
 
@@ -149,11 +155,9 @@ async def update_run(request: Request) -> Response:
         check_name(name)
 
     def update() -> dict[str, Any]:
-        backend = c.backend(request)
-        c.tables(request).update_run(run_id, status, end_time, name)
-        if name is not None:
-            backend.apply_batch(run_id, uuid.uuid4().hex, Batch(tags={RUN_NAME_TAG: name}))
-        return load_runs(request, [backend.get_run(run_id)])[0]["info"]  # type: ignore[no-any-return]
+        row = c.tables(request).update_run(run_id, status, end_time, name)
+        return c.run_info(row.id, row.name, row.experiment_id, row.user_id, row.status,
+                          row.start_time, row.end_time, bool(row.deleted))  # fmt: skip
 
     return reply({"run_info": await run_in_threadpool(update)})
 
@@ -209,15 +213,7 @@ def _write(
             )
         checked_params[key] = text
     checked_tags = {check_key(k, "tag"): check_tag_value(k, v) for k, v in tags}
-    backend, tables = c.backend(request), c.tables(request)
-    if checked_params:
-        stored = tables.params_of(run_id, checked_params)
-        for key, old in stored.items():
-            if old != checked_params[key]:
-                raise ParamConflictError(
-                    f"param {key!r} of run {run_id} is already {old!r} and cannot change to"
-                    f" {checked_params[key]!r}: params are immutable; log it under another key"
-                )
+    tables = c.tables(request)
     series: dict[str, list[tuple[float, int, int]]] = {}
     linked = [m for m in metrics if m["model_id"]]
     known: set[tuple[str, float, int, int]] = set()
@@ -229,14 +225,12 @@ def _write(
         _link_metrics(request, run_id, linked)
     for m in metrics:
         point = (m["key"], m["value"], m["step"], m["timestamp"])
-        if m["model_id"] and (
-            point in known or (math.isnan(m["value"]) and _nan_known(point, known))
-        ):
+        if m["model_id"] and (point in known or _nan_known(point, known)):
             continue
         series.setdefault(m["key"], []).append((m["value"], m["step"], m["timestamp"]))
     batch = Batch(params=checked_params, tags=checked_tags, metrics=series)
     if not batch.is_empty():
-        backend.apply_batch(run_id, uuid.uuid4().hex, batch)
+        tables.log(run_id, batch)
     name = checked_tags.get(RUN_NAME_TAG)
     if name is not None:
         tables.update_run(run_id, None, None, check_name(name))
