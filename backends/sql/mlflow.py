@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Text, and_, case, cast, delete, func, insert, literal_column, select, update
 
 from autolog._entities import RunStatus
 from autolog.backends.base import Batch, RunMeta
@@ -23,7 +23,7 @@ from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend
 from autolog.errors import ExperimentNotFoundError, ModelNotFoundError, ParamConflictError
 
-__all__ = ["LoggedModel", "MlflowTables", "RunExtras"]
+__all__ = ["LoggedModel", "MlflowTables", "RunDocument"]
 
 _CHUNK = 500
 #: The tag that holds a run's name in MLflow.
@@ -39,13 +39,25 @@ def _dumps(obj: Any) -> str:
 
 
 @dataclass
-class RunExtras:
-    """What MLflow's run JSON holds beyond `Run`: user, lifecycle, metric steps and times."""
+class RunDocument:
+    """A run as MLflow's JSON needs it: its row, and its metrics, params and tags as JSON text.
 
-    user_id: str | None = None
-    deleted: bool = False
-    # key -> (step, timestamp) of the latest value
-    metric_points: dict[str, tuple[int, int]] = field(default_factory=dict)
+    The JSON arrays are built by the database (`[{"key", "value", ...}]`), so a page of
+    runs costs one row per run and table instead of one per value.
+    """
+
+    id: str
+    name: str
+    experiment_id: str
+    user_id: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    deleted: bool
+    metrics: str = "[]"
+    params: str = "[]"
+    tags: str = "[]"
+    links: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -165,29 +177,70 @@ class MlflowTables:
                 ).scalar_one()
             backend._write_values(conn, run_id, batch, ids, batch_id)
 
-    def run_extras(self, run_ids: Sequence[str]) -> dict[str, RunExtras]:
-        """User, lifecycle and latest metric (step, timestamp) of each run."""
-        out = {i: RunExtras() for i in run_ids}
-        lm, r, dr = t.latest_metrics, t.runs, t.deleted_runs
+    def _json_arrays(self, table: Any, fields: dict[str, Any], ids: Sequence[str]) -> Any:
+        """SELECT run_id, a JSON array of one object per row of `table` (with its key's name)."""
+        k = t.keys
+        pairs: list[Any] = []
+        for name, column in {"key": k.c.name, **fields}.items():
+            pairs += [literal_column(f"'{name}'"), column]
+        if self.backend.dialect == "postgresql":
+            agg = func.json_agg(func.json_build_object(*pairs))
+        else:
+            agg = func.json_group_array(func.json_object(*pairs))
+        return (
+            select(table.c.run_id, cast(agg, Text))
+            .select_from(table.join(k, k.c.id == table.c.key_id))
+            .where(table.c.run_id.in_(ids))
+            .group_by(table.c.run_id)
+        )
+
+    def _metric_value(self) -> Any:
+        lm = t.latest_metrics
+        if self.backend.dialect == "postgresql":
+            # PostgreSQL writes NaN and infinities as the strings MLflow's JSON uses.
+            return case((lm.c.is_nan, literal_column("'NaN'::float8")), else_=lm.c.value)
+        big = 1.7976931348623157e308  # SQLite writes infinity as Inf, which is not JSON
+        return case(
+            (lm.c.is_nan, literal_column("'NaN'")),
+            (lm.c.value > big, literal_column("'Infinity'")),
+            (lm.c.value < -big, literal_column("'-Infinity'")),
+            else_=lm.c.value,
+        )
+
+    def run_documents(self, run_ids: Sequence[str]) -> list[RunDocument]:
+        """The runs (in the order of `run_ids`; unknown ids left out) for MLflow's JSON."""
+        r, dr, lm, rl = t.runs, t.deleted_runs, t.latest_metrics, t.run_links
+        docs: dict[str, RunDocument] = {}
         with self.backend.read() as conn:
-            rows: list[Any] = []
             for i in range(0, len(run_ids), _CHUNK):
-                chunk = run_ids[i : i + _CHUNK]
-                for run_id, user in conn.execute(
-                    select(r.c.id, r.c.user_id).where(r.c.id.in_(chunk))
-                ):
-                    out[run_id].user_id = user
-                for (run_id,) in conn.execute(select(dr.c.run_id).where(dr.c.run_id.in_(chunk))):
-                    out[run_id].deleted = True
-                rows += conn.execute(
-                    select(lm.c.run_id, lm.c.key_id, lm.c.step, lm.c.timestamp).where(
-                        lm.c.run_id.in_(chunk)
+                chunk = list(run_ids[i : i + _CHUNK])
+                rows = conn.execute(
+                    select(r.c.id, r.c.name, r.c.experiment_id, r.c.user_id, r.c.status,
+                           r.c.start_time, r.c.end_time, dr.c.run_id.isnot(None))
+                    .select_from(r.outerjoin(dr, dr.c.run_id == r.c.id))
+                    .where(r.c.id.in_(chunk))
+                )  # fmt: skip
+                for run_id, name, exp_id, user, status, start, end, deleted in rows:
+                    docs[run_id] = RunDocument(
+                        run_id, name, exp_id, user, status, start, end, bool(deleted)
                     )
-                ).all()
-            names = self.backend.key_names(conn, {row[1] for row in rows})
-        for run_id, key_id, step, ts in rows:
-            out[run_id].metric_points[names[key_id]] = (step, ts)
-        return out
+                metric_fields = {
+                    "value": self._metric_value(), "timestamp": lm.c.timestamp, "step": lm.c.step
+                }  # fmt: skip
+                for attr, table, fields in (
+                    ("metrics", lm, metric_fields),
+                    ("params", t.params, {"value": t.params.c.value}),
+                    ("tags", t.tags, {"value": t.tags.c.value}),
+                ):
+                    for run_id, text in conn.execute(self._json_arrays(table, fields, chunk)):
+                        setattr(docs[run_id], attr, text)
+                for run_id, kind, doc in conn.execute(
+                    select(rl.c.run_id, rl.c.kind, rl.c.document)
+                    .where(rl.c.run_id.in_(chunk))
+                    .order_by(rl.c.run_id, rl.c.kind, rl.c.key)
+                ):
+                    docs[run_id].links.append((kind, json.loads(doc)))
+        return [docs[i] for i in run_ids if i in docs]
 
     def set_run_deleted(self, run_id: str, deleted: bool) -> None:
         dr = t.deleted_runs
@@ -298,21 +351,6 @@ class MlflowTables:
                 [{"run_id": run_id, "kind": k, "key": key, "document": _dumps(doc)}
                  for k, key, doc in links],
             )  # fmt: skip
-
-    def links(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-        """Each run's (kind, document) links."""
-        rl = t.run_links
-        out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        with self.backend.read() as conn:
-            for i in range(0, len(run_ids), _CHUNK):
-                chunk = run_ids[i : i + _CHUNK]
-                for run_id, kind, doc in conn.execute(
-                    select(rl.c.run_id, rl.c.kind, rl.c.document)
-                    .where(rl.c.run_id.in_(chunk))
-                    .order_by(rl.c.run_id, rl.c.kind, rl.c.key)
-                ):
-                    out.setdefault(run_id, []).append((kind, json.loads(doc)))
-        return out
 
     # -- logged models ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ reply it parses. Runs over SQLite and PostgreSQL (the module-scoped `server` fix
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,21 @@ def test_tracking_registry_and_loading(client: MlflowClient, tmp_path: Path) -> 
     assert again.version == "2"
     names = [m.name for m in client.search_registered_models(filter_string="name LIKE 'fraud%'")]
     assert names == ["fraud-model"]
+
+
+def test_nan_and_infinity_travel_both_ways(client: MlflowClient) -> None:
+    exp_id = client.create_experiment("odd-values")
+    run = client.create_run(exp_id)
+    client.log_metric(run.info.run_id, "nan", float("nan"))
+    client.log_metric(run.info.run_id, "inf", float("inf"))
+    client.log_metric(run.info.run_id, "ninf", float("-inf"), step=2)
+    metrics = client.get_run(run.info.run_id).data.metrics
+    assert math.isnan(metrics["nan"]) and metrics["inf"] == math.inf
+    assert metrics["ninf"] == -math.inf
+    (found,) = client.search_runs([exp_id], "metrics.inf > 1e300")
+    assert found.info.run_id == run.info.run_id
+    history = client.get_metric_history(run.info.run_id, "ninf")
+    assert [(m.step, m.value) for m in history] == [(2, -math.inf)]
 
 
 def test_deleted_runs_leave_the_default_search(client: MlflowClient) -> None:

@@ -13,11 +13,12 @@ import re
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
-from autolog._entities import Experiment, Run
+from autolog._entities import Experiment
 from autolog._server.app import json_body
 from autolog._server.identity import identity
-from autolog.backends.sql.mlflow import MlflowTables, RunExtras
+from autolog.backends.sql.mlflow import MlflowTables, RunDocument
 from autolog.backends.sql.store import SqlBackend
 from autolog.errors import InvalidInputError, InvalidValueError
 
@@ -28,12 +29,13 @@ __all__ = [
     "backend",
     "experiment_json",
     "integer",
+    "json_reply",
     "number",
     "pairs",
     "params",
     "resolve_experiment_id",
     "run_info",
-    "run_json",
+    "run_text",
     "tables",
     "text",
     "user",
@@ -216,36 +218,31 @@ def run_info(
     return info
 
 
-def run_json(
-    run: Run, extras: RunExtras, links: list[tuple[str, dict[str, Any]]] | None = None
-) -> dict[str, Any]:
-    """A run as MLflow's `Run` message."""
+def run_text(doc: RunDocument) -> str:
+    """A run as the JSON text of MLflow's `Run` message (its arrays as the database built them)."""
     info = run_info(
-        run.id, run.name, run.experiment_id, extras.user_id, run.status.value, run.start_time,
-        run.end_time, extras.deleted,
+        doc.id, doc.name, doc.experiment_id, doc.user_id, doc.status, doc.start_time,
+        doc.end_time, doc.deleted,
     )  # fmt: skip
-    metrics = []
-    for key, value in run.metrics.items():
-        step, ts = extras.metric_points.get(key, (0, run.start_time))
-        metrics.append({"key": key, "value": json_float(value), "timestamp": ts, "step": step})
-    tags = dict(run.tags)
-    tags.setdefault("mlflow.runName", run.name)
-    data = {
-        "metrics": metrics,
-        "params": [{"key": k, "value": v} for k, v in run.params.items()],
-        "tags": [{"key": k, "value": v} for k, v in tags.items()],
-    }
     inputs: dict[str, list[Any]] = {"dataset_inputs": [], "model_inputs": []}
     outputs: dict[str, list[Any]] = {"model_outputs": []}
-    for kind, doc in links or ():
+    for kind, item in doc.links:
         if kind == "dataset":
-            inputs["dataset_inputs"].append(doc)
+            inputs["dataset_inputs"].append(item)
         elif kind == "model_input":
-            inputs["model_inputs"].append(doc)
+            inputs["model_inputs"].append(item)
         else:
-            outputs["model_outputs"].append(doc)
-    return {"info": info, "data": data, "inputs": inputs, "outputs": outputs}
+            outputs["model_outputs"].append(item)
+    return (
+        f'{{"info":{dumps(info)},"data":{{"metrics":{doc.metrics},"params":{doc.params},'
+        f'"tags":{doc.tags}}},"inputs":{dumps(inputs)},"outputs":{dumps(outputs)}}}'
+    )
+
+
+def json_reply(text: str) -> Response:
+    """A reply whose JSON text is already built."""
+    return Response(text.encode("utf-8"), 200, media_type="application/json")
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)

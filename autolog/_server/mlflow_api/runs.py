@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from autolog._entities import Run, RunStatus
+from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
 from autolog._server.app import reply
 from autolog._server.mlflow_api import common as c
@@ -24,9 +24,9 @@ from autolog._server.mlflow_api.tokens import decode_token, encode_token
 from autolog._validation import check_id, check_key, check_name, check_param_value, check_tag_value
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.sql import schema as t
-from autolog.errors import InvalidValueError, NotFoundError, ParamConflictError
+from autolog.errors import InvalidValueError, NotFoundError, ParamConflictError, RunNotFoundError
 
-__all__ = ["ROUTES", "load_runs"]
+__all__ = ["ROUTES", "runs_text"]
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
@@ -86,13 +86,9 @@ def _run_id(data: dict[str, Any]) -> str:
     return check_id(value)
 
 
-def load_runs(request: Request, runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Runs as MLflow's JSON, with what `Run` lacks read from the store."""
-    ids = [r.id for r in runs]
-    tables = c.tables(request)
-    extras = tables.run_extras(ids)
-    links = tables.links(ids)
-    return [c.run_json(r, extras[r.id], links.get(r.id)) for r in runs]
+def runs_text(request: Request, run_ids: Sequence[str]) -> list[str]:
+    """Runs as the JSON text of MLflow's `Run` messages."""
+    return [c.run_text(doc) for doc in c.tables(request).run_documents(run_ids)]
 
 
 # -- create, read, update, delete ------------------------------------------------------------
@@ -135,10 +131,15 @@ async def get_run(request: Request) -> Response:
     data = await c.params(request)
     run_id = _run_id(data)
 
-    def get() -> dict[str, Any]:
-        return load_runs(request, [c.backend(request).get_run(run_id)])[0]
+    def get() -> str:
+        found = runs_text(request, [run_id])
+        if not found:
+            raise RunNotFoundError(
+                f"no run with id {run_id!r}; list runs with mlflow.search_runs()"
+            )
+        return found[0]
 
-    return reply({"run": await run_in_threadpool(get)})
+    return c.json_reply(f'{{"run":{await run_in_threadpool(get)}}}')
 
 
 async def update_run(request: Request) -> Response:
@@ -405,20 +406,20 @@ async def search_runs(request: Request) -> Response:
     if token is not None and not isinstance(token, str):
         raise InvalidValueError(f"page_token {token!r} must be a string")
 
-    def search() -> dict[str, Any]:
-        from autolog.backends.sql.search import search_runs
+    def search() -> str:
+        from autolog.backends.sql.search import search_run_ids
 
         backend = c.backend(request)
         ids = [c.resolve_experiment_id(backend, i) for i in experiment_ids]
         deleted = exists().where(t.deleted_runs.c.run_id == t.runs.c.id)
         where = [] if view == "ALL" else [deleted if view == "DELETED_ONLY" else not_(deleted)]
-        page = search_runs(backend, ids, query, orders, max_results, token, extra=where)
-        out: dict[str, Any] = {"runs": load_runs(request, page.runs)}
-        if page.next_page_token:
-            out["next_page_token"] = page.next_page_token
-        return out
+        found, next_token = search_run_ids(
+            backend, ids, query, orders, max_results, token, extra=where
+        )
+        more = f',"next_page_token":{c.dumps(next_token)}' if next_token else ""
+        return f'{{"runs":[{",".join(runs_text(request, found))}]{more}}}'
 
-    return reply(await run_in_threadpool(search))
+    return c.json_reply(await run_in_threadpool(search))
 
 
 async def metric_history(request: Request) -> Response:
