@@ -112,7 +112,7 @@ async def json_body(request: Request) -> Any:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidValueError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidValueError(f"the request body is {type(data).__name__}; expected an object")

@@ -15,6 +15,12 @@ The registry is stored as the model registry's contract (`RegistryBackend`) defi
 out twice; each record holds the version's source and lineage) and `model_events`, the
 append-only history (aliases, tags, descriptions, deletions, each with its acting user),
 which `autolog._registry` folds into the current state.
+
+What only MLflow's REST API has (revision 0003_mlflow): `deleted_experiments` and
+`deleted_runs` (MLflow's lifecycle stage: a row means "deleted", restored by removing
+it), `logged_models` (MLflow 3's LoggedModel: its searchable columns, and tags, params and
+metrics as one JSON document) and `run_links` (a run's dataset inputs and model inputs
+and outputs, one JSON document each).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = ["SCHEMA_REVISION", "metadata", "ordered_text"]
 
 #: The Alembic revision this code expects; a database behind it must be upgraded first.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0003_mlflow"
 
 
 def ordered_text(length: int) -> TypeEngine[str]:
@@ -170,4 +176,46 @@ model_events = Table(
     # The event's id orders the history; an event is written once and never changed.
     Column("event_id", ordered_text(128), primary_key=True),
     Column("event", Text, nullable=False),  # JSON: type, time, user, version, key, from, to
+)
+
+
+# -- MLflow's REST API (revision 0003_mlflow) ------------------------------------------------------
+
+deleted_experiments = Table(
+    "deleted_experiments",
+    metadata,
+    Column("experiment_id", String(64), ForeignKey("experiments.id"), primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),
+)
+
+deleted_runs = Table(
+    "deleted_runs",
+    metadata,
+    Column("run_id", ordered_text(64), ForeignKey("runs.id"), primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", ordered_text(64), primary_key=True),
+    Column("experiment_id", String(64), ForeignKey("experiments.id"), nullable=False),
+    Column("name", ordered_text(256), nullable=False),
+    Column("source_run_id", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("document", Text, nullable=False),  # JSON: model_type, tags, params, metrics, ...
+    Index("ix_logged_models_experiment_created", "experiment_id", "created_at", "id"),
+    Index("ix_logged_models_run", "source_run_id"),
+)
+
+run_links = Table(
+    "run_links",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # dataset, model_input or model_output
+    Column("key", String(512), primary_key=True),  # dataset name+digest, or the model id
+    Column("document", Text, nullable=False),
 )

@@ -53,14 +53,13 @@ from sqlalchemy import (
     true,
 )
 
-from autolog._entities import Run
 from autolog._search import Clause, Field, Order, Query
 from autolog.backends.base import RunPage
 from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend, number_or_none, run_select
 from autolog.errors import InvalidValueError
 
-__all__ = ["search_runs"]
+__all__ = ["search_run_ids", "search_runs"]
 
 _TABLES = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}
 # Candidates fetched per round when some clauses are evaluated in Python.
@@ -258,71 +257,119 @@ def search_runs(
     order_by: Sequence[Order],
     max_results: int,
     page_token: str | None = None,
+    *,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> RunPage:
-    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring)."""
+    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring).
+
+    `extra` adds conditions on `runs` (MLflow's routes leave deleted runs out with one).
+    """
     _check_max_results(max_results)
     if experiment_ids is not None and not experiment_ids:
         return RunPage([])
     with backend.read() as conn:
-        wanted = {(c.field.kind, c.field.key) for c in query.clauses}
-        wanted |= {(o.field.kind, o.field.key) for o in order_by}
-        wanted = {w for w in wanted if w[0] != "attribute"}
-        found = backend.existing_key_ids(conn, {key for _, key in wanted})
-        key_ids = {(kind, key): found[key] for kind, key in wanted if key in found}
-        tr = _Translator(backend, key_ids)
-        where: list[ColumnElement[bool]] = []
-        if experiment_ids is not None:
-            where.append(t.runs.c.experiment_id.in_(experiment_ids))
-        residual = []
-        for clause in query.clauses:
-            sql = tr.clause(clause)
-            if sql is None:
-                residual.append(clause)
-                # The SQL prefilter of a clause left to Python: the run has the key.
-                if clause.field.kind != "attribute":
-                    prefilter = tr.clause(Clause(clause.field, "IS NOT NULL"))
-                    if prefilter is not None:
-                        where.append(prefilter)
-            else:
-                where.append(sql)
-        joins: list[Any] = []
-        sort: list[tuple[Any, bool]] = []
-        decisions = []
-        for i, order in enumerate(order_by):
-            numeric = False
-            if order.field.kind in ("param", "tag"):
-                numeric = _all_numeric(backend, conn, tr, where, residual, order.field)
-                decisions.append(numeric)
-            order_joins, columns = tr.order(order, i, numeric)
-            joins += order_joins
-            # The missing flag sorts ascending whatever the direction: missing last.
-            sort += [(c, order.descending and j == len(columns) - 1) for j, c in enumerate(columns)]
-        fingerprint = _fingerprint(experiment_ids, query, tuple(order_by), decisions)
-        base = run_select()
-        for table, on in joins:
-            base = base.outerjoin(table, on)
-        base = base.add_columns(*(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort)))
-        if where:
-            base = base.where(and_(*where))
-        base = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in sort))
-        last = _decode_token(page_token, fingerprint, len(sort)) if page_token else None
-        width = len(sort)
-        page: list[tuple[Run, list[Any]]] = []
-        while len(page) <= max_results:
-            stmt = base if last is None else base.where(_after(sort, last))
-            limit = max_results + 1 - len(page) if not residual else _ROUND
-            rows = conn.execute(stmt.limit(limit)).all()
+        rows, token = _search(
+            backend, conn, experiment_ids, query, order_by, max_results, page_token, extra
+        )
+        return RunPage(backend.load_rows(conn, rows), token)
+
+
+def search_run_ids(
+    backend: SqlBackend,
+    experiment_ids: list[str] | None,
+    query: Query,
+    order_by: Sequence[Order],
+    max_results: int,
+    page_token: str | None = None,
+    *,
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[str], str | None]:
+    """The ids of `search_runs`'s page, and its next page token (for callers with a loader)."""
+    _check_max_results(max_results)
+    if experiment_ids is not None and not experiment_ids:
+        return [], None
+    with backend.read() as conn:
+        rows, token = _search(
+            backend, conn, experiment_ids, query, order_by, max_results, page_token, extra
+        )
+    return [row.id for row in rows], token
+
+
+def _search(
+    backend: SqlBackend,
+    conn: Connection,
+    experiment_ids: list[str] | None,
+    query: Query,
+    order_by: Sequence[Order],
+    max_results: int,
+    page_token: str | None,
+    extra: Sequence[ColumnElement[bool]],
+) -> tuple[list[Any], str | None]:
+    """The rows (`run_select()`'s columns, then the sort key) of one page, and the next token."""
+    wanted = {(c.field.kind, c.field.key) for c in query.clauses}
+    wanted |= {(o.field.kind, o.field.key) for o in order_by}
+    wanted = {w for w in wanted if w[0] != "attribute"}
+    found = backend.existing_key_ids(conn, {key for _, key in wanted})
+    key_ids = {(kind, key): found[key] for kind, key in wanted if key in found}
+    tr = _Translator(backend, key_ids)
+    where: list[ColumnElement[bool]] = list(extra)
+    if experiment_ids is not None:
+        where.append(t.runs.c.experiment_id.in_(experiment_ids))
+    residual = []
+    for clause in query.clauses:
+        sql = tr.clause(clause)
+        if sql is None:
+            residual.append(clause)
+            # The SQL prefilter of a clause left to Python: the run has the key.
+            if clause.field.kind != "attribute":
+                prefilter = tr.clause(Clause(clause.field, "IS NOT NULL"))
+                if prefilter is not None:
+                    where.append(prefilter)
+        else:
+            where.append(sql)
+    joins: list[Any] = []
+    sort: list[tuple[Any, bool]] = []
+    decisions = []
+    for i, order in enumerate(order_by):
+        numeric = False
+        if order.field.kind in ("param", "tag"):
+            numeric = _all_numeric(backend, conn, tr, where, residual, order.field)
+            decisions.append(numeric)
+        order_joins, columns = tr.order(order, i, numeric)
+        joins += order_joins
+        # The missing flag sorts ascending whatever the direction: missing last.
+        sort += [(c, order.descending and j == len(columns) - 1) for j, c in enumerate(columns)]
+    fingerprint = _fingerprint(experiment_ids, query, tuple(order_by), decisions)
+    base = run_select()
+    for table, on in joins:
+        base = base.outerjoin(table, on)
+    base = base.add_columns(*(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort)))
+    if where:
+        base = base.where(and_(*where))
+    base = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in sort))
+    last = _decode_token(page_token, fingerprint, len(sort)) if page_token else None
+    width = len(sort)
+    page: list[Any] = []
+    while len(page) <= max_results:
+        stmt = base if last is None else base.where(_after(sort, last))
+        limit = max_results + 1 - len(page) if not residual else _ROUND
+        rows = conn.execute(stmt.limit(limit)).all()
+        if residual:
             runs = backend.load_rows(conn, rows)
-            for row, run in zip(rows, runs, strict=True):
-                if all(c.matches(run) for c in residual):
-                    page.append((run, list(row[-width:]) if width else []))
-            if len(rows) < limit:
-                break
-            last = list(rows[-1][-width:])
+            page += [
+                row
+                for row, run in zip(rows, runs, strict=True)
+                if all(c.matches(run) for c in residual)
+            ]
+        else:
+            page += rows
+        if len(rows) < limit:
+            break
+        last = list(rows[-1][-width:])
     more = len(page) > max_results
     page = page[:max_results]
-    token = _encode_token(fingerprint, page[-1][1]) if more and page else None
-    return RunPage([run for run, _ in page], token)
+    token = _encode_token(fingerprint, list(page[-1][-width:])) if more and page else None
+    return page, token
 
 
 def _all_numeric(
