@@ -37,6 +37,7 @@ from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query
 from autolog._validation import check_id, check_relative_path
 from autolog.backends import _wire as wire
+from autolog.backends._credentials import token_for
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
 from autolog.backends._spool import Entry, Spool, entries_of
@@ -70,6 +71,9 @@ class _Client:
         self.base = base
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "autolog"
+        token = token_for(base)
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(
         self,

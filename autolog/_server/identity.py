@@ -9,20 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from starlette.requests import Request
 
 from autolog._server.routes import Resource, Role
 
-__all__ = ["ANONYMOUS", "Authorizer", "Identity", "allowed", "csrf_token", "identity"]
+__all__ = [
+    "ANONYMOUS",
+    "Authorizer",
+    "Identity",
+    "allowed",
+    "created",
+    "csrf_token",
+    "identity",
+    "readable",
+]
 
 
 @dataclass(frozen=True)
 class Identity:
-    """The caller: a user name (None when authentication is off) and whether they are admin."""
+    """The caller: a user name (None when authentication is off) and whether they are admin.
+
+    `scope` is "read" for a read-only token; `via` says how the caller proved who they are:
+    "none" (authentication off), "token", "proxy" or "cookie" (the web UI's session).
+    """
 
     name: str | None
     admin: bool = False
+    scope: str = "write"
+    via: str = "none"
 
 
 #: The caller when authentication is off: no name, allowed everything.
@@ -50,3 +66,23 @@ def csrf_token(request: Request) -> str:
     """The CSRF token a form of the web UI must carry (in a field named `csrf`); "" when off."""
     token = getattr(request.state, "csrf", "")
     return token if isinstance(token, str) else ""
+
+
+async def readable(request: Request, kind: Literal["experiment", "model"]) -> frozenset[str] | None:
+    """The ids of experiments (or names of models) the caller may read; None means all.
+
+    Listings and searches pass this to the store as a filter, so a caller never learns the
+    name of an experiment or model they cannot read.
+    """
+    authorizer = getattr(request.app.state, "authorizer", None)
+    if authorizer is None:
+        return None
+    found: frozenset[str] | None = await authorizer.readable(identity(request), kind)
+    return found
+
+
+async def created(request: Request, kind: Literal["experiment", "model"], key: str) -> None:
+    """Record the caller as the owner of the experiment (id) or model (name) just created."""
+    authorizer = getattr(request.app.state, "authorizer", None)
+    if authorizer is not None:
+        await authorizer.created(identity(request), kind, key)
