@@ -181,6 +181,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="warning",
+        # The client address stays the connection's peer: --trusted-proxy is checked
+        # against the address that really connected, never a forwarded claim.
+        proxy_headers=False,
     )
     return 0
 

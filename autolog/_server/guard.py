@@ -266,7 +266,12 @@ class Guard:
                         f"the {self.proxy_header} header came from {client}, which is not a"
                         " trusted proxy (--trusted-proxy)",
                     )
-                who = await self.authorizer.from_user(name.strip(), "proxy", create=True)
+                try:
+                    who = await self.authorizer.from_user(name.strip(), "proxy", create=True)
+                except InvalidValueError as exc:
+                    raise _Refused(
+                        401, "UNAUTHENTICATED", f"the proxy's user name: {exc}"
+                    ) from None
                 if who is None:
                     raise _Refused(401, "UNAUTHENTICATED", "this user is disabled")
                 return who

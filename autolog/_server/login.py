@@ -58,10 +58,16 @@ def _form(authorizer: Authorizer, nonce: str, target: str, message: str = "") ->
     )
 
 
+def _https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS (directly, or through a TLS proxy)."""
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.lower() == "https"
+
+
 def _with_nonce(response: Response, request: Request, nonce: str) -> Response:
     response.set_cookie(
         _NONCE_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path="/login",
+        secure=_https(request), path="/login",
     )  # fmt: skip
     return response
 
@@ -103,7 +109,7 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(target, 303)
     response.set_cookie(
         SESSION_COOKIE, authorizer.sessions.cookie(user), max_age=SESSION_HOURS * 3600,
-        httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/",
+        httponly=True, samesite="strict", secure=_https(request), path="/",
     )  # fmt: skip
     response.delete_cookie(_NONCE_COOKIE, path="/login")
     return response

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ServerProcess, migrated_sqlite
+from conftest import Postgres, ServerProcess, migrated_sqlite
 
 from autolog.backends.sql.auth import AuthStore
 
@@ -60,10 +60,16 @@ class Target:
         return requests.post(self.server.url + path, json=body, headers=self.auth, timeout=30)
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("attacks")
-    store = migrated_sqlite(root / "autolog.db")
+    if request.param == "sqlite":
+        store = migrated_sqlite(root / "autolog.db")
+    else:
+        pg: Postgres = request.getfixturevalue("postgres")
+        store = pg.create_database(f"x_{uuid.uuid4().hex[:12]}", template="migrated")
     auth = AuthStore(store)
     auth.add_user("root", admin=True)
     token = auth.create_token("root")[1]
