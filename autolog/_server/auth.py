@@ -141,6 +141,7 @@ class Authorizer:
         self._tokens = _Cache(ttl)
         self._users = _Cache(ttl)
         self._roles = _Cache(ttl)
+        self._experiments = _Cache(ttl)
         self._good: set[str] = set()  # digests of tokens seen valid
         self._run_experiments: dict[str, str] = {}  # never changes once a run exists
         self.failures = FailureLimiter()
@@ -205,6 +206,15 @@ class Authorizer:
                 if len(self._run_experiments) > 200_000:
                     self._run_experiments.clear()
                 self._run_experiments[run_id] = found
+        return found
+
+    async def experiment_id(self, name_or_id: str) -> str | None:
+        """The id of the experiment named or numbered `name_or_id` (cached), or None."""
+        cached = self._experiments.get(name_or_id)
+        if cached is None:
+            cached = (await run_in_threadpool(self.store.experiment_id, name_or_id),)
+            self._experiments.put(name_or_id, cached)
+        found: str | None = cached[0]
         return found
 
     async def role(self, who: Identity, kind: str, key: str) -> int:

@@ -362,11 +362,8 @@ class Guard:
         )
 
     async def _experiment_id(self, name_or_id: str) -> str | None:
-        from starlette.concurrency import run_in_threadpool
-
         assert self.authorizer is not None
-        found: str | None = await run_in_threadpool(self.authorizer.store.experiment_id, name_or_id)
-        return found
+        return await self.authorizer.experiment_id(name_or_id)
 
 
 def _capped(receive: Receive, limit: int) -> Receive:
