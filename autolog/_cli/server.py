@@ -174,6 +174,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update(auth_env)
     mode = auth_env["AUTOLOG_SERVER_AUTH"]
     note(f"autolog server on http://{args.host}:{args.port} (store {store}; --auth {mode})")
+    if not auth_env["AUTOLOG_SERVER_ALLOWED_HOSTS"]:
+        note("any Host name is answered; name the server's own with --allowed-host")
     uvicorn.run(
         "autolog._server.app:app_from_environment",
         factory=True,

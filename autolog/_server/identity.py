@@ -3,6 +3,19 @@
 The authentication layer (when the server runs with `--auth token` or `--auth proxy`) sets
 `request.state.identity` and `app.state.authorizer`; without it (`--auth none`, loopback
 only) everyone is the anonymous administrator and every check answers yes.
+
+The middleware (`autolog._server.guard`) has already checked each route's rule from the
+route table before a handler runs. What a handler still does itself:
+
+- a listing or search (a rule on the resource "user") narrows its result with
+  `await readable(request, "experiment")` (or "model"): None means everything;
+- a route that creates an experiment or a registered model calls
+  `await created(request, "experiment", id)` (or "model", name): the caller becomes its
+  owner, and everyone else gets the server's default role;
+- a check finer than the route's rule (deleting needs the owner) asks `allowed(...)` with
+  the experiment's id, the run's id or the model's name;
+- a web form posts its CSRF token in a field named `csrf` (form-urlencoded) or the header
+  X-CSRF-Token; a browser session may post only to routes of the UI section.
 """
 
 from __future__ import annotations

@@ -167,6 +167,21 @@ def test_proxy_mode_believes_the_header_from_trusted_addresses_only(
         untrusted.stop()
 
 
+def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
+    store = migrated_sqlite(tmp_path / "db.sqlite")
+    server = ServerProcess(store, tmp_path / "a").start("--cors-origin", "https://app.example")
+    try:
+        for origin, allowed in (("https://app.example", True), ("https://evil.example", False)):
+            pre = requests.options(
+                server.url + f"{N}/experiments",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+                timeout=30,
+            )
+            assert (pre.headers.get("access-control-allow-origin") == origin) == allowed
+    finally:
+        server.stop()
+
+
 # -- the web sign-in -----------------------------------------------------------------------------
 
 
