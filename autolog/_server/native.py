@@ -171,10 +171,9 @@ async def _refusals(
     experiments this request creates (the caller becomes their owner)."""
     refused: dict[int, dict[str, Any]] = {}
     new: set[str] = set()
-    if getattr(request.app.state, "authorizer", None) is None or identity(request).admin:
-        checked_new = True
-    else:
-        checked_new = False
+    if getattr(request.app.state, "authorizer", None) is None:
+        return refused, new  # --auth none: nothing to check, nobody to record as owner
+    admin = identity(request).admin
     known: dict[str, bool] = {}  # run or experiment id -> may write
     runs: dict[str, str] = {}  # runs created in this request -> experiment
 
@@ -211,7 +210,7 @@ async def _refusals(
             what = f"run {run_id!r}"
         else:
             continue
-        if not ok and not checked_new:
+        if not ok and not admin:
             refused[i] = {
                 "ok": False,
                 "retry": False,
