@@ -75,6 +75,22 @@ def test_auth_none_is_refused_off_loopback(tmp_path: Path) -> None:
         assert done.returncode == 2 and all(w in done.stderr for w in words), done.stderr
 
 
+def test_token_is_the_default_off_loopback() -> None:
+    from autolog._cli.main import build_parser
+    from autolog._cli.server import _auth_environment
+
+    def env(*args: str) -> dict[str, str]:
+        return _auth_environment(build_parser().parse_args(["server", *args]))
+
+    assert env()["AUTOLOG_SERVER_AUTH"] == "none"
+    assert env()["AUTOLOG_SERVER_ALLOWED_HOSTS"] == "localhost,127.0.0.1,::1"
+    wide = env("--host", "0.0.0.0", "--allowed-host", "Tracker.Example.com")
+    assert wide["AUTOLOG_SERVER_AUTH"] == "token"
+    assert wide["AUTOLOG_SERVER_ALLOWED_HOSTS"] == "tracker.example.com"
+    assert env("--host", "::1")["AUTOLOG_SERVER_AUTH"] == "none"
+    assert env("--host", "10.0.0.2")["AUTOLOG_SERVER_AUTH"] == "token"
+
+
 def test_init_prints_one_token_and_stores_only_its_hash(
     token_server: tuple[ServerProcess, str, str],
 ) -> None:
