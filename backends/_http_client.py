@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from autolog.backends import _wire as wire
+from autolog.backends._credentials import token_for
 from autolog.errors import AutologError, StoreError
 
 __all__ = ["Client", "ServerUnreachable", "Timeout"]
@@ -49,10 +50,13 @@ class Client:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.decode_error: ErrorDecoder = wire.error_from_json
+        # Sent in a header only: never in a URL, a log line or an error message.
+        self._token = token_for(self.base)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The headers of every request to this server, plus `extra`."""
-        return {"User-Agent": "autolog", **(extra or {})}
+        auth = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        return {"User-Agent": "autolog", **auth, **(extra or {})}
 
     def call(
         self,

@@ -48,6 +48,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.models",
     "autolog._cli.server",
     "autolog._cli.remote",
+    "autolog._cli.login",
     "autolog._cli.data",
     "autolog._cli.reproduce",
     "autolog._cli.plot",

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["MLFLOW", "NATIVE", "RULES", "UI", "Resource", "Role", "Rule"]
+__all__ = ["AUTH", "MLFLOW", "NATIVE", "RULES", "UI", "Resource", "Role", "Rule"]
 
 Resource = Literal["public", "user", "experiment", "run", "model", "batch", "admin"]
 Role = Literal["reader", "writer", "maintainer", "owner", "admin"]
@@ -50,7 +50,7 @@ NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/openapi.json", "public"),
     Rule("POST", f"{_N}/experiments", "user", "writer"),
     Rule("GET", f"{_N}/experiments", "user"),
-    Rule("GET", f"{_N}/experiment", "experiment", "reader", "query:experiment_id"),
+    Rule("GET", f"{_N}/experiment", "experiment", "reader", "query:name_or_id"),
     Rule("POST", f"{_N}/ingest", "batch", "writer"),
     Rule("POST", f"{_N}/runs/list", "user"),
     Rule("POST", f"{_N}/runs/search", "user"),
@@ -64,6 +64,13 @@ NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/registry/model", "model", "reader", "query:name"),
     Rule("POST", f"{_N}/registry/versions", "model", "writer", "json:name"),
     Rule("POST", f"{_N}/registry/events", "model", "maintainer", "json:name"),
+)
+
+# Signing in to the web UI (autolog/_server/login.py).
+AUTH: tuple[Rule, ...] = (
+    Rule("GET", "/login", "public"),
+    Rule("POST", "/login", "public"),
+    Rule("POST", "/logout", "public"),
 )
 
 _M = "/api/2.0/mlflow"
@@ -150,4 +157,4 @@ MLFLOW: tuple[Rule, ...] = (
 UI: tuple[Rule, ...] = ()
 
 #: Every route, by (method, path template).
-RULES: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in (*NATIVE, *MLFLOW, *UI)}
+RULES: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in (*NATIVE, *AUTH, *MLFLOW, *UI)}

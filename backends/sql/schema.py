@@ -16,6 +16,13 @@ out twice; each record holds the version's source and lineage) and `model_events
 append-only history (aliases, tags, descriptions, deletions, each with its acting user),
 which `autolog._registry` folds into the current state.
 
+Authentication and authorization (revision 0002_auth): `users` (a scrypt hash of the
+password, for the web UI's login), `groups` and `members`, `tokens` (only the sha256 of
+each token's secret is stored), `grants` (a role on one experiment or model, to a user or
+a group), `owners` (who created each experiment and model, and the role every signed-in
+user has on it) and `settings` (the default role for new experiments, the key that signs
+session cookies). Roles are stored as numbers: 1 reader, 2 writer, 3 maintainer, 4 owner.
+
 What only MLflow's REST API has (revision 0003_mlflow): `deleted_experiments` and
 `deleted_runs` (MLflow's lifecycle stage: a row means "deleted", restored by removing
 it), `logged_models` (MLflow 3's LoggedModel: its searchable columns, and tags, params and
@@ -178,6 +185,74 @@ model_events = Table(
     Column("event", Text, nullable=False),  # JSON: type, time, user, version, key, from, to
 )
 
+
+# -- authentication and authorization (revision 0002_auth) ---------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", ordered_text(256), primary_key=True),
+    Column("password", Text, nullable=True),  # scrypt$n$r$p$salt$hash, or NULL: no web login
+    Column("admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", ordered_text(256), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("group_name", ordered_text(256), ForeignKey("groups.name"), primary_key=True),
+    Column("user_name", ordered_text(256), ForeignKey("users.name"), primary_key=True),
+    Index("ix_members_user", "user_name"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),  # public: shown by `token list`, for revoke
+    Column("hash", String(64), nullable=False, unique=True),  # sha256 of the secret, hex
+    Column("owner", ordered_text(256), ForeignKey("users.name"), nullable=False),
+    Column("scope", String(8), nullable=False),  # read | write
+    Column("note", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # experiment | model
+    Column("key", ordered_text(256), primary_key=True),  # experiment id, model name
+    Column("principal_kind", String(8), primary_key=True),  # user | group
+    Column("principal", ordered_text(256), primary_key=True),
+    Column("role", Integer, nullable=False),
+    Index("ix_grants_principal", "principal_kind", "principal", "kind"),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", ordered_text(256), primary_key=True),
+    Column("owner", ordered_text(256), nullable=True),
+    # The role every signed-in user has (0: none), from the default at creation.
+    Column("everyone", Integer, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
 # -- MLflow's REST API (revision 0003_mlflow) ------------------------------------------------------
 

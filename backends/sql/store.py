@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,10 +186,14 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
             )
         return self._experiment(row, tags)
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, only: Collection[str] | None = None) -> list[Experiment]:
+        """Every experiment, or those whose id is in `only` (the ones a caller may read)."""
         e, et = t.experiments, t.experiment_tags
+        query = select(e).order_by(e.c.created_at, e.c.name)
+        if only is not None:
+            query = query.where(e.c.id.in_(list(only)))
         with self.read() as conn:
-            rows = conn.execute(select(e).order_by(e.c.created_at, e.c.name)).all()
+            rows = conn.execute(query).all()
             tags: dict[str, dict[str, str]] = {}
             for exp_id, key, value in conn.execute(
                 select(et.c.experiment_id, et.c.key, et.c.value)
