@@ -47,6 +47,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
+    "autolog._cli.ui",
     "autolog._cli.data",
     "autolog._cli.reproduce",
 ]

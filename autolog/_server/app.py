@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -120,7 +121,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> Starlette:
     """The application serving `config`'s store."""
-    from autolog._server import mlflow_api, native
+    from autolog._server import mlflow_api, native, ui
 
     backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
 
@@ -149,7 +150,8 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
         backend.close()
 
     app = Starlette(
-        routes=[*(routes or []), *native.routes(), *mlflow_api.routes()],
+        routes=[*(routes or []), *native.routes(), *mlflow_api.routes(), *ui.routes()],
+        middleware=[Middleware(ui.Compression)],
         exception_handlers={
             AutologError: autolog_error,
             HTTPException: http_error,
