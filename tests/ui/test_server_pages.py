@@ -115,8 +115,10 @@ def test_runs_table_filter_sort_and_columns(browser: Browser, server: Served) ->
     box = browser.find("#picker input[value='params.n_estimators']")
     if not box.is_selected():
         box.click()
-    browser.wait(lambda d: "params.n_estimators" in browser.find("#thead").text)
-    col = [h.text for h in browser.find_all("#thead .cell")].index("params.n_estimators ▼")
+    header = "#thead .cell[data-order='params.n_estimators']"
+    browser.wait(lambda d: browser.find_all(header))
+    assert browser.find(header).text == "n_estimators ▼"
+    col = browser.find_all("#thead .cell").index(browser.find(header))
     values = browser.wait(
         lambda d: [r.find_elements("css selector", ".cell")[col].text
                    for r in browser.find_all("#rows .row")] or None

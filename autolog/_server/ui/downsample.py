@@ -1,7 +1,7 @@
 """Metric histories cut to a chart's width: the min and max of each pixel's bucket.
 
 A chart `width` pixels wide shows at most two points per pixel column, so a history of a
-million points is sent as at most `2 * width` points, and its spikes stay visible.
+million points is sent as at most `2 * width + 2` points, and its spikes stay visible.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def downsample(points: Sequence[Metric], width: int) -> tuple[list[float], list[
     """The steps and values of `points` (in step order), at most two per bucket of steps.
 
     Buckets split the step range into `width` equal parts; each keeps its lowest and highest
-    value, in step order. NaN and infinities come back as None (a gap in the line).
+    value, in step order, and the first and last points are kept. NaN and infinities come back as None (a gap in the line).
     """
     width = max(1, min(int(width), MAX_WIDTH))
     n = len(points)
@@ -42,7 +42,8 @@ def downsample(points: Sequence[Metric], width: int) -> tuple[list[float], list[
         for i in np.flatnonzero(~finite[ends]):
             f = np.flatnonzero(finite[starts[i] : ends[i] + 1])
             last_finite[i] = starts[i] + f[-1] if len(f) else starts[i]
-        keep = np.unique(np.r_[order[starts], order[last_finite]])
+        # The ends stay too, so the line spans the whole history.
+        keep = np.unique(np.r_[0, order[starts], order[last_finite], n - 1])
         steps, values = steps[keep], values[keep]
     ys: list[float | None] = [float(v) if np.isfinite(v) else None for v in values]
     return steps.tolist(), ys

@@ -174,6 +174,7 @@
     const add = (label, order) => {
       const h = cell(label + (sortKey === order ? (desc ? " ▼" : " ▲") : ""), "sortable");
       h.dataset.order = order;
+      h.title = order;
       h.addEventListener("click", () => {
         state.order = order + (sortKey === order && !desc ? " DESC" : sortKey === order ? "" : " DESC");
         $("order").value = state.order;
@@ -183,7 +184,8 @@
       thead.appendChild(h);
     };
     FIXED.forEach((c) => add(c.label, c.order));
-    activeCols().forEach((c) => add(c, c));
+    // A column is headed by its key; its kind (params, metrics, ...) is in the tooltip.
+    activeCols().forEach((c) => add(c.replace(/^[a-z]+\./, "").replace(/^[`"](.*)[`"]$/, "$1"), c));
   }
 
   function drawRow(item, index) {
