@@ -22,7 +22,8 @@ def downsample(points: Sequence[Metric], width: int) -> tuple[list[float], list[
     """The steps and values of `points` (in step order), at most two per bucket of steps.
 
     Buckets split the step range into `width` equal parts; each keeps its lowest and highest
-    value, in step order, and the first and last points are kept. NaN and infinities come back as None (a gap in the line).
+    value, in step order, and the first and last points are kept. NaN and infinities come
+    back as None (a gap in the line).
     """
     width = max(1, min(int(width), MAX_WIDTH))
     n = len(points)
