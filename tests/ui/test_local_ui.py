@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Browser, Served, free_port, train
+from ui_support import Browser, Served, free_port, train
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from conftest import Browser, Served, free_port, train
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.keys import Keys
+from ui_support import Browser, Served, free_port, train
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -13,10 +13,9 @@ from starlette.responses import Response
 from autolog import _tags
 from autolog._entities import Run
 from autolog._server.identity import allowed
-from autolog._server.ui.downsample import downsample
 from autolog._server.ui.render import json_reply, render, ui_page
 from autolog._server.ui.run import chart_width
-from autolog._server.ui.store import backend
+from autolog._server.ui.store import backend, chart_history
 from autolog._validation import check_id
 from autolog.errors import InvalidValueError
 
@@ -100,7 +99,7 @@ async def compare_histories(request: Request) -> Response:
     def read() -> dict[str, Any]:
         series = []
         for run_id in ids:
-            xs, ys = downsample(store.get_metric_history(run_id, key), width)
+            _, xs, ys = chart_history(store, run_id, key, width)
             series.append({"id": run_id, "x": xs, "y": ys})
         return {"key": key, "series": series}
 

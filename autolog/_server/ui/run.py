@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +12,8 @@ from starlette.responses import Response
 from autolog import _tags
 from autolog._entities import Run
 from autolog._search import parse_orders, parse_query
-from autolog._server.ui.downsample import downsample
 from autolog._server.ui.render import json_reply, render, ui_page
-from autolog._server.ui.store import backend, registry
+from autolog._server.ui.store import backend, chart_history, metric_summaries, registry
 from autolog._validation import check_id
 from autolog.backends.base import Backend
 from autolog.errors import AutologError, InvalidValueError
@@ -49,16 +47,11 @@ _CONTEXT = [
 
 
 def _metric_rows(store: Backend, run: Run) -> list[dict[str, Any]]:
+    summaries = metric_summaries(store, run, MAX_CHARTED)
     out = []
-    for i, (key, latest) in enumerate(sorted(run.metrics.items())):
-        row: dict[str, Any] = {"key": key, "latest": latest, "min": None, "max": None, "n": 1}
-        if i < MAX_CHARTED:
-            values = [m.value for m in store.get_metric_history(run.id, key)]
-            finite = [v for v in values if math.isfinite(v)]
-            row["n"] = len(values)
-            if finite:
-                row["min"], row["max"] = min(finite), max(finite)
-        out.append(row)
+    for key, latest in sorted(run.metrics.items()):
+        n, low, high = summaries.get(key, (1, None, None))
+        out.append({"key": key, "latest": latest, "min": low, "max": high, "n": n})
     return out
 
 
@@ -180,8 +173,7 @@ async def history(request: Request) -> Response:
     store = backend(request)
 
     def read() -> dict[str, Any]:
-        points = store.get_metric_history(run_id, key)
-        xs, ys = downsample(points, width)
-        return {"key": key, "x": xs, "y": ys, "n": len(points)}
+        n, xs, ys = chart_history(store, run_id, key, width)
+        return {"key": key, "x": xs, "y": ys, "n": n}
 
     return json_reply(await run_in_threadpool(read))
