@@ -216,6 +216,10 @@ def test_compare_three_runs(browser: Browser, server: Served) -> None:
     headers = browser.find_all("#compare-table thead th a")
     assert len(headers) == 3
     assert browser.find_all("#compare-table tr.differ")  # n_estimators differs
+    same = browser.find_all("#compare-table tr.same")
+    assert same and same[0].is_displayed()
+    browser.find("#only-differences").click()
+    assert not same[0].is_displayed()
     browser.wait(lambda d: browser.find("#curves").get_attribute("data-drawn"))
     assert canvas_ink(browser, "#parallel") > 100
     assert canvas_ink(browser, "#scatter") > 100

@@ -137,6 +137,9 @@
     canvas.dataset.drawn = String(drawn);
   }
 
+  $("only-differences").addEventListener("change", (e) => {
+    $("compare-table").classList.toggle("only-differences", e.target.checked);
+  });
   chart.metrics.forEach((k) => option($("curve-key"), k, k));
   chart.columns.forEach((c) => { option($("scatter-x"), c.name, c.name); option($("scatter-y"), c.name, c.name); });
   if (chart.columns.length > 1) $("scatter-y").selectedIndex = chart.columns.length - 1;
