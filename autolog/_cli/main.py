@@ -49,6 +49,7 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.server",
     "autolog._cli.remote",
     "autolog._cli.login",
+    "autolog._cli.ui",
     "autolog._cli.data",
     "autolog._cli.reproduce",
     "autolog._cli.plot",

@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -151,7 +152,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> Starlette:
     """The application serving `config`'s store."""
-    from autolog._server import login, mlflow_api, native
+    from autolog._server import login, mlflow_api, native, ui
     from autolog._server.auth import Authorizer
     from autolog._server.guard import Guard
     from autolog.backends.sql.auth import AuthStore
@@ -186,7 +187,14 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
         backend.close()
 
     app = Starlette(
-        routes=[*(routes or []), *native.routes(), *mlflow_api.routes(), *login.routes()],
+        routes=[
+            *(routes or []),
+            *native.routes(),
+            *mlflow_api.routes(),
+            *login.routes(),
+            *ui.routes(),
+        ],
+        middleware=[Middleware(ui.Compression)],
         exception_handlers={
             AutologError: autolog_error,
             HTTPException: http_error,

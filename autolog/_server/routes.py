@@ -153,8 +153,25 @@ MLFLOW: tuple[Rule, ...] = (
     Rule("DELETE", f"{_M}/model-versions/delete-tag", "model", "writer", "json:name"),
 )  # fmt: skip
 
-# The web UI (autolog/_server/ui/).
-UI: tuple[Rule, ...] = ()
+_EXP = "path:experiment_id"
+
+# The web UI (autolog/_server/ui/): pages, the JSON its scripts fetch, and its static files.
+UI: tuple[Rule, ...] = (
+    Rule("GET", "/", "user"),
+    Rule("GET", "/experiments/{experiment_id}", "experiment", locate=_EXP),
+    Rule("GET", "/runs/{run_id}", "run", "reader", "path:run_id"),
+    Rule("GET", "/runs/{run_id}/artifacts", "run", "reader", "path:run_id"),
+    Rule("GET", "/compare", "user"),  # each run is checked by the page
+    Rule("GET", "/models", "user"),
+    Rule("GET", "/models/{name}", "model", "reader", "path:name"),
+    Rule("POST", "/models/{name}/alias", "model", "maintainer", "path:name"),
+    Rule("POST", "/models/{name}/description", "model", "maintainer", "path:name"),
+    Rule("GET", "/ui/api/experiments/{experiment_id}/runs", "experiment", locate=_EXP),
+    Rule("GET", "/ui/api/runs/{run_id}/history", "run", "reader", "path:run_id"),
+    Rule("GET", "/ui/api/runs/{run_id}/raw", "run", "reader", "path:run_id"),
+    Rule("GET", "/ui/api/compare/history", "user"),  # each run is checked by the route
+    Rule("GET", "/ui/static/{path:path}", "public"),
+)
 
 #: Every route, by (method, path template).
 RULES: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in (*NATIVE, *AUTH, *MLFLOW, *UI)}
