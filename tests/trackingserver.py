@@ -175,6 +175,12 @@ def start_postgres() -> Postgres:
 
 # Every table but `keys`: a running server caches key ids, which never change once made.
 _TABLES = [
+    "run_links",
+    "logged_models",
+    "deleted_runs",
+    "deleted_experiments",
+    "grants",
+    "owners",
     "model_events",
     "model_versions",
     "registered_models",

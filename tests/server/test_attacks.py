@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Postgres, ServerProcess, migrated_sqlite
+from trackingserver import Postgres, ServerProcess, migrated_sqlite
 
 from autolog.backends.sql.auth import AuthStore
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ServerProcess, migrated_sqlite
 from sklearn.linear_model import LogisticRegression
+from trackingserver import ServerProcess, migrated_sqlite
 
 import autolog
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Postgres, ServerProcess, migrated_sqlite
+from trackingserver import Postgres, ServerProcess, migrated_sqlite
 
 from autolog._server.routes import RULES, Rule
 from autolog.backends.sql.auth import AuthStore

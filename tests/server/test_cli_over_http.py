@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess
 from sklearn.linear_model import LogisticRegression
+from trackingserver import ServerProcess
 
 import autolog
 from autolog._cli.main import main

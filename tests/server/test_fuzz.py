@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("schemathesis", reason="schemathesis is not installed: pip install '.[dev]'")
 
 import schemathesis
-from conftest import ServerProcess
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from trackingserver import ServerProcess
 
 from autolog._server.mlflow_api.openapi import openapi_document as mlflow_document
 from autolog._server.openapi import openapi_document as native_document

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ServerProcess, free_port, migrated_sqlite
+from trackingserver import ServerProcess, free_port, migrated_sqlite
 
 from autolog._cli.main import main
 from autolog._search import parse_orders, parse_query

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Postgres, ServerProcess, free_port, migrated_sqlite
+from trackingserver import Postgres, ServerProcess, free_port, migrated_sqlite
 
 from autolog._cli.main import main
 from autolog.backends.http import HttpBackend

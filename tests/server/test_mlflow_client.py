@@ -19,11 +19,11 @@ pytest.importorskip("pandas", reason="pandas is not installed")
 import mlflow
 import numpy as np
 import requests
-from conftest import ServerProcess
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
+from trackingserver import ServerProcess
 
 API = "/api/2.0/mlflow"
 

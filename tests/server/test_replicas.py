@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Postgres, ServerProcess
 from s3server import S3Server
+from trackingserver import Postgres, ServerProcess
 
 from autolog.backends.http import HttpBackend
 
