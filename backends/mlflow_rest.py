@@ -70,13 +70,22 @@ _PARENT_TAG = "mlflow.parentRunId"  # MLflow's name: the parent run's (MLflow) i
 _CHUNK = 1024 * 1024
 
 
+# What each server answered as, once it answered (a server that did not is asked again).
+_kinds: dict[str, bool] = {}
+
+
 def is_mlflow_server(client: Client) -> bool:
     """True when the server answers as MLflow's tracking server and not as autolog's.
 
-    A server that does not answer is taken for autolog's (writes wait in the spool).
+    A server that does not answer is taken for autolog's (writes wait in the spool) and
+    asked again next time; an answer is remembered for the life of the process.
     """
+    known = _kinds.get(client.base)
+    if known is not None:
+        return known
     try:
         client.call("GET", wire.API_PREFIX + "/health", absolute=True, timeout=_PROBE_TIMEOUT)
+        _kinds[client.base] = False
         return False
     except ServerUnreachable:
         return False
@@ -91,8 +100,12 @@ def is_mlflow_server(client: Client) -> bool:
             absolute=True,
             timeout=_PROBE_TIMEOUT,
         )
-    except AutologError:
+    except ServerUnreachable:
         return False
+    except AutologError:
+        _kinds[client.base] = False
+        return False
+    _kinds[client.base] = True
     return True
 
 

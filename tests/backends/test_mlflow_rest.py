@@ -27,6 +27,7 @@ pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 from mlflow import MlflowClient  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+from autolog.backends import mlflow_rest  # noqa: E402
 from autolog.backends.mlflow_rest import MlflowRestBackend  # noqa: E402
 
 
@@ -71,6 +72,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def tracking(mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AUTOLOG_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow_rest._kinds.clear()  # an earlier test's server may have had this port
     autolog.set_tracking_uri(mlflow_server)
     return mlflow_server
 
