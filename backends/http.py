@@ -314,13 +314,23 @@ class HttpBackend(Backend, RegistryBackend):
 
 
 def from_uri(uri: str) -> Backend:
-    """The backend for `http://host:port` or `https://...`."""
-    return HttpBackend(uri)
+    """The backend for `http://host:port` or `https://...`: autolog's server or MLflow's."""
+    from autolog.backends import mlflow_rest
+
+    client = Client(uri)
+    if mlflow_rest.is_mlflow_server(client):
+        return mlflow_rest.MlflowRestBackend(uri, client)
+    return HttpBackend(uri, client)
 
 
 def sync(uri: str) -> int:
     """Deliver the spools that exited processes left for server `uri`; return the entry count."""
-    backend = HttpBackend(uri)
+    from autolog.backends import mlflow_rest
+
+    backend = from_uri(uri)
+    if isinstance(backend, mlflow_rest.MlflowRestBackend):
+        return backend.sync()
+    assert isinstance(backend, HttpBackend)
     sent = backend.outbox.deliver_orphans()
     backend.close()
     return sent
