@@ -208,6 +208,19 @@ class Authorizer:
                 self._run_experiments[run_id] = found
         return found
 
+    async def _artifact_owner(self, path: str) -> tuple[str, str]:
+        """What an MLflow artifact path belongs to: ("run", id) or ("experiment", id).
+
+        `<experiment>/<run>/artifacts/...` is a run's; `<experiment>/models/<model id>/
+        artifacts/...` a logged model's, which belongs to the model's experiment.
+        """
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[2] == "artifacts":
+            return "run", parts[1]
+        if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+            return "experiment", parts[2]
+        return "run", ""  # not a path this server hands out: nobody's
+
     async def experiment_id(self, name_or_id: str) -> str | None:
         """The id of the experiment named or numbered `name_or_id` (cached), or None."""
         cached = self._experiments.get(name_or_id)
@@ -223,11 +236,18 @@ class Authorizer:
             return 5
         if who.name is None:
             return 0
+        if kind == "run" and "/" in key:
+            kind, key = await self._artifact_owner(key)
         if kind == "run":
             exp = await self.experiment_of(key)
             if exp is None:
                 return 0
             kind, key = "experiment", exp
+        elif kind == "experiment" and key:
+            exp_id = await self.experiment_id(key)
+            if exp_id is None:
+                return 0
+            key = exp_id
         cache_key = (who.name, kind, key)
         found = self._roles.get(cache_key)
         if found is None:
