@@ -47,9 +47,9 @@ COMMAND_MODULES: list[str] = [
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
-    "autolog._cli.login",
     "autolog._cli.data",
     "autolog._cli.reproduce",
+    "autolog._cli.login",
 ]
 
 #: What a command runs: parsed arguments in, exit code out.

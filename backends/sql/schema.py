@@ -15,13 +15,6 @@ The registry is stored as the model registry's contract (`RegistryBackend`) defi
 out twice; each record holds the version's source and lineage) and `model_events`, the
 append-only history (aliases, tags, descriptions, deletions, each with its acting user),
 which `autolog._registry` folds into the current state.
-
-Authentication and authorization (revision 0002_auth): `users` (a scrypt hash of the
-password, for the web UI's login), `groups` and `members`, `tokens` (only the sha256 of
-each token's secret is stored), `grants` (a role on one experiment or model, to a user or
-a group), `owners` (who created each experiment and model, and the role every signed-in
-user has on it) and `settings` (the default role for new experiments, the key that signs
-session cookies). Roles are stored as numbers: 1 reader, 2 writer, 3 maintainer, 4 owner.
 """
 
 from __future__ import annotations
@@ -181,6 +174,12 @@ model_events = Table(
 
 
 # -- authentication and authorization (revision 0002_auth) ---------------------------------------
+# `users` (a scrypt hash of the password, for the web UI's sign-in), `groups` and `members`,
+# `tokens` (only the sha256 of each token's secret), `grants` (a role on one experiment or
+# model, to a user or a group), `owners` (who created each experiment and model, and the
+# role every signed-in user has on it) and `settings` (the default role for new experiments,
+# the key that signs session cookies). Roles are numbers: 1 reader, 2 writer, 3 maintainer,
+# 4 owner.
 
 users = Table(
     "users",
