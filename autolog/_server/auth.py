@@ -125,6 +125,9 @@ class _Cache:
             return None
         return found[1]
 
+    def drop(self, key: Any) -> None:
+        self._data.pop(key, None)
+
     def put(self, key: Any, value: Any) -> None:
         if len(self._data) > 50_000:
             self._data.clear()
@@ -281,7 +284,7 @@ class Authorizer:
     async def created(self, who: Identity, kind: str, key: str) -> None:
         await run_in_threadpool(self.store.record_owner, kind, key, who.name)
         if who.name is not None:
-            self._roles._data.pop((who.name, kind, key), None)
+            self._roles.drop((who.name, kind, key))
 
     def close(self) -> None:
         self.store.close()
