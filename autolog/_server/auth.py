@@ -226,11 +226,12 @@ class Authorizer:
 
     async def experiment_id(self, name_or_id: str) -> str | None:
         """The id of the experiment named or numbered `name_or_id` (cached), or None."""
-        cached = self._experiments.get(name_or_id)
-        if cached is None:
-            cached = (await run_in_threadpool(self.store.experiment_id, name_or_id),)
-            self._experiments.put(name_or_id, cached)
-        found: str | None = cached[0]
+        found: str | None = self._experiments.get(name_or_id)
+        if found is None:
+            # Only what exists is remembered: an experiment created a moment later is found.
+            found = await run_in_threadpool(self.store.experiment_id, name_or_id)
+            if found is not None:
+                self._experiments.put(name_or_id, found)
         return found
 
     async def role(self, who: Identity, kind: str, key: str) -> int:
