@@ -47,7 +47,7 @@ def free_port() -> int:
 def start(cmd: list[str], health: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # MLflow's auth app starts slowly on a busy machine
     while time.monotonic() < deadline:
         try:
             if requests.get(health, timeout=2).status_code < 500:

@@ -44,11 +44,11 @@ __all__ = [
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
     "autolog._cli.runs",
+    "autolog._cli.login",
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
     "autolog._cli.remote",
-    "autolog._cli.login",
     "autolog._cli.ui",
     "autolog._cli.data",
     "autolog._cli.reproduce",

@@ -138,10 +138,8 @@ async def json_body(request: Request) -> Any:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidValueError(f"the request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidValueError("the request body's JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidValueError(f"the request body is {type(data).__name__}; expected an object")
     return data
@@ -152,14 +150,19 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> Starlette:
     """The application serving `config`'s store."""
-    from autolog._server import login, mlflow_api, native, ui
+    from autolog._server import mlflow_api, native, ui
+
+    backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
+
+    # Who may call (autolog/_server/guard.py, auth.py, login.py).
+    from autolog._server import login
     from autolog._server.auth import Authorizer
     from autolog._server.guard import Guard
     from autolog.backends.sql.auth import AuthStore
 
     if config.auth not in ("none", "token", "proxy"):
+        backend.close()
         raise InvalidValueError(f"--auth {config.auth!r} is unknown; use none, token or proxy")
-    backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
     authorizer = None if config.auth == "none" else Authorizer(AuthStore(engine=backend.engine))
 
     async def autolog_error(request: Request, exc: Exception) -> Response:
@@ -191,7 +194,6 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
             *(routes or []),
             *native.routes(),
             *mlflow_api.routes(),
-            *login.routes(),
             *ui.routes(),
         ],
         middleware=[Middleware(ui.Compression)],
@@ -205,6 +207,7 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
     app.state.backend = backend
     app.state.config = config
     app.state.authorizer = authorizer
+    app.router.routes.extend(login.routes())
     app.add_middleware(
         Guard,
         starlette=app,

@@ -125,6 +125,9 @@ class _Cache:
             return None
         return found[1]
 
+    def drop(self, key: Any) -> None:
+        self._data.pop(key, None)
+
     def put(self, key: Any, value: Any) -> None:
         if len(self._data) > 50_000:
             self._data.clear()
@@ -208,13 +211,27 @@ class Authorizer:
                 self._run_experiments[run_id] = found
         return found
 
+    async def _artifact_owner(self, path: str) -> tuple[str, str]:
+        """What an MLflow artifact path belongs to: ("run", id) or ("experiment", id).
+
+        `<experiment>/<run>/artifacts/...` is a run's; `<experiment>/models/<model id>/
+        artifacts/...` a logged model's, which belongs to the model's experiment.
+        """
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[2] == "artifacts":
+            return "run", parts[1]
+        if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+            return "experiment", parts[2]
+        return "run", ""  # not a path this server hands out: nobody's
+
     async def experiment_id(self, name_or_id: str) -> str | None:
         """The id of the experiment named or numbered `name_or_id` (cached), or None."""
-        cached = self._experiments.get(name_or_id)
-        if cached is None:
-            cached = (await run_in_threadpool(self.store.experiment_id, name_or_id),)
-            self._experiments.put(name_or_id, cached)
-        found: str | None = cached[0]
+        found: str | None = self._experiments.get(name_or_id)
+        if found is None:
+            # Only what exists is remembered: an experiment created a moment later is found.
+            found = await run_in_threadpool(self.store.experiment_id, name_or_id)
+            if found is not None:
+                self._experiments.put(name_or_id, found)
         return found
 
     async def role(self, who: Identity, kind: str, key: str) -> int:
@@ -223,11 +240,18 @@ class Authorizer:
             return 5
         if who.name is None:
             return 0
+        if kind == "run" and "/" in key:
+            kind, key = await self._artifact_owner(key)
         if kind == "run":
             exp = await self.experiment_of(key)
             if exp is None:
                 return 0
             kind, key = "experiment", exp
+        elif kind == "experiment" and key:
+            exp_id = await self.experiment_id(key)
+            if exp_id is None:
+                return 0
+            key = exp_id
         cache_key = (who.name, kind, key)
         found = self._roles.get(cache_key)
         if found is None:
@@ -261,7 +285,7 @@ class Authorizer:
     async def created(self, who: Identity, kind: str, key: str) -> None:
         await run_in_threadpool(self.store.record_owner, kind, key, who.name)
         if who.name is not None:
-            self._roles._data.pop((who.name, kind, key), None)
+            self._roles.drop((who.name, kind, key))
 
     def close(self) -> None:
         self.store.close()

@@ -337,11 +337,7 @@ class Guard:
     async def _authorize(self, who: Identity, rule: Rule, key: str) -> None:
         assert self.authorizer is not None
         kind = rule.resource
-        if kind == "experiment":
-            found = await self._experiment_id(key)
-            role = 0 if found is None else await self.authorizer.role(who, kind, found)
-        else:
-            role = await self.authorizer.role(who, kind, key)
+        role = await self.authorizer.role(who, kind, key)
         needed = needed_role(rule.role)
         if role >= needed:
             return
@@ -360,10 +356,6 @@ class Guard:
             f"{rule.method} {rule.path} needs {rule.role} on {kind} {shown!r}; you are"
             f" {names.get(role, 'none')}",
         )
-
-    async def _experiment_id(self, name_or_id: str) -> str | None:
-        assert self.authorizer is not None
-        return await self.authorizer.experiment_id(name_or_id)
 
 
 def _capped(receive: Receive, limit: int) -> Receive:

@@ -44,6 +44,13 @@ class Rule:
 
 _N = "/api/autolog/v1"
 
+# Signing in to the web UI (autolog/_server/login.py).
+AUTH: tuple[Rule, ...] = (
+    Rule("GET", "/login", "public"),
+    Rule("POST", "/login", "public"),
+    Rule("POST", "/logout", "public"),
+)
+
 # The native API (autolog/_server/native.py).
 NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/health", "public"),
@@ -64,13 +71,6 @@ NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/registry/model", "model", "reader", "query:name"),
     Rule("POST", f"{_N}/registry/versions", "model", "writer", "json:name"),
     Rule("POST", f"{_N}/registry/events", "model", "maintainer", "json:name"),
-)
-
-# Signing in to the web UI (autolog/_server/login.py).
-AUTH: tuple[Rule, ...] = (
-    Rule("GET", "/login", "public"),
-    Rule("POST", "/login", "public"),
-    Rule("POST", "/logout", "public"),
 )
 
 _M = "/api/2.0/mlflow"

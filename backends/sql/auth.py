@@ -470,12 +470,30 @@ class AuthStore:
         return found
 
     def experiment_id(self, name_or_id: str) -> str | None:
-        """The id of the experiment whose id or name is `name_or_id`, or None."""
+        """The id of the experiment whose id or name is `name_or_id`, or None.
+
+        An MLflow logged model's id stands for its experiment too (the table exists once
+        the MLflow routes' migration ran; before, there are no logged models).
+        """
         e = t.experiments
         with self.engine.connect() as conn:
             found: str | None = conn.execute(select(e.c.id).where(e.c.id == name_or_id)).scalar()
             if found is None:
                 found = conn.execute(select(e.c.id).where(e.c.name == name_or_id)).scalar()
+        return found if found is not None else self._logged_model_experiment(name_or_id)
+
+    def _logged_model_experiment(self, model_id: str) -> str | None:
+        from sqlalchemy import column, table
+        from sqlalchemy.exc import DBAPIError
+
+        logged = table("logged_models", column("id"), column("experiment_id"))
+        try:
+            with self.engine.connect() as conn:
+                found: str | None = conn.execute(
+                    select(logged.c.experiment_id).where(logged.c.id == model_id)
+                ).scalar()
+        except DBAPIError:
+            return None  # no such table in this schema
         return found
 
     def exists(self, kind: str, key: str) -> bool:

@@ -16,13 +16,6 @@ out twice; each record holds the version's source and lineage) and `model_events
 append-only history (aliases, tags, descriptions, deletions, each with its acting user),
 which `autolog._registry` folds into the current state.
 
-Authentication and authorization (revision 0002_auth): `users` (a scrypt hash of the
-password, for the web UI's login), `groups` and `members`, `tokens` (only the sha256 of
-each token's secret is stored), `grants` (a role on one experiment or model, to a user or
-a group), `owners` (who created each experiment and model, and the role every signed-in
-user has on it) and `settings` (the default role for new experiments, the key that signs
-session cookies). Roles are stored as numbers: 1 reader, 2 writer, 3 maintainer, 4 owner.
-
 What only MLflow's REST API has (revision 0003_mlflow): `deleted_experiments` and
 `deleted_runs` (MLflow's lifecycle stage: a row means "deleted", restored by removing
 it), `logged_models` (MLflow 3's LoggedModel: its searchable columns, and tags, params and
@@ -187,6 +180,12 @@ model_events = Table(
 
 
 # -- authentication and authorization (revision 0002_auth) ---------------------------------------
+# `users` (a scrypt hash of the password, for the web UI's sign-in), `groups` and `members`,
+# `tokens` (only the sha256 of each token's secret), `grants` (a role on one experiment or
+# model, to a user or a group), `owners` (who created each experiment and model, and the
+# role every signed-in user has on it) and `settings` (the default role for new experiments,
+# the key that signs session cookies). Roles are numbers: 1 reader, 2 writer, 3 maintainer,
+# 4 owner.
 
 users = Table(
     "users",

@@ -281,3 +281,25 @@ def test_deleting_needs_the_owner(world: World) -> None:
     event = {"id": f"{time.time_ns():020d}-del", "type": "model_deleted"}
     body = {"name": world.model, "event": event}
     assert world.call("POST", f"{N}/registry/events", "maintainer", json=body).status_code == 403
+
+
+def test_mlflow_artifact_paths_and_names_resolve_to_their_experiment(world: World) -> None:
+    """MLflow's artifact routes name a run inside a path; experiments may be named by name."""
+    import asyncio
+
+    from autolog._server.auth import Authorizer
+    from autolog._server.identity import Identity
+
+    authorizer = Authorizer(AuthStore(world.store), ttl=0)
+    reader, stranger = Identity("reader"), Identity("stranger")
+
+    async def roles(who: Identity) -> list[int]:
+        keys = [("run", f"{world.experiment}/{world.run}/artifacts/model/MLmodel"),
+                ("run", f"{world.experiment}/{world.run}/artifacts"),
+                ("experiment", world.experiment_name), ("experiment", world.experiment),
+                ("run", "../../etc/passwd"), ("experiment", "no-such-thing")]  # fmt: skip
+        return [await authorizer.role(who, kind, key) for kind, key in keys]
+
+    assert asyncio.run(roles(reader)) == [1, 1, 1, 1, 0, 0]
+    assert asyncio.run(roles(stranger)) == [0, 0, 0, 0, 0, 0]
+    authorizer.close()
