@@ -296,11 +296,14 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-ui")
+    parser.add_argument("--only", choices=["server", "ui", "mlflow"], action="append",
+                        help="measure only these (repeatable; default: all three)")  # fmt: skip
     args = parser.parse_args()
     base = args.dir.resolve()
     base.mkdir(parents=True, exist_ok=True)
     info = autolog_stores(base, args.runs, args.points)
-    mlflow_uri = mlflow_store(base, args.mlflow_runs) if args.mlflow_runs else None
+    only = set(args.only or ["server", "ui", "mlflow"])
+    mlflow_uri = mlflow_store(base, args.mlflow_runs) if "mlflow" in only else None
     import requests
 
     results: dict[str, Any] = {"runs": args.runs, "points": args.points}
@@ -323,6 +326,8 @@ def main() -> None:
         procs.append(local)
         for name, proc, curve in (("autolog server", server, info["server_curve"]),
                                   ("autolog ui", local, info["local_curve"])):  # fmt: skip
+            if name.split()[1] not in only:
+                continue
             exps = requests.get(proc.url + "/", timeout=60).text
             exp_id = exps.split('href="/experiments/', 1)[1].split('"', 1)[0]
             print(f"measuring {name} ...", flush=True)
@@ -361,6 +366,8 @@ def report(results: dict[str, Any]) -> None:
     print(f"\n{results['runs']} runs (20 params, 10 metrics); median of the loads")
     mlflow = results.get("mlflow server")
     for name in ("autolog server", "autolog ui"):
+        if name not in results:
+            continue
         page, curve = results[name]["runs_page"], results[name]["curve"]
         line = (f"{name:15} rows visible {page['visible_ms']:7.0f} ms, interactive"
                 f" {page['interactive_ms']:7.0f} ms, {page['bytes'] / 1024:7.1f} KB;"
