@@ -310,24 +310,20 @@ def main() -> None:
     browser = Chromium()
     procs: list[Process] = []
     try:
-        port = free_port()
-        server = Process(
-            [sys.executable, "-m", "autolog", "server", "--store", info["store"], "--artifacts",
-             str(base / "server" / "artifacts"), "--port", str(port)],
-            f"http://127.0.0.1:{port}", "/api/autolog/v1/health", base / "server.log",
-        )  # fmt: skip
-        procs.append(server)
-        port = free_port()
-        local = Process(
-            [sys.executable, "-m", "autolog", "ui", "--tracking-uri", str(base / "local"),
-             "--port", str(port)],
-            f"http://127.0.0.1:{port}", "/", base / "ui.log",
-        )  # fmt: skip
-        procs.append(local)
-        for name, proc, curve in (("autolog server", server, info["server_curve"]),
-                                  ("autolog ui", local, info["local_curve"])):  # fmt: skip
-            if name.split()[1] not in only:
+        targets = [
+            ("server", "autolog server", info["server_curve"],
+             ["server", "--store", info["store"], "--artifacts",
+              str(base / "server" / "artifacts")], "/api/autolog/v1/health"),
+            ("ui", "autolog ui", info["local_curve"],
+             ["ui", "--tracking-uri", str(base / "local")], "/"),
+        ]  # fmt: skip
+        for target, name, curve, cmd, ready in targets:
+            if target not in only:
                 continue
+            port = free_port()
+            proc = Process([sys.executable, "-m", "autolog", *cmd, "--port", str(port)],
+                           f"http://127.0.0.1:{port}", ready, base / f"{target}.log")  # fmt: skip
+            procs.append(proc)
             exps = requests.get(proc.url + "/", timeout=60).text
             exp_id = exps.split('href="/experiments/', 1)[1].split('"', 1)[0]
             print(f"measuring {name} ...", flush=True)
