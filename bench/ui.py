@@ -296,33 +296,34 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-ui")
+    parser.add_argument("--only", choices=["server", "ui", "mlflow"], action="append",
+                        help="measure only these (repeatable; default: all three)")  # fmt: skip
     args = parser.parse_args()
     base = args.dir.resolve()
     base.mkdir(parents=True, exist_ok=True)
     info = autolog_stores(base, args.runs, args.points)
-    mlflow_uri = mlflow_store(base, args.mlflow_runs) if args.mlflow_runs else None
+    only = set(args.only or ["server", "ui", "mlflow"])
+    mlflow_uri = mlflow_store(base, args.mlflow_runs) if "mlflow" in only else None
     import requests
 
     results: dict[str, Any] = {"runs": args.runs, "points": args.points}
     browser = Chromium()
     procs: list[Process] = []
     try:
-        port = free_port()
-        server = Process(
-            [sys.executable, "-m", "autolog", "server", "--store", info["store"], "--artifacts",
-             str(base / "server" / "artifacts"), "--port", str(port)],
-            f"http://127.0.0.1:{port}", "/api/autolog/v1/health", base / "server.log",
-        )  # fmt: skip
-        procs.append(server)
-        port = free_port()
-        local = Process(
-            [sys.executable, "-m", "autolog", "ui", "--tracking-uri", str(base / "local"),
-             "--port", str(port)],
-            f"http://127.0.0.1:{port}", "/", base / "ui.log",
-        )  # fmt: skip
-        procs.append(local)
-        for name, proc, curve in (("autolog server", server, info["server_curve"]),
-                                  ("autolog ui", local, info["local_curve"])):  # fmt: skip
+        targets = [
+            ("server", "autolog server", info["server_curve"],
+             ["server", "--store", info["store"], "--artifacts",
+              str(base / "server" / "artifacts")], "/api/autolog/v1/health"),
+            ("ui", "autolog ui", info["local_curve"],
+             ["ui", "--tracking-uri", str(base / "local")], "/"),
+        ]  # fmt: skip
+        for target, name, curve, cmd, ready in targets:
+            if target not in only:
+                continue
+            port = free_port()
+            proc = Process([sys.executable, "-m", "autolog", *cmd, "--port", str(port)],
+                           f"http://127.0.0.1:{port}", ready, base / f"{target}.log")  # fmt: skip
+            procs.append(proc)
             exps = requests.get(proc.url + "/", timeout=60).text
             exp_id = exps.split('href="/experiments/', 1)[1].split('"', 1)[0]
             print(f"measuring {name} ...", flush=True)
@@ -361,6 +362,8 @@ def report(results: dict[str, Any]) -> None:
     print(f"\n{results['runs']} runs (20 params, 10 metrics); median of the loads")
     mlflow = results.get("mlflow server")
     for name in ("autolog server", "autolog ui"):
+        if name not in results:
+            continue
         page, curve = results[name]["runs_page"], results[name]["curve"]
         line = (f"{name:15} rows visible {page['visible_ms']:7.0f} ms, interactive"
                 f" {page['interactive_ms']:7.0f} ms, {page['bytes'] / 1024:7.1f} KB;"

@@ -19,7 +19,7 @@ __all__ = ["register"]
 
 _EPILOG = """\
 examples:
-  autolog ui                                   the runs in ./autolog-runs, on http://127.0.0.1:5050
+  autolog ui --open                            the runs in ./autolog-runs, on http://127.0.0.1:5050
   autolog ui --tracking-uri s3://bucket/runs --port 8080
 
 It listens on 127.0.0.1 only and needs no database server. To share runs with others,
@@ -36,6 +36,9 @@ def register(subparsers: Subparsers) -> None:
         epilog=_EPILOG,
     )
     parser.add_argument("--port", type=int, default=5050, help="the port on 127.0.0.1 (5050)")
+    parser.add_argument(
+        "--open", action="store_true", help="open the UI in the default web browser too"
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,7 +69,14 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn builds the application in its own import (autolog._server.ui.local), which
     # reads the store from this variable: the CLI layer does not import the server's.
     os.environ["AUTOLOG_UI_TRACKING_URI"] = uri
-    note(f"autolog ui on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C stops it")
+    url = f"http://127.0.0.1:{args.port}"
+    note(f"autolog ui on {url} (store {uri}); Ctrl-C stops it")
+    if args.open:
+        import threading
+        import webbrowser
+
+        # Once uvicorn listens (it starts in well under a second); a failure only loses the tab.
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(
         "autolog._server.ui.local:app_from_environment",
         factory=True,

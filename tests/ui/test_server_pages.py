@@ -269,6 +269,18 @@ def test_pages_forbid_inline_script_and_are_compressed(server: Served) -> None:
     assert api.headers.get("Content-Encoding") is None
 
 
+def test_artifacts_are_served_sandboxed(server: Served) -> None:
+    run_id = find_run(server, "params.n_estimators = '30'")
+    url = f"{server.url}/ui/api/runs/{run_id}/raw"
+    text = requests.get(url, params={"path": "feature_importances.json"}, timeout=10)
+    assert text.status_code == 200
+    assert text.headers["Content-Type"] == "application/octet-stream"
+    assert text.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in text.headers["Content-Security-Policy"]
+    escape = requests.get(url, params={"path": "../../etc/passwd"}, timeout=10)
+    assert escape.status_code == 400 and "error" in escape.json()
+
+
 def test_history_is_downsampled_on_the_server(server: Served) -> None:
     run_id = find_run(server, "params.n_estimators = '30'")
     url = f"{server.url}/ui/api/runs/{run_id}/history"

@@ -27,8 +27,9 @@ from autolog.errors import FilterSyntaxError, InvalidValueError
 
 __all__ = ["column_spec", "experiment_page", "experiments_page", "rows"]
 
-#: Runs per request of the table's script.
+#: Runs per request of the table's script, and the most one request may ask for.
 PAGE = 200
+MAX_PAGE = 1000
 #: Most runs read to offer column names.
 SAMPLE = 200
 #: Columns one request may ask for.
@@ -178,7 +179,8 @@ async def rows(request: Request) -> Response:
         query = Query(query.clauses + extra)
     elif grouped:
         query = Query(query.clauses + parse_query("parent_id IS NULL").clauses)
-    limit = max(1, min(int(q.get("limit", PAGE)) if q.get("limit", "").isdigit() else PAGE, 1000))
+    asked = q.get("limit", "")
+    limit = max(1, min(int(asked), MAX_PAGE)) if asked.isdigit() else PAGE
     store = backend(request)
 
     def search() -> dict[str, Any]:

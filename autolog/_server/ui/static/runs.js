@@ -137,7 +137,7 @@
 
   // -- drawing ----------------------------------------------------------------------------------
   function template() {
-    return ["2.2em", ...FIXED.map((c) => c.width), ...activeCols().map(() => "minmax(6em, 1fr)")].join(" ");
+    return ["2.2em", ...FIXED.map((c) => c.width), ...activeCols().map(() => "minmax(8em, 1fr)")].join(" ");
   }
 
   function fmtNumber(v) {
