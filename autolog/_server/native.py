@@ -356,6 +356,18 @@ def _document(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _stamped(document: dict[str, Any], what: str, *fields: str) -> dict[str, Any]:
+    """`document`, refused unless each of `fields` is an integer (the times a reader folds by)."""
+    for field in fields:
+        value = document.get(field)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidValueError(
+                f"{what} field {field!r} is {str(value)[:100]!r}; expected an integer (written"
+                " by autolog's registry: register models with autolog's client)"
+            )
+    return document
+
+
 def _acting(request: Request, document: dict[str, Any], field: str) -> dict[str, Any]:
     """`document` with `field` set to the authenticated user (the client's word otherwise)."""
     name = identity(request).name
@@ -365,7 +377,8 @@ def _acting(request: Request, document: dict[str, Any], field: str) -> dict[str,
 async def create_model(request: Request) -> Response:
     data = await json_body(request)
     name = check_model_name(_text(data, "name"))
-    meta = _acting(request, _document(data, "meta"), "creator")
+    meta = _stamped(_document(data, "meta"), "model meta", "created_at", "created_ns")
+    meta = _acting(request, meta, "creator")
     made = await run_in_threadpool(_backend(request).create_registered_model, name, meta)
     if made:
         await created(request, "model", name)
@@ -407,6 +420,7 @@ async def create_version(request: Request) -> Response:
     refused = await _check_source(request, record)
     if refused is not None:
         return refused
+    record = _stamped(record, "version record", "created_at", "created_ns")
     record = _acting(request, record, "creator")
     number = await run_in_threadpool(_backend(request).create_model_version, name, record)
     return reply({"version": number})
@@ -419,7 +433,10 @@ _OWNER_EVENTS = ("version_deleted", "model_deleted")
 async def append_event(request: Request) -> Response:
     data = await json_body(request)
     name = check_model_name(_text(data, "name"))
-    event = _acting(request, _document(data, "event"), "user")
+    event = _stamped(_document(data, "event"), "model event", "ns", "time")
+    if not isinstance(event.get("type"), str):
+        raise InvalidValueError(f"model event type is {event.get('type')!r}; expected a string")
+    event = _acting(request, event, "user")
     if event.get("type") in _OWNER_EVENTS and not await allowed(request, "model", name, "owner"):
         return denied(f"only an owner of model {name!r} may delete it or its versions")
     written = await run_in_threadpool(_backend(request).append_model_event, name, event)

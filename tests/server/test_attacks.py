@@ -12,6 +12,7 @@ import http.client
 import json
 import pickle
 import socket
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from trackingserver import Postgres, ServerProcess, migrated_sqlite
 from autolog.backends.sql.auth import AuthStore
 
 N = "/api/autolog/v1"
+M = "/api/2.0/mlflow"
+A = "/api/2.0/mlflow-artifacts/artifacts"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -58,6 +61,12 @@ class Target:
 
     def post(self, path: str, body: Any) -> requests.Response:
         return requests.post(self.server.url + path, json=body, headers=self.auth, timeout=30)
+
+
+def stamp() -> dict[str, int]:
+    """The times autolog's registry writes on a model or version record."""
+    ns = time.time_ns()
+    return {"created_at": ns // 1_000_000, "created_ns": ns}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -205,11 +214,13 @@ def test_model_version_sources_outside_the_servers_runs_are_refused(
     target: Target, listener: socket.socket
 ) -> None:
     name = f"m-{uuid.uuid4().hex[:6]}"
-    assert target.post(f"{N}/registry/models", {"name": name, "meta": {}}).json()["created"]
+    assert target.post(f"{N}/registry/models", {"name": name, "meta": stamp()}).json()["created"]
     for record in bad_sources(target, listener.getsockname()[1]):
-        resp = target.post(f"{N}/registry/versions", {"name": name, "record": record})
+        body = {"name": name, "record": {**record, **stamp()}}
+        resp = target.post(f"{N}/registry/versions", body)
         assert 400 <= resp.status_code < 500, (record, resp.text)
-    good = {"run_id": target.run, "artifact_path": "model", "source": f"runs:/{target.run}/model"}
+    good = {"run_id": target.run, "artifact_path": "model", "source": f"runs:/{target.run}/model",
+            **stamp()}  # fmt: skip
     assert target.post(f"{N}/registry/versions", {"name": name, "record": good}).status_code == 200
     with pytest.raises(BlockingIOError):
         listener.accept()  # nobody connected: the server made no outbound request
@@ -257,8 +268,9 @@ def test_the_server_never_unpickles(target: Target) -> None:
     for path in ("model/model.pkl", "model/model.joblib", "model/python_model.pkl"):
         assert target.raw("PUT", f"{N}/runs/{target.run}/artifacts/{path}", payload)[0] == 200
     name = f"pickled-{uuid.uuid4().hex[:6]}"
-    target.post(f"{N}/registry/models", {"name": name, "meta": {}})
-    record = {"run_id": target.run, "artifact_path": "model", "source": f"runs:/{target.run}/model"}
+    target.post(f"{N}/registry/models", {"name": name, "meta": stamp()})
+    record = {"run_id": target.run, "artifact_path": "model", "source": f"runs:/{target.run}/model",
+              **stamp()}  # fmt: skip
     assert (
         target.post(f"{N}/registry/versions", {"name": name, "record": record}).status_code == 200
     )

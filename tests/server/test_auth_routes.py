@@ -55,6 +55,12 @@ def run_meta(run_id: str, exp_id: str, exp_name: str | None = None) -> dict[str,
             "name": "r", "start_time": int(time.time() * 1000), "parent_id": None}  # fmt: skip
 
 
+def stamp() -> dict[str, int]:
+    """The times autolog's registry writes on a model, version record or event."""
+    ns = time.time_ns()
+    return {"created_at": ns // 1_000_000, "created_ns": ns, "ns": ns, "time": ns // 1_000_000}
+
+
 def build_world(store: str, root: Path) -> World:
     auth = AuthStore(store)
     tokens: dict[str, str] = {}
@@ -78,7 +84,7 @@ def build_world(store: str, root: Path) -> World:
     put = world.call("PUT", f"{N}/runs/{world.run}/artifacts/model/MLmodel", "owner", data=b"x")
     assert put.status_code == 200, put.text
     model = world.call("POST", f"{N}/registry/models", "owner",
-                       json={"name": world.model, "meta": {"created_at": 1}})  # fmt: skip
+                       json={"name": world.model, "meta": stamp()})  # fmt: skip
     assert model.json() == {"created": True}, model.text
     for user in ("maintainer", "writer", "reader"):
         auth.grant("experiment", world.experiment, "user", user, user)
@@ -144,13 +150,14 @@ def special_body(world: World, rule: Rule) -> dict[str, Any] | None:
             return {"entries": [{"type": "batch", "run_id": world.run, "name": uuid.uuid4().hex,
                                  "batch": {"metrics": {"m": [[1.0, 0, 1]]}}}]}  # fmt: skip
         if tail == "models" and rule.method == "POST":
-            return {"name": f"m-{uuid.uuid4().hex[:8]}", "meta": {}}
+            return {"name": f"m-{uuid.uuid4().hex[:8]}", "meta": stamp()}
         if tail == "versions":
             return {"record": {"run_id": world.run, "artifact_path": "model",
-                               "source": f"runs:/{world.run}/model"}}  # fmt: skip
+                               "source": f"runs:/{world.run}/model", **stamp()}}  # fmt: skip
         if tail == "events":
             return {"event": {"id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}",
-                              "type": "model_tag_set", "key": "k", "to": "v"}}  # fmt: skip
+                              "type": "model_tag_set", "key": "k", "to": "v",
+                              **stamp()}}  # fmt: skip
     return None
 
 
@@ -258,13 +265,13 @@ def test_listings_name_only_what_the_caller_may_read(world: World) -> None:
 
 def test_registry_history_records_the_authenticated_user(world: World) -> None:
     event = {"id": f"{time.time_ns():020d}-abc", "type": "model_tag_set", "key": "k", "to": "v",
-             "user": "somebody-else"}  # fmt: skip
+             "user": "somebody-else", **stamp()}  # fmt: skip
     resp = world.call(
         "POST", f"{N}/registry/events", "maintainer", json={"name": world.model, "event": event}
     )
     assert resp.status_code == 200, resp.text
     record = {"run_id": world.run, "artifact_path": "model", "source": f"runs:/{world.run}/model",
-              "creator": "somebody-else"}  # fmt: skip
+              "creator": "somebody-else", **stamp()}  # fmt: skip
     resp = world.call(
         "POST", f"{N}/registry/versions", "writer", json={"name": world.model, "record": record}
     )
@@ -278,7 +285,7 @@ def test_registry_history_records_the_authenticated_user(world: World) -> None:
 
 
 def test_deleting_needs_the_owner(world: World) -> None:
-    event = {"id": f"{time.time_ns():020d}-del", "type": "model_deleted"}
+    event = {"id": f"{time.time_ns():020d}-del", "type": "model_deleted", **stamp()}
     body = {"name": world.model, "event": event}
     assert world.call("POST", f"{N}/registry/events", "maintainer", json=body).status_code == 403
 
