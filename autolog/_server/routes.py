@@ -86,7 +86,8 @@ MLFLOW: tuple[Rule, ...] = (
     Rule("GET", "/api/3.0/mlflow/server-info", "public"),
     Rule("GET", f"{_M}/openapi.json", "public"),
     # experiments
-    Rule("GET", f"{_M}/experiments/get-by-name", "user"),
+    Rule("GET", f"{_M}/experiments/get-by-name", "experiment", "reader",
+         "query:experiment_name"),
     Rule("POST", f"{_M}/experiments/create", "user", "writer"),
     Rule("GET", f"{_M}/experiments/get", "experiment", "reader", "query:experiment_id"),
     Rule("POST", f"{_M}/experiments/search", "user"),

@@ -117,6 +117,8 @@ def sample(world: World, rule: Rule) -> tuple[str, dict[str, Any]]:
         rule.resource, ""
     )
     where, _, name = rule.locate.partition(":")
+    if name == "experiment_name":
+        key = world.experiment_name
     values = {"run_id": world.run, "experiment_id": world.experiment, "name": world.model,
               "path": "model/MLmodel", "name_or_id": world.experiment}  # fmt: skip
 
@@ -194,6 +196,76 @@ def refused(resp: requests.Response) -> bool:
     if resp.status_code == 303 and resp.headers.get("location", "").startswith("/login?next="):
         return True
     return resp.status_code == 404 and "that you may read" in resp.text
+
+
+M = "/api/2.0/mlflow"
+
+
+# Before the route-by-route test, which deletes the world's model (as its admin may).
+
+
+def test_mlflow_searches_name_only_what_the_caller_may_read(world: World) -> None:
+    version = world.call(
+        "POST", f"{M}/model-versions/create", "owner",
+        json={"name": world.model, "source": f"runs:/{world.run}/model", "run_id": world.run},
+    )  # fmt: skip
+    assert version.status_code == 200, version.text
+    for caller in ("stranger", "reader", "admin"):
+        visible = caller != "stranger"
+        exps = world.call("POST", f"{M}/experiments/search", caller, json={})
+        assert exps.status_code == 200 and (world.experiment_name in exps.text) == visible
+        runs = world.call(
+            "POST", f"{M}/runs/search", caller, json={"experiment_ids": [world.experiment]}
+        )
+        assert runs.status_code == 200 and (world.run in runs.text) == visible, runs.text
+        models = world.call("GET", f"{M}/registered-models/search", caller)
+        assert models.status_code == 200 and (world.model in models.text) == visible
+        for params in ({}, {"filter": f"name = '{world.model}'"}):
+            found = world.call("GET", f"{M}/model-versions/search", caller, params=params)
+            assert found.status_code == 200 and (world.model in found.text) == visible
+        logged = world.call(
+            "POST", f"{M}/logged-models/search", caller, json={"experiment_ids": [world.experiment]}
+        )
+        assert logged.status_code == 200, logged.text
+    # Asking by name does not confirm the name: the same answer as for a missing one.
+    hidden = world.call("GET", f"{M}/experiments/get-by-name", "stranger",
+                        params={"experiment_name": world.experiment_name})  # fmt: skip
+    missing = world.call("GET", f"{M}/experiments/get-by-name", "stranger",
+                         params={"experiment_name": "no-such"})  # fmt: skip
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error_code"] == missing.json()["error_code"]
+    assert (
+        world.call(
+            "GET",
+            f"{M}/experiments/get-by-name",
+            "reader",
+            params={"experiment_name": world.experiment_name},
+        ).status_code
+        == 200
+    )
+
+
+def test_mlflow_creators_own_what_they_create(world: World) -> None:
+    name = f"mine-{uuid.uuid4().hex[:6]}"
+    made = world.call("POST", f"{M}/experiments/create", "stranger", json={"name": name})
+    assert made.status_code == 200, made.text
+    exp_id = made.json()["experiment_id"]
+    assert world.call("GET", f"{M}/experiments/get", "reader",
+                      params={"experiment_id": exp_id}).status_code == 404  # fmt: skip
+    found = world.call("POST", f"{M}/experiments/search", "stranger", json={})
+    assert name in found.text
+    deleted = world.call(
+        "POST", f"{M}/experiments/delete", "stranger", json={"experiment_id": exp_id}
+    )
+    assert deleted.status_code == 200, deleted.text  # the owner's right
+    model = f"mine-{uuid.uuid4().hex[:6]}"
+    made = world.call("POST", f"{M}/registered-models/create", "stranger", json={"name": model})
+    assert made.status_code == 200, made.text
+    listed = world.call("GET", f"{M}/registered-models/search", "stranger")
+    assert model in listed.text
+    assert model not in world.call("GET", f"{M}/registered-models/search", "reader").text
+    gone = world.call("DELETE", f"{M}/registered-models/delete", "stranger", json={"name": model})
+    assert gone.status_code == 200, gone.text
 
 
 RULE_IDS = [f"{r.method} {r.path}" for r in RULES.values()]

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from autolog._entities import Experiment, Run, RunStatus
 from autolog._search import parse_query
 from autolog._server.app import reply
+from autolog._server.identity import created, readable
 from autolog._server.mlflow_api import common as c
 from autolog._server.mlflow_api.tokens import decode_token, encode_token
 from autolog._validation import check_key, check_name, check_tag_value
@@ -95,6 +96,7 @@ async def create_experiment(request: Request) -> Response:
         )
     tags = [(check_key(k, "tag"), check_tag_value(k, v)) for k, v in c.pairs(data, "tags")]
     exp_id = await run_in_threadpool(_create, request, name, tags)
+    await created(request, "experiment", exp_id)
     return reply({"experiment_id": exp_id})
 
 
@@ -121,12 +123,13 @@ async def search_experiments(request: Request) -> Response:
         raise InvalidValueError(f"max_results {max_results} must be between 1 and 50000")
     token = data.get("page_token") or None
     after = decode_token(token, "experiments", (int, str)) if token else None
+    only = await readable(request, "experiment")
 
     def search() -> tuple[list[dict[str, Any]], str | None]:
         backend = c.backend(request)
         deleted = c.tables(request).deleted_experiments()
         found = []
-        exps = sorted(backend.list_experiments(), key=lambda e: (-e.created_at, e.id))
+        exps = sorted(backend.list_experiments(only), key=lambda e: (-e.created_at, e.id))
         for exp in exps:
             if after is not None and (-exp.created_at, exp.id) <= (-after[0], after[1]):
                 continue

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from autolog._server.app import reply
+from autolog._server.identity import readable
 from autolog._server.mlflow_api import common as c
 from autolog._server.mlflow_api.tokens import decode_token, encode_token
 from autolog._validation import check_id, check_key, check_name, check_param_value, check_tag_value
@@ -213,10 +214,13 @@ async def search_models(request: Request) -> Response:
         raise InvalidValueError(f"max_results {max_results} must be between 1 and 1000")
     token = data.get("page_token") or None
     after = decode_token(token, "logged_models", (int, str)) if token else None
+    only = await readable(request, "experiment")
 
     def search() -> dict[str, Any]:
         backend = c.backend(request)
         ids = [c.resolve_experiment_id(backend, i) for i in experiment_ids]
+        if only is not None:  # the models of experiments the caller may read, only
+            ids = [i for i in ids if i in only]
         found = c.tables(request).search_logged_models(
             ids,
             (int(after[0]), str(after[1])) if after else None,

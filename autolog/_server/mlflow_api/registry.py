@@ -21,6 +21,7 @@ from autolog._registry.names import check_model_name
 from autolog._registry.store import RegistryStore, registry_store
 from autolog._search import like_regex
 from autolog._server.app import reply
+from autolog._server.identity import created, readable
 from autolog._server.mlflow_api import common as c
 from autolog._server.mlflow_api.artifacts import artifact_target
 from autolog._server.mlflow_api.logged_models import model_artifact_uri
@@ -106,7 +107,9 @@ async def create_model(request: Request) -> Response:
             registry.set_model_description(name, description, who)
         return model_json(registry, registry.load(name))
 
-    return reply({"registered_model": await run_in_threadpool(create)})
+    made = await run_in_threadpool(create)
+    await created(request, "model", name)
+    return reply({"registered_model": made})
 
 
 async def get_model(request: Request) -> Response:
@@ -197,12 +200,14 @@ async def search_models(request: Request) -> Response:
     max_results = _max_results(data, 100)
     token = data.get("page_token") or None
     after = decode_token(token, "registered_models", (str,))[0] if token else None
+    only = await readable(request, "model")
 
     def search() -> dict[str, Any]:
         registry = _registry(request)
         found = [
             s for s in registry.load_all()
-            if (after is None or s.name > after)
+            if (only is None or s.name in only)
+            and (after is None or s.name > after)
             and _holds(clauses, {"name": s.name, **{f"tag:{k}": v for k, v in s.tags.items()}})
         ]  # fmt: skip
         out: dict[str, Any] = {
@@ -410,11 +415,13 @@ async def search_versions(request: Request) -> Response:
     max_results = _max_results(data, 1000)
     token = data.get("page_token") or None
     after = decode_token(token, "model_versions", (str, int)) if token else None
+    only = await readable(request, "model")
 
     def search() -> dict[str, Any]:
         registry = _registry(request)
         names = [v for n, op, v in clauses if n == "name" and op == "="]
         states = [registry.load(names[0])] if len(names) == 1 else registry.load_all()
+        states = [s for s in states if only is None or s.name in only]
         found = []
         for state in states:
             for number in sorted(state.live_versions(), reverse=True):

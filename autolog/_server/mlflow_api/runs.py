@@ -18,6 +18,7 @@ from starlette.responses import Response
 from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
 from autolog._server.app import reply
+from autolog._server.identity import readable
 from autolog._server.mlflow_api import common as c
 from autolog._server.mlflow_api.experiments import view_type
 from autolog._server.mlflow_api.tokens import decode_token, encode_token
@@ -405,12 +406,15 @@ async def search_runs(request: Request) -> Response:
     token = data.get("page_token") or None
     if token is not None and not isinstance(token, str):
         raise InvalidValueError(f"page_token {token!r} must be a string")
+    only = await readable(request, "experiment")
 
     def search() -> str:
         from autolog.backends.sql.search import search_run_ids
 
         backend = c.backend(request)
         ids = [c.resolve_experiment_id(backend, i) for i in experiment_ids]
+        if only is not None:  # the runs of experiments the caller may read, only
+            ids = [i for i in ids if i in only]
         deleted = exists().where(t.deleted_runs.c.run_id == t.runs.c.id)
         where = [] if view == "ALL" else [deleted if view == "DELETED_ONLY" else not_(deleted)]
         found, next_token = search_run_ids(
