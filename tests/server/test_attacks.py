@@ -38,6 +38,7 @@ class Target:
     root: Path
     token: str
     run: str
+    experiment: str = ""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -89,6 +90,7 @@ def target(
             "start_time": 1, "parent_id": None}  # fmt: skip
     assert found.post(f"{N}/experiments", {"name": "attacks"}).status_code == 200
     meta["experiment_id"] = found.post(f"{N}/experiments", {"name": "attacks"}).json()["id"]
+    found.experiment = str(meta["experiment_id"])
     assert found.post(f"{N}/ingest", {"entries": [{"type": "create", "run": meta}]}).json()[
         "results"
     ] == [{"ok": True}]
@@ -123,8 +125,17 @@ TRAVERSALS = [
 ARTIFACT_READS = [
     ("GET", N + "/runs/{run}/artifacts/{path}"),
     ("GET", N + "/runs/{run}/artifact-list?path={path}"),
+    ("GET", A + "/{exp}/{run}/artifacts/{path}"),
+    ("GET", A + "/{path}"),
+    ("GET", A + "?path={exp}/{run}/artifacts/{path}"),
+    ("GET", A + "?path={path}"),
+    ("GET", M + "/artifacts/list?run_id={run}&path={path}"),
 ]
-ARTIFACT_WRITES = [("PUT", N + "/runs/{run}/artifacts/{path}")]
+ARTIFACT_WRITES = [
+    ("PUT", N + "/runs/{run}/artifacts/{path}"),
+    ("PUT", A + "/{exp}/{run}/artifacts/{path}"),
+    ("PUT", A + "/{path}"),
+]
 
 
 @pytest.mark.parametrize("payload", TRAVERSALS)
@@ -132,10 +143,12 @@ ARTIFACT_WRITES = [("PUT", N + "/runs/{run}/artifacts/{path}")]
 def test_path_traversal_reads_nothing_outside(
     target: Target, method: str, route: str, payload: str
 ) -> None:
-    status, body = target.raw(method, route.format(run=target.run, path=payload))
+    status, body = target.raw(
+        method, route.format(run=target.run, exp=target.experiment, path=payload)
+    )
     assert status < 500 and b"root:" not in body, (status, body[:200])
     if status == 200:  # only a plain name inside the run ('....' is one): nothing there
-        assert body == b'{"files":[]}', body[:200]
+        assert json.loads(body)["files"] == [], body[:200]
     else:
         assert 400 <= status < 500, (status, body[:200])
 
@@ -148,12 +161,17 @@ def test_path_traversal_writes_nothing_outside(
     name = f"autolog-evil-{uuid.uuid4().hex[:8]}"
     evil = payload.replace("etc/passwd", f"tmp/{name}").replace("etc%2fpasswd", f"tmp%2f{name}")
     evil = evil.replace("etc%5cpasswd", f"tmp%5c{name}").replace("etc\\passwd", f"tmp\\{name}")
-    status, body = target.raw(method, route.format(run=target.run, path=evil), b"owned")
+    status, body = target.raw(
+        method, route.format(run=target.run, exp=target.experiment, path=evil), b"owned"
+    )
     written = [p for p in (Path("/tmp") / name, target.root / name) if p.exists()]
     assert not written
     if status == 200:
         # Accepted only as a plain name inside the run (a '%2e' kept literally, say).
-        stored = json.loads(body)["path"]
+        inside = target.root / "artifacts" / "runs" / target.run / "artifacts"
+        for found in target.root.rglob(f"*{name}*"):
+            assert found.resolve().is_relative_to(inside.resolve()), found
+        stored = json.loads(body).get("path", "")
         assert ".." not in stored.split("/") and not stored.startswith("/"), stored
     else:
         assert 400 <= status < 500, (status, body[:200])
@@ -226,9 +244,47 @@ def test_model_version_sources_outside_the_servers_runs_are_refused(
         listener.accept()  # nobody connected: the server made no outbound request
 
 
+def bad_mlflow_sources(target: Target, port: int) -> list[str]:
+    run, exp = target.run, target.experiment
+    return [
+        "file:///etc",
+        "/etc/passwd",
+        "s3://someone-else/models",
+        "http://169.254.169.254/latest/meta-data/",
+        f"http://127.0.0.1:{port}/x",
+        f"runs:/{run}/../../etc",
+        "runs:/../x/model",
+        f"runs:/{uuid.uuid4().hex}/model",
+        "models:/m-0123456789abcdef",
+        "models:/../../etc",
+        "mlflow-artifacts:/../../etc/passwd",
+        f"mlflow-artifacts://127.0.0.1:{port}/x",
+        f"mlflow-artifacts:/{exp}/{run}/artifacts/../../../../etc",
+        f"mlflow-artifacts:/{exp}/../../../etc/passwd",
+    ]
+
+
+def test_mlflow_model_version_sources_outside_the_servers_runs_are_refused(
+    target: Target, listener: socket.socket
+) -> None:
+    name = f"m-{uuid.uuid4().hex[:6]}"
+    assert target.post(f"{M}/registered-models/create", {"name": name}).status_code == 200
+    for source in bad_mlflow_sources(target, listener.getsockname()[1]):
+        resp = target.post(f"{M}/model-versions/create", {"name": name, "source": source})
+        assert 400 <= resp.status_code < 500, (source, resp.text)
+    good = {"name": name, "source": f"runs:/{target.run}/model", "run_id": target.run}
+    resp = target.post(f"{M}/model-versions/create", good)
+    assert resp.status_code == 200, resp.text
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
 #: Routes where a client could name a storage location: (path, body with {url}).
 STORAGE_LOCATIONS: list[tuple[str, dict[str, Any]]] = [
     (N + "/experiments", {"name": "ssrf-{n}", "artifact_location": "{url}"}),
+    (M + "/experiments/create", {"name": "ssrf-{n}", "artifact_location": "{url}"}),
+    (M + "/model-versions/create", {"name": "ssrf-{n}", "source": "{url}"}),
+    (M + "/model-versions/create", {"name": "ssrf-{n}", "source": "runs:/{url}"}),
 ]
 
 
@@ -390,17 +446,31 @@ MALFORMED: list[tuple[str, bytes, dict[str, str]]] = [
 MALFORMED_FOR = {
     f"{N}/ingest": [("too many entries", json.dumps({"entries": [{}] * 10_001}).encode(), {})],
     f"{N}/runs/search": [("huge page", b'{"max_results": 1000000000}', {})],
+    f"{M}/runs/create": [
+        ("its fields' wrong types", b'{"experiment_id": [], "start_time": "x", "tags": 3}', {})
+    ],
 }
+#: Routes none of whose fields the generic "wrong types" body names: it is a valid request there
+#: (MLflow's runs/create needs no field at all).
+NO_GENERIC_FIELDS = {f"{M}/runs/create"}
 POST_ROUTES = [
     f"{N}/{p}"
     for p in ("experiments", "ingest", "runs/list", "runs/search", "registry/models",
               "registry/versions", "registry/events")
+] + [
+    f"{M}/{p}"
+    for p in ("experiments/create", "experiments/search", "experiments/set-experiment-tag",
+              "runs/create", "runs/update", "runs/log-batch", "runs/log-metric", "runs/search",
+              "runs/log-inputs", "logged-models", "logged-models/search",
+              "registered-models/create", "registered-models/get-latest-versions",
+              "model-versions/create")
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("route", POST_ROUTES)
 def test_malformed_requests_get_a_4xx(target: Target, route: str) -> None:
-    for what, body, headers in MALFORMED + MALFORMED_FOR.get(route, []):
+    generic = [m for m in MALFORMED if not (m[0] == "wrong types" and route in NO_GENERIC_FIELDS)]
+    for what, body, headers in generic + MALFORMED_FOR.get(route, []):
         status, reply = target.raw(
             "POST", route, body, {"Content-Type": "application/json", **headers}
         )

@@ -268,6 +268,17 @@ def test_mlflow_creators_own_what_they_create(world: World) -> None:
     assert gone.status_code == 200, gone.text
 
 
+def test_mlflow_version_sources_are_runs_the_caller_may_read(world: World) -> None:
+    model = f"theirs-{uuid.uuid4().hex[:6]}"
+    made = world.call("POST", f"{M}/registered-models/create", "stranger", json={"name": model})
+    assert made.status_code == 200, made.text
+    body = {"name": model, "source": f"runs:/{world.run}/model"}
+    refused = world.call("POST", f"{M}/model-versions/create", "stranger", json=body)
+    assert refused.status_code == 404 and world.experiment_name not in refused.text, refused.text
+    allowed = world.call("POST", f"{M}/model-versions/create", "admin", json=body)
+    assert allowed.status_code == 200, allowed.text
+
+
 RULE_IDS = [f"{r.method} {r.path}" for r in RULES.values()]
 
 

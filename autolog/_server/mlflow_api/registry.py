@@ -21,13 +21,14 @@ from autolog._registry.names import check_model_name
 from autolog._registry.store import RegistryStore, registry_store
 from autolog._search import like_regex
 from autolog._server.app import reply
-from autolog._server.identity import created, readable
+from autolog._server.identity import allowed, created, readable
 from autolog._server.mlflow_api import common as c
 from autolog._server.mlflow_api.artifacts import artifact_target
 from autolog._server.mlflow_api.logged_models import model_artifact_uri
 from autolog._server.mlflow_api.tokens import decode_token, encode_token
+from autolog._server.routes import Resource
 from autolog._validation import check_id, check_key, check_relative_path, check_tag_value
-from autolog.errors import InvalidValueError, ModelNotFoundError
+from autolog.errors import InvalidValueError, ModelNotFoundError, NotFoundError
 
 __all__ = ["ROUTES"]
 
@@ -333,9 +334,15 @@ async def create_version(request: Request) -> Response:
     description = c.text(data, "description", required=False)
     who = c.user(request)
 
+    record = await run_in_threadpool(_source_record, request, source, model_id)
+    # The source must be something the caller may read: a run, or a logged model's experiment.
+    kind: Resource = "run" if record["run_id"] else "experiment"
+    key = str(record["run_id"] or record["model_id"])
+    if not await allowed(request, kind, key, "reader"):
+        raise NotFoundError(f"model version source {source!r}: no {kind} {key!r} that you may read")
+
     def create() -> dict[str, Any]:
         registry = _registry(request)
-        record = _source_record(request, source, model_id)
         given_run = data.get("run_id")
         if given_run and record["run_id"] and given_run != record["run_id"]:
             raise InvalidValueError(
