@@ -19,6 +19,7 @@ scripts, nosniff and no-referrer. A body over the route's limit gets 413 before 
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import json
 import zlib
@@ -53,6 +54,17 @@ SECURITY_HEADERS = [
 #: The largest JSON body read to find a resource in it (ingest's own limit is larger).
 _LOCATE_MAX = 64 * 1024 * 1024
 _UI_RULES = frozenset((r.method, r.path) for r in UI)
+
+
+def _page(refused: _Refused) -> bytes:
+    """A refusal as a page of the web UI: its message, and the way back."""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Not shown - autolog"
+        '</title><link rel=icon href="data:,"><link rel=stylesheet href=/ui/static/app.css>'
+        f"</head><body><main><h1>Not shown</h1><pre class=error id=error>"
+        f"{html.escape(refused.message)}</pre><p><a href=/>Back to the experiments</a></p>"
+        "</main></body></html>"
+    ).encode()
 
 
 def _host_name(value: str) -> str:
@@ -127,9 +139,13 @@ class Guard:
             await send({"type": "http.response.start", "status": 303, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = json.dumps({"error_code": refused.code, "message": refused.message}).encode()
+        if refused.status == 404 and scope.get("state", {}).get("ui_page"):
+            body, kind = _page(refused), b"text/html; charset=utf-8"
+        else:
+            body = json.dumps({"error_code": refused.code, "message": refused.message}).encode()
+            kind = b"application/json"
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", kind),
             (b"content-length", str(len(body)).encode()),
         ]
         headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers]
@@ -160,6 +176,12 @@ class Guard:
         if rule is None:
             return receive  # the router answers 404 or 405
         state = scope.setdefault("state", {})
+        # A page of the web UI the caller may not read is a page saying so (a browser shows it).
+        state["ui_page"] = (
+            (rule.method, rule.path) in _UI_RULES
+            and rule.method == "GET"
+            and (not rule.path.startswith(("/ui/api/", "/ui/static/")))
+        )
         if rule.resource == "public":
             # Anyone may call it: a caller who is signed in is named, a bad token ignored.
             try:

@@ -27,7 +27,8 @@ _NONCE_COOKIE = "autolog_login"
 def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<title>Sign in - autolog</title></head><body><main>"
+        '<title>Sign in - autolog</title><link rel=icon href="data:,">'
+        "<link rel=stylesheet href=/ui/static/app.css></head><body><main>"
         f"{body}</main></body></html>",
         status,
     )
