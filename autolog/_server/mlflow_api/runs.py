@@ -181,14 +181,26 @@ async def restore_run(request: Request) -> Response:
 # -- logging ---------------------------------------------------------------------------------
 
 
+_LIMIT = 2**63
+
+
 def _metric(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InvalidValueError(f"metric {item!r} is not a {{key, value, timestamp, step}} object")
+    value, ts, step = item.get("value"), item.get("timestamp"), item.get("step", 0)
+    # The common case (what MLflow's client sends) without the general parsers.
+    if not (type(value) is float or type(value) is int):
+        value = c.number(item, "value")
+    if type(ts) is not int or not -_LIMIT < ts < _LIMIT:
+        ts = c.integer(item, "timestamp", None)
+        ts = _now_ms() if ts is None else ts
+    if type(step) is not int or not -_LIMIT < step < _LIMIT:
+        step = c.integer(item, "step", 0)
     return {
         "key": check_key(c.text(item, "key"), "metric"),
-        "value": c.number(item, "value"),
-        "timestamp": c.integer(item, "timestamp", _now_ms()),
-        "step": c.integer(item, "step", 0),
+        "value": float(value),
+        "timestamp": ts,
+        "step": step,
         "model_id": item.get("model_id") or None,
         "dataset_name": item.get("dataset_name") or None,
         "dataset_digest": item.get("dataset_digest") or None,
@@ -354,7 +366,7 @@ async def log_inputs(request: Request) -> Response:
         if not isinstance(dataset, dict):
             raise InvalidValueError(f"dataset input {item!r} has no 'dataset' object")
         key = f"{c.text(dataset, 'name')}:{c.text(dataset, 'digest')}"[:512]
-        links.append(("dataset", key, item))
+        links.append(("dataset", key, c.clean(item, "datasets")))
     for item in data.get("models") or []:
         model_id = c.text(item, "model_id") if isinstance(item, dict) else None
         if model_id is None:
