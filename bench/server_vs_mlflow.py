@@ -4,13 +4,14 @@
 
 Same data, same run: each run has 20 params, 5 tags, 10 metrics and two 100-step curves,
 logged the way MLflow's client logs (runs/create, one runs/log-batch, runs/update) by
-`--threads` client threads. Both servers get `--runs` runs through the MLflow REST API;
-then autolog's store is filled up to `--scale` runs (written straight into its database,
-which is faster than HTTP; the first `--runs` came through the server) and the reads are
-measured again at that size. Figures: ingest rate, first search page of 100 runs, a metric
-filter with a metric order, a param + tag filter, 1,000 runs through runs/search,
-`mlflow.search_runs()` of up to 2,000 runs through MLflow's own client, a metric history
-of 100 points. MLflow's figures and the ratios are printed with autolog's.
+`--threads` client threads. Both servers get `--runs` runs through the MLflow REST API,
+measured in turn (chunks of 100 runs, one repeat of each read), so both see the same load
+on a shared machine. Then autolog's store is filled up to `--scale` runs (written straight
+into its database, which is faster than HTTP; the first `--runs` came through the server)
+and its reads are measured again at that size. Figures: ingest rate, first search page of
+100 runs, a metric filter with a metric order, a param + tag filter, 1,000 runs through
+runs/search, `mlflow.search_runs()` of up to 2,000 runs through MLflow's own client, a
+metric history of 100 points. MLflow's figures and the ratios are printed with autolog's.
 """
 
 from __future__ import annotations
@@ -193,19 +194,25 @@ def bulk_fill(store: str, exp_id: str, first: int, count: int) -> float:
 # -- the reads -------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    fn()  # warm
-    times = []
+def timed(fns: list[Callable[[], Any]], repeats: int = REPEATS) -> list[tuple[float, float]]:
+    """p50 and p95 in milliseconds of each function, called in turn (the same load for all)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
+        fn()  # warm
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append((time.perf_counter() - start) * 1000)
+    out = []
+    for spent in times:
+        spent.sort()
+        out.append((statistics.median(spent), spent[min(len(spent) - 1, int(len(spent) * 0.95))]))
+    return out
 
 
-def reads(url: str, exp_id: str, total: int) -> dict[str, tuple[float, float]]:
+def read_ops(url: str, exp_id: str, total: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """The reads measured: name -> (function, repeats)."""
     session = requests.Session()
 
     def search(body: dict[str, Any]) -> Callable[[], Any]:
@@ -226,31 +233,48 @@ def reads(url: str, exp_id: str, total: int) -> dict[str, tuple[float, float]]:
         assert len(reply.json()["metrics"]) == CURVE_STEPS
         return reply
 
+    wanted = min(total, 2000)
+
     def search_runs() -> Any:
         import mlflow
 
         mlflow.set_tracking_uri(url)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame = mlflow.search_runs(experiment_ids=[exp_id], max_results=min(total, 2000))
-        assert len(frame) == min(total, 2000), len(frame)
+            frame = mlflow.search_runs(experiment_ids=[exp_id], max_results=wanted)
+        assert len(frame) == wanted, len(frame)
         return frame
 
-    out = {
-        "first page of 100": timed(search({"max_results": 100})),
-        "metric filter + metric order": timed(
-            search(
-                {"max_results": 100, "filter": "metrics.m0 > 0.5", "order_by": ["metrics.m1 DESC"]}
-            )
-        ),
-        "param + tag filter": timed(
-            search({"max_results": 100, "filter": "params.p0 = 'v3' and tags.t0 = 'x'"})
-        ),
-        "1,000 runs via runs/search": timed(search({"max_results": 1000}), 5),
-        "metric history, 100 points": timed(history),
+    metric = {"max_results": 100, "filter": "metrics.m0 > 0.5", "order_by": ["metrics.m1 DESC"]}
+    params = {"max_results": 100, "filter": "params.p0 = 'v3' and tags.t0 = 'x'"}
+    return {
+        "first page of 100": (search({"max_results": 100}), REPEATS),
+        "metric filter + metric order": (search(metric), REPEATS),
+        "param + tag filter": (search(params), REPEATS),
+        f"{min(total, 1000)} runs via runs/search": (search({"max_results": 1000}), 5),
+        "metric history, 100 points": (history, REPEATS),
+        f"mlflow.search_runs() of {wanted} runs": (search_runs, 3),
     }
-    out[f"mlflow.search_runs() of {min(total, 2000)} runs"] = timed(search_runs, 3)
+
+
+def reads(servers: list[tuple[str, str]], total: int) -> list[dict[str, Any]]:
+    """Each server's read figures, measured in turn."""
+    ops = [read_ops(url, exp, total) for url, exp in servers]
+    out: list[dict[str, Any]] = [{} for _ in servers]
+    for name, (_, repeats) in ops[0].items():
+        for figures, result in zip(timed([o[name][0] for o in ops], repeats), out, strict=True):
+            result[name] = figures
     return out
+
+
+def ingest_both(servers: list[tuple[str, str]], count: int, threads: int) -> list[float]:
+    """Runs per second of each server, logging in chunks of 100 runs to each in turn."""
+    spent = [0.0 for _ in servers]
+    for first in range(0, count, 100):
+        n = min(100, count - first)
+        for i, (url, exp) in enumerate(servers):
+            spent[i] += n / ingest(url, exp, first, n, threads)
+    return [count / s for s in spent]
 
 
 def experiment(url: str, name: str) -> str:
@@ -271,22 +295,24 @@ def main() -> None:
     print(f"{args.runs} runs of {PARAMS} params, {TAGS} tags, {METRICS} metrics and two"
           f" {CURVE_STEPS}-step curves; {args.threads} client threads; SQLite; {root}")  # fmt: skip
     results: dict[str, dict[str, Any]] = {}
-    with autolog_server(root) as (url, store):
-        exp = experiment(url, "bench")
-        rate = ingest(url, exp, 0, args.runs, args.threads)
-        ours = {"ingest (runs/s)": rate, **reads(url, exp, args.runs)}
-        results["autolog"] = ours
+    with contextlib.ExitStack() as stack:
+        url, store = stack.enter_context(autolog_server(root))
+        servers = [(url, experiment(url, "bench"))]
+        if not args.skip_mlflow:
+            mlflow_url = stack.enter_context(mlflow_server(root))
+            servers.append((mlflow_url, experiment(mlflow_url, "bench")))
+        rates = ingest_both(servers, args.runs, args.threads)
+        figures = reads(servers, args.runs)
+        for name, rate, found in zip(("autolog", "mlflow"), rates, figures, strict=False):
+            results[name] = {"ingest (runs/s)": rate, **found}
+        exp = servers[0][1]
         if args.scale > args.runs:
             fill = bulk_fill(store, exp, args.runs, args.scale - args.runs)
             print(f"autolog store filled to {args.scale} runs ({fill:.0f} runs/s, in-process)")
-            rate = ingest(url, exp, args.scale, 400, args.threads)
-            results["autolog@scale"] = {"ingest (runs/s)": rate,
-                                        **reads(url, exp, args.scale + 400)}  # fmt: skip
-    if not args.skip_mlflow:
-        with mlflow_server(root) as url:
-            exp = experiment(url, "bench")
-            rate = ingest(url, exp, 0, args.runs, args.threads)
-            results["mlflow"] = {"ingest (runs/s)": rate, **reads(url, exp, args.runs)}
+            (rate,) = ingest_both([(url, exp)], 400, args.threads)
+            results["autolog@scale"] = {
+                "ingest (runs/s)": rate, **reads([(url, exp)], args.scale + 400)[0]
+            }  # fmt: skip
     report(results, args)
     shutil.rmtree(root, ignore_errors=True)
 

@@ -112,6 +112,7 @@ class _Translator:
     def __init__(self, backend: SqlBackend, key_ids: dict[tuple[Any, str], int]) -> None:
         self.sqlite = backend.dialect == "sqlite"
         self.key_ids = key_ids
+        self.raw: dict[int, tuple[Any, Any]] = {}
 
     def like(self, column: Any, op: str, pattern: str, ignore_case: bool) -> Any:
         """The SQL of a LIKE clause, or None when it must be evaluated in Python."""
@@ -185,7 +186,12 @@ class _Translator:
         return self.condition(table.c.value, None, fld, op, values)
 
     def order(self, order: Order, index: int, numeric: bool) -> tuple[list[Any], list[Any]]:
-        """The joins and sort columns of one order: (missing flag,) value."""
+        """The joins and sort columns of one order: (missing flag,) value.
+
+        For a metric, param or tag the columns are the missing flag and the value with
+        missing values filled in; `self.raw[index]` holds the value column itself and the
+        column that is NULL when the value is missing.
+        """
         fld = order.field
         if fld.kind == "attribute":
             column = _attribute(fld.key)
@@ -204,6 +210,7 @@ class _Translator:
             value = table.c.value_num if numeric else table.c.value
         missing = case((table.c.value.is_(None), 1), else_=0)
         filler = literal(0.0) if fld.kind == "metric" or numeric else literal("")
+        self.raw[index] = (value, table.c.value)
         return [join], [missing, func.coalesce(value, filler)]
 
 
@@ -340,32 +347,50 @@ def _search(
         # The missing flag sorts ascending whatever the direction: missing last.
         sort += [(c, order.descending and j == len(columns) - 1) for j, c in enumerate(columns)]
     fingerprint = _fingerprint(experiment_ids, query, tuple(order_by), decisions)
-    base = run_select()
-    for table, on in joins:
-        base = base.outerjoin(table, on)
-    base = base.add_columns(*(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort)))
-    if where:
-        base = base.where(and_(*where))
-    base = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in sort))
+
+    def select_rows(inner_first: bool) -> Any:
+        base = run_select()
+        for i, (table, on) in enumerate(joins):
+            base = base.join(table, on) if inner_first and i == 0 else base.outerjoin(table, on)
+        base = base.add_columns(*(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort)))
+        return base.where(and_(*where)) if where else base
+
     last = _decode_token(page_token, fingerprint, len(sort)) if page_token else None
     width = len(sort)
+    # Ordered by a metric, param or tag, the runs that have it come first, then the rest. Read
+    # as two parts, the first is ordered by the bare value column, which the (key, value)
+    # index can deliver in order: a page then costs its own rows, not a sort of every run.
+    parts: list[tuple[Any, list[tuple[Any, bool]], int | None]] = [(select_rows(False), sort, None)]
+    if 0 in tr.raw:
+        raw, stored = tr.raw[0]
+        parts = [
+            (select_rows(True).where(stored.isnot(None)), [(raw, sort[1][1]), *sort[2:]], 0),
+            (select_rows(False).where(stored.is_(None)), sort[2:], 1),
+        ]
     page: list[Any] = []
-    while len(page) <= max_results:
-        stmt = base if last is None else base.where(_after(sort, last))
-        limit = max_results + 1 - len(page) if not residual else _ROUND
-        rows = conn.execute(stmt.limit(limit)).all()
-        if residual:
-            runs = backend.load_rows(conn, rows)
-            page += [
-                row
-                for row, run in zip(rows, runs, strict=True)
-                if all(c.matches(run) for c in residual)
-            ]
-        else:
-            page += rows
-        if len(rows) < limit:
+    for base, part_sort, flag in parts:
+        if flag == 0 and last is not None and last[0] == 1:
+            continue  # the token is already past the runs that have the value
+        ordered = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in part_sort))
+        after = last if flag is None or last is None or last[0] == flag else None
+        while len(page) <= max_results:
+            stmt = ordered if after is None else ordered.where(_after(sort, after))
+            limit = max_results + 1 - len(page) if not residual else _ROUND
+            rows = conn.execute(stmt.limit(limit)).all()
+            if residual:
+                runs = backend.load_rows(conn, rows)
+                page += [
+                    row
+                    for row, run in zip(rows, runs, strict=True)
+                    if all(c.matches(run) for c in residual)
+                ]
+            else:
+                page += rows
+            if len(rows) < limit:
+                break
+            after = list(rows[-1][-width:])
+        if len(page) > max_results:
             break
-        last = list(rows[-1][-width:])
     more = len(page) > max_results
     page = page[:max_results]
     token = _encode_token(fingerprint, list(page[-1][-width:])) if more and page else None

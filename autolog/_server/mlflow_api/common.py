@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from autolog._entities import Experiment
-from autolog._server.app import json_body
+from autolog._server.app import read_body
 from autolog._server.identity import identity
 from autolog.backends.sql.mlflow import MlflowTables, RunDocument
 from autolog.backends.sql.store import SqlBackend
@@ -27,6 +27,7 @@ __all__ = [
     "AlreadyExistsError",
     "artifact_uri",
     "backend",
+    "clean",
     "experiment_json",
     "integer",
     "json_reply",
@@ -80,12 +81,30 @@ async def params(request: Request) -> dict[str, Any]:
     for key in request.query_params:
         values = request.query_params.getlist(key)
         data[key] = values[0] if len(values) == 1 else values
+    data = {k: clean(v, k) for k, v in data.items()}
     if request.method != "GET":
-        data.update(await json_body(request))
-    return {k: _clean(v, k) for k, v in data.items()}
+        raw = await read_body(request)
+        if raw:
+            data.update(_parse(raw))
+    return data
 
 
-def _clean(value: Any, where: str) -> Any:
+def _parse(raw: bytes) -> dict[str, Any]:
+    """A JSON object body; NaN and infinities become MLflow's strings."""
+    try:
+        # NaN, Infinity and -Infinity literals (Python's json writes them) become strings.
+        body = json.loads(raw, parse_constant=str)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidValueError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidValueError(f"the request body is {type(body).__name__}; expected an object")
+    # A NUL or a lone surrogate can only come as a \u escape: look deeper only then.
+    if b"\\u0000" in raw or b"\\ud" in raw.lower():
+        return dict(clean(body, "the request body"))
+    return body
+
+
+def clean(value: Any, where: str) -> Any:
     """`value` with NaN and infinities as MLflow's strings; text no database would store refused."""
     if isinstance(value, str):
         if "\x00" in value:
@@ -100,9 +119,9 @@ def _clean(value: Any, where: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return json_float(value)
     if isinstance(value, list):
-        return [_clean(v, where) for v in value]
+        return [clean(v, where) for v in value]
     if isinstance(value, dict):
-        return {_clean(k, where): _clean(v, where) for k, v in value.items()}
+        return {clean(k, where): clean(v, where) for k, v in value.items()}
     return value
 
 

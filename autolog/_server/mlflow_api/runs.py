@@ -37,38 +37,9 @@ LOG_MODEL_TAG = "mlflow.log-model.history"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 MAX_SEARCH_RESULTS = 50_000
 
-_ADJECTIVES = [
-    "amber",
-    "brisk",
-    "calm",
-    "deft",
-    "eager",
-    "fair",
-    "gentle",
-    "hardy",
-    "keen",
-    "lucid",
-    "merry",
-    "nimble",
-]
-_ANIMALS = [
-    "auk",
-    "bat",
-    "crane",
-    "doe",
-    "eel",
-    "finch",
-    "gnu",
-    "hare",
-    "ibis",
-    "jay",
-    "koi",
-    "lark",
-    "mole",
-    "newt",
-    "owl",
-    "pika",
-]
+# Names for runs created without one (MLflow's server names them too).
+_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fair", "keen", "lucid", "merry")
+_ANIMALS = ("auk", "bat", "crane", "doe", "eel", "finch", "hare", "ibis", "jay", "owl")
 
 
 def _now_ms() -> int:
@@ -182,14 +153,26 @@ async def restore_run(request: Request) -> Response:
 # -- logging ---------------------------------------------------------------------------------
 
 
+_LIMIT = 2**63
+
+
 def _metric(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InvalidValueError(f"metric {item!r} is not a {{key, value, timestamp, step}} object")
+    value, ts, step = item.get("value"), item.get("timestamp"), item.get("step", 0)
+    # The common case (what MLflow's client sends) without the general parsers.
+    if not (type(value) is float or type(value) is int):
+        value = c.number(item, "value")
+    if type(ts) is not int or not -_LIMIT < ts < _LIMIT:
+        ts = c.integer(item, "timestamp", None)
+        ts = _now_ms() if ts is None else ts
+    if type(step) is not int or not -_LIMIT < step < _LIMIT:
+        step = c.integer(item, "step", 0)
     return {
         "key": check_key(c.text(item, "key"), "metric"),
-        "value": c.number(item, "value"),
-        "timestamp": c.integer(item, "timestamp", _now_ms()),
-        "step": c.integer(item, "step", 0),
+        "value": float(value),
+        "timestamp": ts,
+        "step": step,
         "model_id": item.get("model_id") or None,
         "dataset_name": item.get("dataset_name") or None,
         "dataset_digest": item.get("dataset_digest") or None,
@@ -355,7 +338,7 @@ async def log_inputs(request: Request) -> Response:
         if not isinstance(dataset, dict):
             raise InvalidValueError(f"dataset input {item!r} has no 'dataset' object")
         key = f"{c.text(dataset, 'name')}:{c.text(dataset, 'digest')}"[:512]
-        links.append(("dataset", key, item))
+        links.append(("dataset", key, c.clean(item, "datasets")))
     for item in data.get("models") or []:
         model_id = c.text(item, "model_id") if isinstance(item, dict) else None
         if model_id is None:
