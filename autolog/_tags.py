@@ -15,6 +15,8 @@ RUN_TYPE = "autolog.run.type"  # "script" for the root run of `autolog run`
 SCRIPT = "autolog.script"
 SCRIPT_ARGS = "autolog.script.args"
 EXIT_CODE = "autolog.exit_code"
+# On a run stored in an MLflow server (backends/mlflow_rest.py): the id autolog gave it.
+MLFLOW_RUN_ID = "autolog.run_id"
 
 # -- the process (captured once per process) ---------------------------------------------------
 HOST = "autolog.host"

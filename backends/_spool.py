@@ -29,7 +29,7 @@ try:
 except ImportError:  # Windows: no takeover of other processes' spools, only our own
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Entry", "Spool", "spool_root"]
+__all__ = ["Entry", "Spool", "spool_root", "spooled_uris"]
 
 
 def spool_root() -> Path:
@@ -60,6 +60,7 @@ class Spool:
     """This process's queue for one server, and the orphaned queues of exited processes."""
 
     def __init__(self, uri: str, root: Path | None = None) -> None:
+        self.uri = uri
         self.base = (root or spool_root()) / hashlib.sha256(uri.encode()).hexdigest()[:16]
         self._dir: Path | None = None
         self._lock_file: Any = None
@@ -75,14 +76,25 @@ class Spool:
             self.tag = uuid.uuid4().hex[:12]
             self._dir = self.base / f"{self._pid}-{self.tag}"
             self._dir.mkdir(parents=True, exist_ok=True)
+            if not (self.base / "uri").exists():
+                # For `autolog sync` with no URI: which server this spool is for.
+                tmp = self.base / f"uri.{self.tag}"
+                tmp.write_text(self.uri, encoding="utf-8")
+                tmp.replace(self.base / "uri")
             self._lock_file = open(self._dir / "lock", "wb")  # noqa: SIM115 - held for life
             if fcntl is not None:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
             self._seq = 0
         return self._dir
 
-    def append(self, data: dict[str, Any], blob: Path | bytes | None = None) -> str:
-        """Queue an entry (and an artifact's bytes); return a name unique to it."""
+    def append(
+        self, data: dict[str, Any], blob: Path | bytes | None = None, *, link: bool = False
+    ) -> str:
+        """Queue an entry (and an artifact's bytes or file); return a name unique to it.
+
+        With `link`, a file is hard-linked rather than copied where it can be (the caller
+        promises not to change it; it may delete it).
+        """
         with self._mutex:
             directory = self._own_dir()
             self._seq += 1
@@ -91,7 +103,7 @@ class Spool:
                 target = directory / f"{name}.bin"
                 if isinstance(blob, bytes):
                     target.write_bytes(blob)
-                else:
+                elif not (link and _linked(blob, target)):
                     shutil.copyfile(blob, target)
             tmp = directory / f"{name}.tmp"
             tmp.write_bytes(json.dumps(data, separators=(",", ":")).encode("utf-8"))
@@ -143,6 +155,25 @@ class Spool:
                 if not any(directory.glob("*.json")):
                     shutil.rmtree(directory, ignore_errors=True)
                 handle.close()
+
+
+def spooled_uris(root: Path | None = None) -> list[str]:
+    """The servers that spools under `root` (default: `spool_root()`) hold entries for."""
+    base = root or spool_root()
+    uris = []
+    for directory in sorted(base.iterdir()) if base.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if any(directory.glob("*/*.json")):
+                uris.append((directory / "uri").read_text(encoding="utf-8"))
+    return uris
+
+
+def _linked(src: Path, target: Path) -> bool:
+    try:
+        os.link(src, target)
+    except OSError:  # another file system, or links not supported: copy instead
+        return False
+    return True
 
 
 def _entries(directory: Path) -> list[Entry]:

@@ -1,218 +1,81 @@
 """The HTTP backend: runs go to an autolog tracking server (`http://host:port`).
 
-Writes never wait for the server: `create_run` and `write_batch` append an entry to
-an on-disk spool (`autolog.backends._spool`) and return; a sender thread delivers
-everything queued in one gzipped request (so one writer cycle, which hands over every
-run's batch back to back, becomes one request), over one persistent connection. While
-the server is slow or down the entries wait on disk, and the sender retries with
-backoff; a process that exits first leaves them there for the next process (or
-`autolog sync`) to deliver. Each batch carries a name unique within its run, which
-the server records with it: an entry delivered twice is applied once.
+Writes never wait for the server: `create_run`, `write_batch` and the artifact methods
+append an entry to an on-disk spool and return (`autolog.backends._outbox`); a sender
+thread delivers everything queued in one gzipped request per writer cycle, over one
+persistent connection, and uploads artifacts after the run's creation. While the
+server is slow or down the entries wait on disk and the sender retries with backoff; a
+process that exits first leaves them for the next process (or `autolog sync`). Each
+batch carries a name unique within its run, which the server records with it: an entry
+delivered twice is applied once; creations and artifact uploads are idempotent.
 
 Reads (runs, search, history, artifacts) first deliver what is queued, so a process
-reads its own writes, then ask the server. Artifacts are uploaded once the run's
-creation has been delivered; while the server is unreachable they are spooled too.
+reads its own writes, then ask the server. A server that turns out to be an MLflow
+tracking server is spoken to through `autolog.backends.mlflow_rest` instead.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import gzip
 import hashlib
-import json
 import logging
-import threading
 import time
 import uuid
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query
-from autolog._validation import check_id, check_relative_path
+from autolog._validation import check_id, check_name, check_relative_path
 from autolog.backends import _wire as wire
+from autolog.backends._http_client import Client, ServerUnreachable
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
-from autolog.backends._spool import Entry, Spool, entries_of
+from autolog.backends._outbox import Outbox, Transport, outbox_for, timeout_for
+from autolog.backends._spool import Entry
 from autolog.backends.base import Backend, Batch, RegistryBackend, RunMeta, RunPage, StoredModel
-from autolog.errors import ArtifactNotFoundError, AutologError, StoreError
+from autolog.errors import ArtifactNotFoundError, AutologError
 
-__all__ = ["HttpBackend", "from_uri", "sync"]
+__all__ = ["HttpBackend", "NativeTransport", "ServerUnreachable", "from_uri", "sync"]
 
 logger = logging.getLogger("autolog")
 
-_TIMEOUT = (5.0, 300.0)  # connect, read
 # Entries per ingest request: well under the server's limit, a few MB at most.
 _GROUP = 2000
-_GZIP_OVER = 1024
 _CHUNK = 1024 * 1024
-_MAX_BACKOFF = 30.0
-_ORPHAN_EVERY = 30.0
-# The sender waits this long after the first entry of a cycle, so that the writer's
-# back-to-back calls of one cycle leave in one request.
-_GATHER = 0.005
+# (connect, read) seconds for the requests a training script makes itself.
+_BRIEF = (3.0, 5.0)
 
 
-class ServerUnreachable(StoreError):
-    """The server did not answer (connection refused, timeout): worth retrying later."""
+class NativeTransport(Transport):
+    """Delivers spooled entries through the native API: `ingest`, then artifact PUTs."""
 
-
-class _Client:
-    """One requests.Session (a persistent connection) to one server."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "autolog"
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: dict[str, str] | None = None,
-        data: Any = None,
-        headers: dict[str, str] | None = None,
-        stream: bool = False,
-        gzip_body: bool = False,
-    ) -> requests.Response:
-        headers = dict(headers or {})
-        if body is not None:
-            data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-            if gzip_body and len(data) > _GZIP_OVER:
-                data = gzip.compress(data, compresslevel=1)
-                headers["Content-Encoding"] = "gzip"
-        url = self.base + wire.API_PREFIX + path
-        try:
-            resp = self.session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                stream=stream,
-                timeout=_TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise ServerUnreachable(
-                f"the tracking server {self.base} did not answer {method} {path}: {exc}; check"
-                " that `autolog server` runs there and that the URI is right"
-            ) from None
-        if resp.status_code >= 400:
-            try:
-                payload = resp.json()
-            except ValueError:
-                payload = None
-            fallback = f"{method} {path} failed with HTTP {resp.status_code}: {resp.text[:200]}"
-            exc2 = wire.error_from_json(resp.status_code, payload, fallback)
-            if resp.status_code >= 500 and not isinstance(exc2, AutologError):
-                raise ServerUnreachable(str(exc2))
-            raise exc2
-        return resp
-
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.call(method, path, **kwargs).json()
-
-
-class _Outbox:
-    """The spool of one server in this process, and the thread that delivers it."""
-
-    def __init__(self, uri: str, client: _Client) -> None:
-        self.uri = uri
+    def __init__(self, client: Client) -> None:
         self.client = client
-        self.spool = Spool(uri)
-        self._deliver_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._orphans_checked = 0.0
-        self._warned: set[str] = set()
-        self.failures = 0
 
-    def add(self, data: dict[str, Any], blob: Path | bytes | None = None) -> None:
-        self.spool.append(data, blob)
-        self._start()
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._loop, name="autolog-http-sender", daemon=True
-            )
-            self._thread.start()
-
-    def _loop(self) -> None:
-        backoff = 0.0
-        while True:
-            self._wake.wait(timeout=backoff or _ORPHAN_EVERY)
-            self._wake.clear()
-            time.sleep(_GATHER)
-            try:
-                self.deliver()
-                backoff = 0.0
-            except Exception as exc:  # noqa: BLE001 - kept on disk and retried
-                backoff = min(_MAX_BACKOFF, max(0.5, backoff * 2))
-                kept = f"the data is kept on disk in {self.spool.base} and retried"
-                self._warn_once(type(exc).__name__, f"{exc}; {kept}")
-                self._wake.clear()
-
-    def _warn_once(self, kind: str, message: str) -> None:
-        if kind not in self._warned:
-            self._warned.add(kind)
-            logger.warning("autolog could not deliver to %s: %s", self.uri, message)
-
-    def deliver(self) -> None:
-        """Deliver every queued entry (ours, then exited processes'); raise if the server fails."""
-        with self._deliver_lock:
-            now = time.monotonic()
-            if now - self._orphans_checked > _ORPHAN_EVERY:
-                self._orphans_checked = now
-                with self.spool.orphans() as directories:
-                    for directory in directories:
-                        self._deliver_entries(entries_of(directory))
-            self._deliver_entries(self.spool.pending())
-            self._warned.clear()
-
-    def deliver_orphans(self) -> int:
-        """Deliver the spools of exited processes now; return how many entries were sent."""
-        sent = 0
-        with self._deliver_lock, self.spool.orphans() as directories:
-            for directory in directories:
-                entries = entries_of(directory)
-                self._deliver_entries(entries)
-                sent += len(entries)
-        return sent
-
-    def _deliver_entries(self, entries: list[Entry]) -> None:
+    def deliver(self, entries: list[Entry], deadline: float | None) -> None:
         group: list[Entry] = []
         for entry in entries:
             if entry.data.get("type") == "artifact":
-                self._send(group)
+                self._send(group, deadline)
                 group = []
-                self._upload(entry)
+                self._upload(entry, deadline)
             else:
                 group.append(entry)
                 if len(group) >= _GROUP:
-                    self._send(group)
+                    self._send(group, deadline)
                     group = []
-        self._send(group)
+        self._send(group, deadline)
 
-    def _send(self, group: list[Entry]) -> None:
+    def _send(self, group: list[Entry], deadline: float | None) -> None:
         if not group:
             return
         body = {"entries": [e.data for e in group]}
-        results = self.client.json("POST", "/ingest", body=body, gzip_body=True)["results"]
-        for entry, result in zip(group, results, strict=True):
+        timeout = timeout_for(deadline)
+        reply = self.client.json("POST", "/ingest", body=body, gzip_body=True, timeout=timeout)
+        for entry, result in zip(group, reply["results"], strict=True):
             if result.get("ok"):
                 entry.remove()
             elif not result.get("retry"):
@@ -222,10 +85,10 @@ class _Outbox:
                 )
                 entry.remove()
 
-    def _upload(self, entry: Entry) -> None:
+    def _upload(self, entry: Entry, deadline: float | None) -> None:
         data = entry.data
         try:
-            upload(self.client, data["run_id"], data["path"], entry.blob)
+            upload(self.client, data["run_id"], data["path"], entry.blob, deadline)
         except ServerUnreachable:
             raise
         except AutologError as exc:
@@ -245,27 +108,15 @@ def _artifact_url(run_id: str, path: str) -> str:
     return f"/runs/{quote(run_id)}/artifacts/{quote(path)}"
 
 
-def upload(client: _Client, run_id: str, path: str, local: Path) -> None:
+def upload(client: Client, run_id: str, path: str, local: Path, deadline: float | None) -> None:
     """PUT a file as an artifact, streamed, with its sha256 for the server to check."""
     sha = _sha256(local)
     with open(local, "rb") as f:
         headers = {"X-Autolog-Sha256": sha, "Content-Type": "application/octet-stream"}
-        client.call("PUT", _artifact_url(run_id, path), data=f, headers=headers)
-
-
-_outboxes: dict[tuple[str, str], _Outbox] = {}
-_outboxes_lock = threading.Lock()
-
-
-def _outbox(uri: str, client: _Client) -> _Outbox:
-    from autolog.backends._spool import spool_root
-
-    key = (str(spool_root()), uri)
-    with _outboxes_lock:
-        box = _outboxes.get(key)
-        if box is None:
-            box = _outboxes[key] = _Outbox(uri, client)
-        return box
+        client.call(
+            "PUT", _artifact_url(run_id, path), data=f, headers=headers,
+            timeout=timeout_for(deadline),
+        )  # fmt: skip
 
 
 class HttpBackend(Backend, RegistryBackend):
@@ -273,11 +124,10 @@ class HttpBackend(Backend, RegistryBackend):
 
     local = False
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, client: Client | None = None) -> None:
         self.uri = uri.rstrip("/")
-        self.client = _Client(self.uri)
-        self.outbox = _outbox(self.uri, self.client)
-        _backends.add(self)
+        self.client = client or Client(self.uri)
+        self.outbox: Outbox = outbox_for(self.uri, NativeTransport(self.client))
 
     # -- writing (queued) ---------------------------------------------------------------------
 
@@ -318,34 +168,25 @@ class HttpBackend(Backend, RegistryBackend):
     def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
         rel = check_relative_path(path, allow_empty=False)
         check_id(run_id)
-        entry = {"type": "artifact", "run_id": run_id, "path": rel}
-        try:
-            self.outbox.deliver()  # the run's creation first
-            self.client.call(
-                "PUT",
-                _artifact_url(run_id, rel),
-                data=data,
-                headers={
-                    "X-Autolog-Sha256": hashlib.sha256(data).hexdigest(),
-                    "Content-Type": "application/octet-stream",
-                },
-            )
-        except ServerUnreachable:
-            self.outbox.add(entry, data)
+        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, data)
 
     def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
         rel = check_relative_path(path, allow_empty=False)
         check_id(run_id)
-        try:
-            self.outbox.deliver()
-            upload(self.client, run_id, rel, local)
-        except ServerUnreachable:
-            self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, local)
+        # The writer hands over a private copy it deletes afterwards: a link is enough.
+        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, local, link=True)
 
     # -- reading ------------------------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str) -> Experiment:
-        data = self.client.json("POST", "/experiments", body={"name": name})
+        try:
+            # Briefly: `set_experiment` in a training script must not wait for a slow server.
+            data = self.client.json("POST", "/experiments", body={"name": name}, timeout=_BRIEF)
+        except ServerUnreachable:
+            # Training must not wait for the server: the id is derived from the name, and
+            # the first run's creation creates the experiment on the server.
+            check_name(name, "experiment name")
+            return Experiment(experiment_id_for(name), name, int(time.time() * 1000), {})
         return wire.experiment_from_json(data)
 
     def get_experiment(self, name_or_id: str) -> Experiment:
@@ -442,16 +283,22 @@ class HttpBackend(Backend, RegistryBackend):
     # -- registry -----------------------------------------------------------------------------
 
     def create_registered_model(self, name: str, meta: dict[str, Any]) -> bool:
-        data = self.client.json("POST", "/registry/models", body={"name": name, "meta": meta})
+        data = self.client.json(
+            "POST", "/registry/models", body={"name": name, "meta": meta}, allow_nan=True
+        )
         return bool(data["created"])
 
     def create_model_version(self, name: str, record: dict[str, Any]) -> int:
         self._deliver()  # the run the version comes from, first
-        data = self.client.json("POST", "/registry/versions", body={"name": name, "record": record})
+        data = self.client.json(
+            "POST", "/registry/versions", body={"name": name, "record": record}, allow_nan=True
+        )
         return int(data["version"])
 
     def append_model_event(self, name: str, event: dict[str, Any]) -> bool:
-        data = self.client.json("POST", "/registry/events", body={"name": name, "event": event})
+        data = self.client.json(
+            "POST", "/registry/events", body={"name": name, "event": event}, allow_nan=True
+        )
         return bool(data["written"])
 
     def read_registered_model(self, name: str) -> StoredModel | None:
@@ -463,45 +310,27 @@ class HttpBackend(Backend, RegistryBackend):
         return [StoredModel(m["meta"], m["versions"], m["events"]) for m in data]
 
     def close(self) -> None:
-        try:
-            self.outbox.deliver()
-        except AutologError as exc:
-            left = len(self.outbox.spool.pending())
-            logger.warning(
-                "autolog kept %d entries for %s on disk in %s (%s); the next process that logs"
-                " there, or `autolog sync %s`, delivers them",
-                left,
-                self.uri,
-                self.outbox.spool.base,
-                exc,
-                self.uri,
-            )
-        self.outbox.spool.release_if_empty()
+        self.outbox.deliver_before_exit()
 
 
-_backends: weakref.WeakSet[HttpBackend] = weakref.WeakSet()
+def from_uri(uri: str) -> Backend:
+    """The backend for `http://host:port` or `https://...`: autolog's server or MLflow's."""
+    from autolog.backends import mlflow_rest
 
-
-def from_uri(uri: str) -> HttpBackend:
-    """Build the backend for `http://host:port` or `https://...`."""
-    return HttpBackend(uri)
+    client = Client(uri)
+    if mlflow_rest.is_mlflow_server(client):
+        return mlflow_rest.MlflowRestBackend(uri, client)
+    return HttpBackend(uri, client)
 
 
 def sync(uri: str) -> int:
     """Deliver the spools that exited processes left for server `uri`; return the entry count."""
-    backend = HttpBackend(uri)
+    from autolog.backends import mlflow_rest
+
+    backend = from_uri(uri)
+    if isinstance(backend, mlflow_rest.MlflowRestBackend):
+        return backend.sync()
+    assert isinstance(backend, HttpBackend)
     sent = backend.outbox.deliver_orphans()
     backend.close()
     return sent
-
-
-@atexit.register
-def _deliver_at_exit() -> None:
-    # Best effort: what cannot be delivered now stays on disk for the next process.
-    for box in list(_outboxes.values()):
-        try:
-            box.deliver()
-        except Exception:  # noqa: BLE001 - the spool keeps it
-            continue
-        finally:
-            box.spool.release_if_empty()

@@ -16,6 +16,7 @@ os.environ.setdefault("AUTOLOG_FLUSH_INTERVAL", "0.05")
 os.environ.setdefault("AUTOLOG_SYSTEM_METRICS", "off")
 
 from s3server import BUCKET, UNSET_AWS, S3Server, s3_environment
+from trackingserver import PG_BIN, Postgres, start_postgres
 
 from autolog import _safety
 from autolog._tracking import runs as _runs
@@ -77,3 +78,17 @@ def s3_uri(s3_env: S3Server) -> str:
     bucket = f"autolog-{uuid.uuid4().hex[:12]}"
     s3_env.create_bucket(bucket)
     return f"s3://{bucket}/team-a"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session, with a migrated template database `migrated`."""
+    pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+    if not (PG_BIN / "initdb").exists():
+        reason = f"PostgreSQL 15 is not installed ({PG_BIN}/initdb is missing)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must install Debian's postgresql package")
+        pytest.skip(reason)
+    pg = start_postgres()
+    yield pg
+    pg.stop()

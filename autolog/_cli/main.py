@@ -44,9 +44,12 @@ __all__ = [
 #: The modules whose `register(subparsers)` adds commands, in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
     "autolog._cli.runs",
+    "autolog._cli.login",
     "autolog._cli.run",
     "autolog._cli.models",
     "autolog._cli.server",
+    "autolog._cli.remote",
+    "autolog._cli.ui",
     "autolog._cli.data",
     "autolog._cli.reproduce",
     "autolog._cli.plot",
@@ -76,8 +79,8 @@ def _global_options() -> argparse.ArgumentParser:
         metavar="URI",
         # SUPPRESS: the command's parser must not overwrite a value given before the command.
         default=argparse.SUPPRESS,
-        help="the store to read: a path, file:, s3://... (default: $AUTOLOG_TRACKING_URI"
-        " or ./autolog-runs)",
+        help="the store to read: a path, file:, s3://..., http://server:5000 (default:"
+        " $AUTOLOG_TRACKING_URI or ./autolog-runs)",
     )
     return parent
 

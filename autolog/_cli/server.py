@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autolog._cli.main import add_command, positive_int
 from autolog._cli.output import note
-from autolog.errors import MissingDependencyError
+from autolog.errors import InvalidValueError, MissingDependencyError
 
 if TYPE_CHECKING:
     from autolog._cli.main import Subparsers
 
-__all__ = ["register"]
+__all__ = ["default_store", "register", "require_server_extra"]
 
 _EPILOG = """\
 examples:
@@ -22,13 +23,16 @@ examples:
   autolog server --store postgresql://u:p@db/autolog --artifacts s3://bucket/autolog \\
                  --host 0.0.0.0 --port 5000 --workers 4
   autolog server db upgrade --store postgresql://u:p@db/autolog
+  autolog server init --store ...                  the first administrator's token (once)
+  autolog server --auth proxy --proxy-header X-Forwarded-User --trusted-proxy 10.0.0.5
 
+Authentication: --auth none (loopback only), token (the default elsewhere), proxy.
 Clients log to it with AUTOLOG_TRACKING_URI=http://host:5000; MLflow's client works too
 (mlflow.set_tracking_uri("http://host:5000")).
 """
 
 
-def _default_store() -> str:
+def default_store() -> str:
     return f"sqlite:///{(Path('autolog-server') / 'autolog.db').resolve()}"
 
 
@@ -60,7 +64,38 @@ def register(subparsers: Subparsers) -> None:
         default=5,
         help="database connections per worker (5); see docs/server.md for sizing",
     )
-    commands = parser.add_subparsers(title="database commands", metavar="COMMAND")
+    parser.add_argument(
+        "--auth",
+        choices=["none", "token", "proxy"],
+        help="who may call: none (loopback binds only; the default there), token (bearer"
+        " tokens; the default elsewhere), proxy (an SSO proxy's identity header, and tokens)",
+    )
+    parser.add_argument(
+        "--proxy-header", metavar="NAME", help="with --auth proxy: the header naming the user"
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        metavar="ADDR",
+        action="append",
+        default=[],
+        help="with --auth proxy: an address (or network) whose identity header is believed",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a host name clients use to reach the server (Host header); repeatable."
+        " Default: the loopback names on a loopback bind, any name elsewhere",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="a web origin allowed to call the API from a browser (none by default)",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     db = add_command(commands, "db", _db_help, help="manage the server's database")
     db_commands = db.add_subparsers(title="commands", metavar="COMMAND")
     upgrade = add_command(
@@ -70,6 +105,9 @@ def register(subparsers: Subparsers) -> None:
         help="bring the database's schema up to this version of autolog (run it once)",
     )
     _store_option(upgrade)
+    from autolog._cli.server_admin import add_commands
+
+    add_commands(commands, _store_option)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +119,7 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _require_server_extra() -> None:
+def require_server_extra() -> None:
     try:
         import sqlalchemy  # noqa: F401
         import starlette  # noqa: F401
@@ -99,10 +137,10 @@ def _db_help(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    _require_server_extra()
+    require_server_extra()
     from autolog.backends.sql.database import current_revision, make_engine, upgrade
 
-    url = args.store or _default_store()
+    url = args.store or default_store()
     engine = make_engine(url)
     try:
         before = current_revision(engine)
@@ -114,12 +152,13 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    _require_server_extra()
+    require_server_extra()
     import uvicorn
 
     from autolog.backends.sql.database import check_schema, current_revision, make_engine, upgrade
 
-    store = args.store or _default_store()
+    store = args.store or default_store()
+    auth_env = _auth_environment(args)
     engine = make_engine(store)
     try:
         if engine.dialect.name == "sqlite" and current_revision(engine) is None:
@@ -132,7 +171,11 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["AUTOLOG_SERVER_STORE"] = store
     os.environ["AUTOLOG_SERVER_ARTIFACTS"] = args.artifacts or _default_artifacts()
     os.environ["AUTOLOG_SERVER_POOL_SIZE"] = str(args.pool_size)
-    note(f"autolog server on http://{args.host}:{args.port} (store {store})")
+    os.environ.update(auth_env)
+    mode = auth_env["AUTOLOG_SERVER_AUTH"]
+    note(f"autolog server on http://{args.host}:{args.port} (store {store}; --auth {mode})")
+    if not auth_env["AUTOLOG_SERVER_ALLOWED_HOSTS"]:
+        note("any Host name is answered; name the server's own with --allowed-host")
     uvicorn.run(
         "autolog._server.app:app_from_environment",
         factory=True,
@@ -140,5 +183,58 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="warning",
+        # The client address stays the connection's peer: --trusted-proxy is checked
+        # against the address that really connected, never a forwarded claim.
+        proxy_headers=False,
     )
     return 0
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a bind address or name) is a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The workers' authentication settings, after refusing unsafe combinations."""
+    loopback = is_loopback(args.host)
+    mode = args.auth or ("none" if loopback else "token")
+    if mode == "none" and not loopback:
+        raise InvalidValueError(
+            f"--auth none lets anyone on the network do anything, so it is refused on"
+            f" --host {args.host}: bind to 127.0.0.1, or use --auth token (run"
+            " `autolog server init` for the first token) or --auth proxy"
+        )
+    if mode == "proxy" and not (args.proxy_header and args.trusted_proxy):
+        raise InvalidValueError(
+            "--auth proxy needs --proxy-header NAME (the header your SSO proxy sets) and"
+            " --trusted-proxy ADDR (the proxy's address): the header is believed from it only"
+        )
+    if mode != "proxy" and (args.proxy_header or args.trusted_proxy):
+        raise InvalidValueError("--proxy-header and --trusted-proxy go with --auth proxy only")
+    for addr in args.trusted_proxy:
+        try:
+            ipaddress.ip_network(addr, strict=False)
+        except ValueError:
+            raise InvalidValueError(
+                f"--trusted-proxy {addr!r} is not an IP address or network (e.g. 10.0.0.5 or"
+                " 10.0.0.0/24)"
+            ) from None
+    hosts = list(args.allowed_host)
+    if not hosts and loopback:
+        hosts = list(LOOPBACK_HOSTS)
+    return {
+        "AUTOLOG_SERVER_AUTH": mode,
+        "AUTOLOG_SERVER_PROXY_HEADER": args.proxy_header or "",
+        "AUTOLOG_SERVER_TRUSTED_PROXIES": ",".join(args.trusted_proxy),
+        "AUTOLOG_SERVER_ALLOWED_HOSTS": ",".join(h.lower() for h in hosts),
+        "AUTOLOG_SERVER_CORS_ORIGINS": ",".join(args.cors_origin),
+    }

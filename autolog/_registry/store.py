@@ -163,6 +163,19 @@ class RegistryStore:
                 return
         raise StoreError(f"could not write an event of model {state.name!r} in {self.backend.uri}")
 
+    def create_model(self, name: str, user: str | None) -> bool:
+        """Create model `name` without versions (or re-create a deleted one); False if it exists."""
+        check_model_name(name)
+        ns = self._next_ns(0)
+        meta = {"name": name, "created_at": ns // 1_000_000, "created_ns": ns, "creator": user}
+        if self.backend.create_registered_model(name, meta):
+            return True
+        state = self.load(name, include_deleted=True)
+        if not state.deleted:
+            return False
+        self._event(state, {"type": "model_created"}, user)
+        return True
+
     def create_version(self, name: str, record: dict[str, Any], user: str | None) -> ModelVersion:
         """Add version max+1 (never reused) holding `record`; create the model if needed."""
         check_model_name(name)

@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -38,13 +39,33 @@ DEFAULT_DIR = Path("autolog-server")
 MAX_BODY = 256 * 1024 * 1024
 
 
+#: The largest artifact one PUT may carry.
+MAX_UPLOAD = MAX_BODY * 64
+
+
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(w for w in os.environ.get(name, "").split(",") if w)
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    """Where the server keeps its data."""
+    """Where the server keeps its data, and who it lets in (see autolog._server.guard).
+
+    `auth` is "none" (everyone is administrator: loopback only, checked by the CLI),
+    "token" (bearer tokens; the web UI's session cookie) or "proxy" (the identity header
+    `proxy_header` from the addresses in `trusted_proxies`, and tokens). `allowed_hosts`:
+    the Host names the server answers to (empty: any). `cors_origins`: the origins that
+    may call it from a browser (empty: none).
+    """
 
     store: str
     artifacts: str
     pool_size: int = 5
+    auth: str = "none"
+    proxy_header: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls) -> ServerConfig:
@@ -52,6 +73,11 @@ class ServerConfig:
             store=os.environ["AUTOLOG_SERVER_STORE"],
             artifacts=os.environ["AUTOLOG_SERVER_ARTIFACTS"],
             pool_size=int(os.environ.get("AUTOLOG_SERVER_POOL_SIZE", "5")),
+            auth=os.environ.get("AUTOLOG_SERVER_AUTH", "none"),
+            proxy_header=os.environ.get("AUTOLOG_SERVER_PROXY_HEADER", ""),
+            trusted_proxies=_words("AUTOLOG_SERVER_TRUSTED_PROXIES"),
+            allowed_hosts=_words("AUTOLOG_SERVER_ALLOWED_HOSTS"),
+            cors_origins=_words("AUTOLOG_SERVER_CORS_ORIGINS"),
         )
 
 
@@ -62,15 +88,19 @@ def artifact_store(uri: str) -> ObjectStore:
 
         bucket, prefix = parse_s3_uri(uri)
         return S3ObjectStore(bucket, prefix)
-    from autolog.backends.file import LocalObjectStore
+    from autolog._server.confined import ConfinedObjectStore
 
     path = uri[len("file://") :] if uri.startswith("file://") else uri
-    return LocalObjectStore(Path(path).expanduser())
+    return ConfinedObjectStore(Path(path).expanduser())
 
 
-def reply(data: Any, status: int = 200) -> Response:
-    """A JSON reply (NaN and infinities are never in it: the codec sends them as strings)."""
-    body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
+def reply(data: Any, status: int = 200, *, allow_nan: bool = False) -> Response:
+    """A JSON reply (NaN and infinities are never in it: the codec sends them as strings).
+
+    `allow_nan` lets them through as Python's json writes them (NaN, Infinity), for the
+    registry's documents, which are stored as the registry wrote them.
+    """
+    body = json.dumps(data, separators=(",", ":"), allow_nan=allow_nan).encode("utf-8")
     return Response(body, status, media_type="application/json")
 
 
@@ -108,7 +138,7 @@ async def json_body(request: Request) -> Any:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidValueError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidValueError(f"the request body is {type(data).__name__}; expected an object")
@@ -120,9 +150,20 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> Starlette:
     """The application serving `config`'s store."""
-    from autolog._server import mlflow_api, native
+    from autolog._server import mlflow_api, native, ui
 
     backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
+
+    # Who may call (autolog/_server/guard.py, auth.py, login.py).
+    from autolog._server import login
+    from autolog._server.auth import Authorizer
+    from autolog._server.guard import Guard
+    from autolog.backends.sql.auth import AuthStore
+
+    if config.auth not in ("none", "token", "proxy"):
+        backend.close()
+        raise InvalidValueError(f"--auth {config.auth!r} is unknown; use none, token or proxy")
+    authorizer = None if config.auth == "none" else Authorizer(AuthStore(engine=backend.engine))
 
     async def autolog_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AutologError)
@@ -149,7 +190,13 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
         backend.close()
 
     app = Starlette(
-        routes=[*(routes or []), *native.routes(), *mlflow_api.routes()],
+        routes=[
+            *(routes or []),
+            *native.routes(),
+            *mlflow_api.routes(),
+            *ui.routes(),
+        ],
+        middleware=[Middleware(ui.Compression)],
         exception_handlers={
             AutologError: autolog_error,
             HTTPException: http_error,
@@ -159,6 +206,28 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
     )
     app.state.backend = backend
     app.state.config = config
+    app.state.authorizer = authorizer
+    app.router.routes.extend(login.routes())
+    app.add_middleware(
+        Guard,
+        starlette=app,
+        mode=config.auth,
+        authorizer=authorizer,
+        allowed_hosts=config.allowed_hosts,
+        proxy_header=config.proxy_header,
+        trusted_proxies=config.trusted_proxies,
+        max_body=MAX_BODY,
+        max_upload=MAX_UPLOAD,
+    )
+    if config.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        )
     return app
 
 

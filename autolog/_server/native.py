@@ -24,7 +24,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from autolog._registry.names import check_model_name
-from autolog._server.app import MAX_BODY, json_body, reply
+from autolog._server.app import MAX_UPLOAD, json_body, reply
+from autolog._server.identity import allowed, created, identity, readable
 from autolog._server.openapi import openapi_document
 from autolog._validation import check_id, check_relative_path
 from autolog.backends import _wire as wire
@@ -34,6 +35,7 @@ from autolog.backends.sql.store import SqlBackend
 from autolog.errors import (
     ArtifactNotFoundError,
     AutologError,
+    ExperimentNotFoundError,
     InvalidInputError,
     InvalidValueError,
 )
@@ -43,6 +45,13 @@ __all__ = ["PREFIX", "routes"]
 PREFIX = wire.API_PREFIX
 #: Most entries one ingest request may carry.
 MAX_ENTRIES = 10_000
+#: The largest page of a search.
+MAX_PAGE = 50_000
+
+
+def denied(message: str) -> Response:
+    """A 403 reply: the caller is known but lacks the role."""
+    return reply({"error_code": "PERMISSION_DENIED", "message": message}, 403)
 
 
 def _backend(request: Request) -> SqlBackend:
@@ -72,8 +81,23 @@ async def openapi(request: Request) -> Response:
 
 async def create_experiment(request: Request) -> Response:
     name = _text(await json_body(request), "name")
-    exp = await run_in_threadpool(_backend(request).get_or_create_experiment, name)
+    backend = _backend(request)
+    exp_id = backend.local_experiment_id(name)
+    existed = await run_in_threadpool(_experiment_exists, backend, exp_id)
+    if existed and not await allowed(request, "experiment", exp_id, "reader"):
+        return denied(f"the experiment name {name!r} is taken; choose another name")
+    exp = await run_in_threadpool(backend.get_or_create_experiment, name)
+    if not existed:
+        await created(request, "experiment", exp.id)
     return reply(wire.experiment_to_json(exp))
+
+
+def _experiment_exists(backend: SqlBackend, exp_id: str) -> bool:
+    try:
+        backend.get_experiment(exp_id)
+    except ExperimentNotFoundError:
+        return False
+    return True
 
 
 async def get_experiment(request: Request) -> Response:
@@ -83,21 +107,22 @@ async def get_experiment(request: Request) -> Response:
 
 
 async def list_experiments(request: Request) -> Response:
-    exps = await run_in_threadpool(_backend(request).list_experiments)
+    only = await readable(request, "experiment")
+    exps = await run_in_threadpool(_backend(request).list_experiments, only)
     return reply({"experiments": [wire.experiment_to_json(e) for e in exps]})
 
 
 # -- runs ----------------------------------------------------------------------------------------
 
 
-def _apply(backend: SqlBackend, entry: Any) -> dict[str, Any]:
+def _apply(backend: SqlBackend, entry: Any, user: str | None) -> dict[str, Any]:
     """Apply one ingest entry; its result, an error for bad input (never raised)."""
     try:
         if not isinstance(entry, dict):
             raise InvalidValueError(f"entry {entry!r} is not an object")
         kind = entry.get("type")
         if kind == "create":
-            backend.create_run(wire.meta_from_json(entry.get("run")))
+            backend.create_run(wire.meta_from_json(entry.get("run")), user)
             return {"ok": True}
         if kind == "batch":
             run_id = check_id(entry.get("run_id"))
@@ -127,11 +152,72 @@ async def ingest(request: Request) -> Response:
             f"{len(entries)} entries in one request; send at most {MAX_ENTRIES}"
         )
     backend = _backend(request)
+    refused, new = await _refusals(request, backend, entries)
+    user = identity(request).name
 
     def apply_all() -> list[dict[str, Any]]:
-        return [_apply(backend, e) for e in entries]
+        return [refused.get(i) or _apply(backend, e, user) for i, e in enumerate(entries)]
 
-    return reply({"results": await run_in_threadpool(apply_all)})
+    results = await run_in_threadpool(apply_all)
+    for exp_id in new:
+        await created(request, "experiment", exp_id)
+    return reply({"results": results})
+
+
+async def _refusals(
+    request: Request, backend: SqlBackend, entries: list[Any]
+) -> tuple[dict[int, dict[str, Any]], set[str]]:
+    """The entries the caller may not write (by index, with their result), and the
+    experiments this request creates (the caller becomes their owner)."""
+    refused: dict[int, dict[str, Any]] = {}
+    new: set[str] = set()
+    if getattr(request.app.state, "authorizer", None) is None:
+        return refused, new  # --auth none: nothing to check, nobody to record as owner
+    admin = identity(request).admin
+    known: dict[str, bool] = {}  # run or experiment id -> may write
+    runs: dict[str, str] = {}  # runs created in this request -> experiment
+
+    async def may_write_experiment(exp_id: str) -> bool:
+        if exp_id not in known:
+            exists = await run_in_threadpool(_experiment_exists, backend, exp_id)
+            if not exists:
+                new.add(exp_id)
+            known[exp_id] = not exists or await allowed(request, "experiment", exp_id, "writer")
+        return known[exp_id]
+
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "create":
+            run = entry.get("run")
+            exp_id = run.get("experiment_id") if isinstance(run, dict) else None
+            if not isinstance(exp_id, str):
+                continue  # bad input: _apply says so
+            if isinstance(run, dict) and isinstance(run.get("id"), str):
+                runs[run["id"]] = exp_id
+            ok = await may_write_experiment(exp_id)
+            what = f"experiment {exp_id!r}"
+        elif entry.get("type") == "batch":
+            run_id = entry.get("run_id")
+            if not isinstance(run_id, str):
+                continue
+            if run_id in runs:
+                ok = await may_write_experiment(runs[run_id])
+            else:
+                if run_id not in known:
+                    known[run_id] = await allowed(request, "run", run_id, "writer")
+                ok = known[run_id]
+            what = f"run {run_id!r}"
+        else:
+            continue
+        if not ok and not admin:
+            refused[i] = {
+                "ok": False,
+                "retry": False,
+                "error_code": "PERMISSION_DENIED",
+                "message": f"you may not write to {what}; ask its owner for the writer role",
+            }
+    return refused, new
 
 
 async def get_run(request: Request) -> Response:
@@ -139,23 +225,34 @@ async def get_run(request: Request) -> Response:
     return reply(wire.run_to_json(run))
 
 
-async def list_runs(request: Request) -> Response:
-    data = await json_body(request)
+async def _experiment_ids(request: Request, data: dict[str, Any]) -> list[str] | None:
+    """The request's experiment_ids, narrowed to the experiments the caller may read."""
     ids = data.get("experiment_ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise InvalidValueError(f"experiment_ids {ids!r} must be a list of strings or null")
+    only = await readable(request, "experiment")
+    if only is None:
+        return ids
+    return sorted(only) if ids is None else [i for i in ids if i in only]
+
+
+async def list_runs(request: Request) -> Response:
+    ids = await _experiment_ids(request, await json_body(request))
     runs = await run_in_threadpool(_backend(request).list_runs, ids)
     return reply({"runs": [wire.run_to_json(r) for r in runs]})
 
 
 async def search_runs(request: Request) -> Response:
     data = await json_body(request)
-    ids = data.get("experiment_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
-        raise InvalidValueError(f"experiment_ids {ids!r} must be a list of strings or null")
+    ids = await _experiment_ids(request, data)
     query = wire.query_from_json(data.get("filter"))
     orders = wire.orders_from_json(data.get("order_by"))
     max_results = data.get("max_results", 1000)
+    if isinstance(max_results, int) and max_results > MAX_PAGE:
+        raise InvalidValueError(
+            f"max_results={max_results} is over the largest page, {MAX_PAGE}; page with"
+            " page_token instead"
+        )
     token = _text(data, "page_token", required=False)
     page = await run_in_threadpool(
         _backend(request).search_runs, ids, query, orders, max_results, token
@@ -193,8 +290,8 @@ async def put_artifact(request: Request) -> Response:
         with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > MAX_BODY * 64:
-                    raise InvalidValueError(f"artifact {path!r} is over {MAX_BODY * 64} bytes")
+                if size > MAX_UPLOAD:
+                    raise InvalidValueError(f"artifact {path!r} is over {MAX_UPLOAD} bytes")
                 digest.update(chunk)
                 await run_in_threadpool(out.write, chunk)
         actual = digest.hexdigest()
@@ -259,26 +356,89 @@ def _document(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _stamped(document: dict[str, Any], what: str, *fields: str) -> dict[str, Any]:
+    """`document`, refused unless each of `fields` is an integer (the times a reader folds by)."""
+    for field in fields:
+        value = document.get(field)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidValueError(
+                f"{what} field {field!r} is {str(value)[:100]!r}; expected an integer (written"
+                " by autolog's registry: register models with autolog's client)"
+            )
+    return document
+
+
+def _acting(request: Request, document: dict[str, Any], field: str) -> dict[str, Any]:
+    """`document` with `field` set to the authenticated user (the client's word otherwise)."""
+    name = identity(request).name
+    return document if name is None else {**document, field: name}
+
+
 async def create_model(request: Request) -> Response:
     data = await json_body(request)
     name = check_model_name(_text(data, "name"))
-    meta = _document(data, "meta")
-    created = await run_in_threadpool(_backend(request).create_registered_model, name, meta)
-    return reply({"created": created})
+    meta = _stamped(_document(data, "meta"), "model meta", "created_at", "created_ns")
+    meta = _acting(request, meta, "creator")
+    made = await run_in_threadpool(_backend(request).create_registered_model, name, meta)
+    if made:
+        await created(request, "model", name)
+    return reply({"created": made})
+
+
+async def _check_source(request: Request, record: dict[str, Any]) -> Response | None:
+    """Refuse a version whose source is not `runs:/<run>/<path>` of a run the caller reads.
+
+    The server decides every storage location: a client never points a version at a
+    directory, a URL or another store.
+    """
+    run_id, path = record.get("run_id"), record.get("artifact_path")
+    if not isinstance(run_id, str) or not isinstance(path, str):
+        raise InvalidValueError(
+            "a model version record needs run_id and artifact_path (strings); register the"
+            " model of a run on this server"
+        )
+    check_id(run_id)
+    path = check_relative_path(path, allow_empty=False)
+    if record.get("source") != f"runs:/{run_id}/{path}":
+        raise InvalidValueError(
+            f"model version source {str(record.get('source'))[:200]!r} is not allowed; the"
+            f" server stores versions of its own runs only: runs:/{run_id}/{path}"
+        )
+    await run_in_threadpool(_backend(request).check_run_exists, run_id)
+    if not await allowed(request, "run", run_id, "reader"):
+        return reply(
+            {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"no run {run_id!r} you may read"},
+            404,
+        )
+    return None
 
 
 async def create_version(request: Request) -> Response:
     data = await json_body(request)
     name = check_model_name(_text(data, "name"))
     record = _document(data, "record")
+    refused = await _check_source(request, record)
+    if refused is not None:
+        return refused
+    record = _stamped(record, "version record", "created_at", "created_ns")
+    record = _acting(request, record, "creator")
     number = await run_in_threadpool(_backend(request).create_model_version, name, record)
     return reply({"version": number})
+
+
+#: Events only a model's owner may write.
+_OWNER_EVENTS = ("version_deleted", "model_deleted")
 
 
 async def append_event(request: Request) -> Response:
     data = await json_body(request)
     name = check_model_name(_text(data, "name"))
-    event = _document(data, "event")
+    event = _stamped(_document(data, "event"), "model event", "ns", "time")
+    if not isinstance(event.get("type"), str):
+        raise InvalidValueError(f"model event type is {event.get('type')!r}; expected a string")
+    event = _acting(request, event, "user")
+    if event.get("type") in _OWNER_EVENTS and not await allowed(request, "model", name, "owner"):
+        return denied(f"only an owner of model {name!r} may delete it or its versions")
     written = await run_in_threadpool(_backend(request).append_model_event, name, event)
     return reply({"written": written})
 
@@ -286,12 +446,13 @@ async def append_event(request: Request) -> Response:
 async def read_model(request: Request) -> Response:
     name = check_model_name(request.query_params.get("name", ""))
     stored = await run_in_threadpool(_backend(request).read_registered_model, name)
-    return reply({"model": None if stored is None else _stored_json(stored)})
+    return reply({"model": None if stored is None else _stored_json(stored)}, allow_nan=True)
 
 
 async def list_models(request: Request) -> Response:
-    models = await run_in_threadpool(_backend(request).list_registered_models)
-    return reply({"models": [_stored_json(m) for m in models]})
+    only = await readable(request, "model")
+    models = await run_in_threadpool(_backend(request).list_registered_models, only)
+    return reply({"models": [_stored_json(m) for m in models]}, allow_nan=True)
 
 
 def routes() -> list[BaseRoute]:

@@ -231,6 +231,8 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "autolog tracking server, native API", "version": "1"},
+        # Every route but health and this document needs a token unless --auth none.
+        "security": [{"bearer": []}, {}],
         "paths": {
             f"{p}/health": {"get": _op("server kind, API and schema version", "Health")},
             f"{p}/experiments": {
@@ -311,5 +313,14 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
         },
-        "components": {"schemas": _SCHEMAS},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token from `autolog server token create`",
+                }
+            },
+        },
     }

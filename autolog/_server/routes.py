@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["MLFLOW", "NATIVE", "RULES", "UI", "Resource", "Role", "Rule"]
+__all__ = ["AUTH", "MLFLOW", "NATIVE", "RULES", "UI", "Resource", "Role", "Rule"]
 
 Resource = Literal["public", "user", "experiment", "run", "model", "batch", "admin"]
 Role = Literal["reader", "writer", "maintainer", "owner", "admin"]
@@ -44,13 +44,20 @@ class Rule:
 
 _N = "/api/autolog/v1"
 
+# Signing in to the web UI (autolog/_server/login.py).
+AUTH: tuple[Rule, ...] = (
+    Rule("GET", "/login", "public"),
+    Rule("POST", "/login", "public"),
+    Rule("POST", "/logout", "public"),
+)
+
 # The native API (autolog/_server/native.py).
 NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/health", "public"),
     Rule("GET", f"{_N}/openapi.json", "public"),
     Rule("POST", f"{_N}/experiments", "user", "writer"),
     Rule("GET", f"{_N}/experiments", "user"),
-    Rule("GET", f"{_N}/experiment", "experiment", "reader", "query:experiment_id"),
+    Rule("GET", f"{_N}/experiment", "experiment", "reader", "query:name_or_id"),
     Rule("POST", f"{_N}/ingest", "batch", "writer"),
     Rule("POST", f"{_N}/runs/list", "user"),
     Rule("POST", f"{_N}/runs/search", "user"),
@@ -66,11 +73,106 @@ NATIVE: tuple[Rule, ...] = (
     Rule("POST", f"{_N}/registry/events", "model", "maintainer", "json:name"),
 )
 
-# MLflow's REST API subset (autolog/_server/mlflow_api.py).
-MLFLOW: tuple[Rule, ...] = ()
+_M = "/api/2.0/mlflow"
+_A = "/api/2.0/mlflow-artifacts/artifacts"
 
-# The web UI (autolog/_server/ui/).
-UI: tuple[Rule, ...] = ()
+# MLflow's REST API subset (autolog/_server/mlflow_api/). MLflow sends GET parameters in the
+# query string and everything else in a JSON body. Two locations need a lookup first: an
+# mlflow-artifacts `path` holds the run id as its second segment
+# (`<experiment>/<run>/artifacts/...`, see mlflow_api.artifacts.artifact_target) or a logged
+# model id as its third (`<experiment>/models/<model id>/...`); a logged model's `model_id`
+# stands for the experiment the model belongs to.
+MLFLOW: tuple[Rule, ...] = (
+    Rule("GET", "/api/3.0/mlflow/server-info", "public"),
+    Rule("GET", f"{_M}/openapi.json", "public"),
+    # experiments
+    Rule("GET", f"{_M}/experiments/get-by-name", "experiment", "reader",
+         "query:experiment_name"),
+    Rule("POST", f"{_M}/experiments/create", "user", "writer"),
+    Rule("GET", f"{_M}/experiments/get", "experiment", "reader", "query:experiment_id"),
+    Rule("POST", f"{_M}/experiments/search", "user"),
+    Rule("POST", f"{_M}/experiments/delete", "experiment", "owner", "json:experiment_id"),
+    Rule("POST", f"{_M}/experiments/restore", "experiment", "owner", "json:experiment_id"),
+    Rule("POST", f"{_M}/experiments/update", "experiment", "maintainer", "json:experiment_id"),
+    Rule("POST", f"{_M}/experiments/set-experiment-tag", "experiment", "writer",
+         "json:experiment_id"),
+    Rule("POST", f"{_M}/experiments/delete-experiment-tag", "experiment", "writer",
+         "json:experiment_id"),
+    # runs
+    Rule("POST", f"{_M}/runs/create", "experiment", "writer", "json:experiment_id"),
+    Rule("GET", f"{_M}/runs/get", "run", "reader", "query:run_id"),
+    Rule("POST", f"{_M}/runs/update", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/delete", "run", "maintainer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/restore", "run", "maintainer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/log-metric", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/log-parameter", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/set-tag", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/delete-tag", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/log-batch", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/log-model", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/log-inputs", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/outputs", "run", "writer", "json:run_id"),
+    Rule("POST", f"{_M}/runs/search", "user"),
+    Rule("GET", f"{_M}/metrics/get-history", "run", "reader", "query:run_id"),
+    # artifacts
+    Rule("GET", f"{_M}/artifacts/list", "run", "reader", "query:run_id"),
+    Rule("GET", _A, "run", "reader", "query:path"),
+    Rule("PUT", f"{_A}/{{path:path}}", "run", "writer", "path:path"),
+    Rule("GET", f"{_A}/{{path:path}}", "run", "reader", "path:path"),
+    # logged models (MLflow 3)
+    Rule("POST", f"{_M}/logged-models", "experiment", "writer", "json:experiment_id"),
+    Rule("POST", f"{_M}/logged-models/search", "user"),
+    Rule("GET", f"{_M}/logged-models/{{model_id}}", "experiment", "reader", "path:model_id"),
+    Rule("PATCH", f"{_M}/logged-models/{{model_id}}", "experiment", "writer", "path:model_id"),
+    Rule("DELETE", f"{_M}/logged-models/{{model_id}}", "experiment", "maintainer",
+         "path:model_id"),
+    Rule("PATCH", f"{_M}/logged-models/{{model_id}}/tags", "experiment", "writer",
+         "path:model_id"),
+    Rule("DELETE", f"{_M}/logged-models/{{model_id}}/tags/{{tag_key}}", "experiment", "writer",
+         "path:model_id"),
+    Rule("POST", f"{_M}/logged-models/{{model_id}}/params", "experiment", "writer",
+         "path:model_id"),
+    # registered models and versions
+    Rule("POST", f"{_M}/registered-models/create", "user", "writer"),
+    Rule("GET", f"{_M}/registered-models/get", "model", "reader", "query:name"),
+    Rule("PATCH", f"{_M}/registered-models/update", "model", "maintainer", "json:name"),
+    Rule("DELETE", f"{_M}/registered-models/delete", "model", "owner", "json:name"),
+    Rule("GET", f"{_M}/registered-models/search", "user"),
+    Rule("POST", f"{_M}/registered-models/get-latest-versions", "model", "reader", "json:name"),
+    Rule("POST", f"{_M}/registered-models/set-tag", "model", "maintainer", "json:name"),
+    Rule("DELETE", f"{_M}/registered-models/delete-tag", "model", "maintainer", "json:name"),
+    Rule("POST", f"{_M}/registered-models/alias", "model", "maintainer", "json:name"),
+    Rule("DELETE", f"{_M}/registered-models/alias", "model", "maintainer", "json:name"),
+    Rule("GET", f"{_M}/registered-models/alias", "model", "reader", "query:name"),
+    Rule("POST", f"{_M}/model-versions/create", "model", "writer", "json:name"),
+    Rule("GET", f"{_M}/model-versions/get", "model", "reader", "query:name"),
+    Rule("PATCH", f"{_M}/model-versions/update", "model", "writer", "json:name"),
+    Rule("DELETE", f"{_M}/model-versions/delete", "model", "maintainer", "json:name"),
+    Rule("GET", f"{_M}/model-versions/search", "user"),
+    Rule("GET", f"{_M}/model-versions/get-download-uri", "model", "reader", "query:name"),
+    Rule("POST", f"{_M}/model-versions/set-tag", "model", "writer", "json:name"),
+    Rule("DELETE", f"{_M}/model-versions/delete-tag", "model", "writer", "json:name"),
+)  # fmt: skip
+
+_EXP = "path:experiment_id"
+
+# The web UI (autolog/_server/ui/): pages, the JSON its scripts fetch, and its static files.
+UI: tuple[Rule, ...] = (
+    Rule("GET", "/", "user"),
+    Rule("GET", "/experiments/{experiment_id}", "experiment", locate=_EXP),
+    Rule("GET", "/runs/{run_id}", "run", "reader", "path:run_id"),
+    Rule("GET", "/runs/{run_id}/artifacts", "run", "reader", "path:run_id"),
+    Rule("GET", "/compare", "user"),  # each run is checked by the page
+    Rule("GET", "/models", "user"),
+    Rule("GET", "/models/{name}", "model", "reader", "path:name"),
+    Rule("POST", "/models/{name}/alias", "model", "maintainer", "path:name"),
+    Rule("POST", "/models/{name}/description", "model", "maintainer", "path:name"),
+    Rule("GET", "/ui/api/experiments/{experiment_id}/runs", "experiment", locate=_EXP),
+    Rule("GET", "/ui/api/runs/{run_id}/history", "run", "reader", "path:run_id"),
+    Rule("GET", "/ui/api/runs/{run_id}/raw", "run", "reader", "path:run_id"),
+    Rule("GET", "/ui/api/compare/history", "user"),  # each run is checked by the route
+    Rule("GET", "/ui/static/{path:path}", "public"),
+)
 
 #: Every route, by (method, path template).
-RULES: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in (*NATIVE, *MLFLOW, *UI)}
+RULES: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in (*NATIVE, *AUTH, *MLFLOW, *UI)}

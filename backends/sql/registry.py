@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -125,8 +126,13 @@ class SqlRegistry:
             model_id = self._model_id(conn, name)
             return None if model_id is None else self._stored(conn, [model_id])[model_id]
 
-    def list_registered_models(self) -> list[StoredModel]:
+    def list_registered_models(self, only: Collection[str] | None = None) -> list[StoredModel]:
+        """Every model, or those whose name is in `only` (the ones a caller may read)."""
+        rm = t.registered_models
+        query = (
+            select(rm.c.id) if only is None else select(rm.c.id).where(rm.c.name.in_(list(only)))
+        )
         with self.read() as conn:
-            ids = list(conn.execute(select(t.registered_models.c.id)).scalars())
+            ids = list(conn.execute(query).scalars())
             stored = self._stored(conn, ids) if ids else {}
         return [stored[i] for i in ids]

@@ -15,6 +15,12 @@ The registry is stored as the model registry's contract (`RegistryBackend`) defi
 out twice; each record holds the version's source and lineage) and `model_events`, the
 append-only history (aliases, tags, descriptions, deletions, each with its acting user),
 which `autolog._registry` folds into the current state.
+
+What only MLflow's REST API has (revision 0003_mlflow): `deleted_experiments` and
+`deleted_runs` (MLflow's lifecycle stage: a row means "deleted", restored by removing
+it), `logged_models` (MLflow 3's LoggedModel: its searchable columns, and tags, params and
+metrics as one JSON document) and `run_links` (a run's dataset inputs and model inputs
+and outputs, one JSON document each).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = ["SCHEMA_REVISION", "metadata", "ordered_text"]
 
 #: The Alembic revision this code expects; a database behind it must be upgraded first.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0003_mlflow"
 
 
 def ordered_text(length: int) -> TypeEngine[str]:
@@ -170,4 +176,120 @@ model_events = Table(
     # The event's id orders the history; an event is written once and never changed.
     Column("event_id", ordered_text(128), primary_key=True),
     Column("event", Text, nullable=False),  # JSON: type, time, user, version, key, from, to
+)
+
+
+# -- authentication and authorization (revision 0002_auth) ---------------------------------------
+# `users` (a scrypt hash of the password, for the web UI's sign-in), `groups` and `members`,
+# `tokens` (only the sha256 of each token's secret), `grants` (a role on one experiment or
+# model, to a user or a group), `owners` (who created each experiment and model, and the
+# role every signed-in user has on it) and `settings` (the default role for new experiments,
+# the key that signs session cookies). Roles are numbers: 1 reader, 2 writer, 3 maintainer,
+# 4 owner.
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", ordered_text(256), primary_key=True),
+    Column("password", Text, nullable=True),  # scrypt$n$r$p$salt$hash, or NULL: no web login
+    Column("admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", ordered_text(256), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("group_name", ordered_text(256), ForeignKey("groups.name"), primary_key=True),
+    Column("user_name", ordered_text(256), ForeignKey("users.name"), primary_key=True),
+    Index("ix_members_user", "user_name"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),  # public: shown by `token list`, for revoke
+    Column("hash", String(64), nullable=False, unique=True),  # sha256 of the secret, hex
+    Column("owner", ordered_text(256), ForeignKey("users.name"), nullable=False),
+    Column("scope", String(8), nullable=False),  # read | write
+    Column("note", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # experiment | model
+    Column("key", ordered_text(256), primary_key=True),  # experiment id, model name
+    Column("principal_kind", String(8), primary_key=True),  # user | group
+    Column("principal", ordered_text(256), primary_key=True),
+    Column("role", Integer, nullable=False),
+    Index("ix_grants_principal", "principal_kind", "principal", "kind"),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", ordered_text(256), primary_key=True),
+    Column("owner", ordered_text(256), nullable=True),
+    # The role every signed-in user has (0: none), from the default at creation.
+    Column("everyone", Integer, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# -- MLflow's REST API (revision 0003_mlflow) ------------------------------------------------------
+
+deleted_experiments = Table(
+    "deleted_experiments",
+    metadata,
+    Column("experiment_id", String(64), ForeignKey("experiments.id"), primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),
+)
+
+deleted_runs = Table(
+    "deleted_runs",
+    metadata,
+    Column("run_id", ordered_text(64), ForeignKey("runs.id"), primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", ordered_text(64), primary_key=True),
+    Column("experiment_id", String(64), ForeignKey("experiments.id"), nullable=False),
+    Column("name", ordered_text(256), nullable=False),
+    Column("source_run_id", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("document", Text, nullable=False),  # JSON: model_type, tags, params, metrics, ...
+    Index("ix_logged_models_experiment_created", "experiment_id", "created_at", "id"),
+    Index("ix_logged_models_run", "source_run_id"),
+)
+
+run_links = Table(
+    "run_links",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # dataset, model_input or model_output
+    Column("key", String(512), primary_key=True),  # dataset name+digest, or the model id
+    Column("document", Text, nullable=False),
 )

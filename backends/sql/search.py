@@ -53,14 +53,13 @@ from sqlalchemy import (
     true,
 )
 
-from autolog._entities import Run
 from autolog._search import Clause, Field, Order, Query
 from autolog.backends.base import RunPage
 from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend, number_or_none, run_select
 from autolog.errors import InvalidValueError
 
-__all__ = ["search_runs"]
+__all__ = ["search_run_ids", "search_runs"]
 
 _TABLES = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}
 # Candidates fetched per round when some clauses are evaluated in Python.
@@ -113,6 +112,7 @@ class _Translator:
     def __init__(self, backend: SqlBackend, key_ids: dict[tuple[Any, str], int]) -> None:
         self.sqlite = backend.dialect == "sqlite"
         self.key_ids = key_ids
+        self.raw: dict[int, tuple[Any, Any]] = {}
 
     def like(self, column: Any, op: str, pattern: str, ignore_case: bool) -> Any:
         """The SQL of a LIKE clause, or None when it must be evaluated in Python."""
@@ -186,7 +186,12 @@ class _Translator:
         return self.condition(table.c.value, None, fld, op, values)
 
     def order(self, order: Order, index: int, numeric: bool) -> tuple[list[Any], list[Any]]:
-        """The joins and sort columns of one order: (missing flag,) value."""
+        """The joins and sort columns of one order: (missing flag,) value.
+
+        For a metric, param or tag the columns are the missing flag and the value with
+        missing values filled in; `self.raw[index]` holds the value column itself and the
+        column that is NULL when the value is missing.
+        """
         fld = order.field
         if fld.kind == "attribute":
             column = _attribute(fld.key)
@@ -205,6 +210,7 @@ class _Translator:
             value = table.c.value_num if numeric else table.c.value
         missing = case((table.c.value.is_(None), 1), else_=0)
         filler = literal(0.0) if fld.kind == "metric" or numeric else literal("")
+        self.raw[index] = (value, table.c.value)
         return [join], [missing, func.coalesce(value, filler)]
 
 
@@ -258,71 +264,137 @@ def search_runs(
     order_by: Sequence[Order],
     max_results: int,
     page_token: str | None = None,
+    *,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> RunPage:
-    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring)."""
+    """One page of the runs matching `query`, sorted by `order_by` (see the module docstring).
+
+    `extra` adds conditions on `runs` (MLflow's routes leave deleted runs out with one).
+    """
     _check_max_results(max_results)
     if experiment_ids is not None and not experiment_ids:
         return RunPage([])
     with backend.read() as conn:
-        wanted = {(c.field.kind, c.field.key) for c in query.clauses}
-        wanted |= {(o.field.kind, o.field.key) for o in order_by}
-        wanted = {w for w in wanted if w[0] != "attribute"}
-        found = backend.existing_key_ids(conn, {key for _, key in wanted})
-        key_ids = {(kind, key): found[key] for kind, key in wanted if key in found}
-        tr = _Translator(backend, key_ids)
-        where: list[ColumnElement[bool]] = []
-        if experiment_ids is not None:
-            where.append(t.runs.c.experiment_id.in_(experiment_ids))
-        residual = []
-        for clause in query.clauses:
-            sql = tr.clause(clause)
-            if sql is None:
-                residual.append(clause)
-                # The SQL prefilter of a clause left to Python: the run has the key.
-                if clause.field.kind != "attribute":
-                    prefilter = tr.clause(Clause(clause.field, "IS NOT NULL"))
-                    if prefilter is not None:
-                        where.append(prefilter)
-            else:
-                where.append(sql)
-        joins: list[Any] = []
-        sort: list[tuple[Any, bool]] = []
-        decisions = []
-        for i, order in enumerate(order_by):
-            numeric = False
-            if order.field.kind in ("param", "tag"):
-                numeric = _all_numeric(backend, conn, tr, where, residual, order.field)
-                decisions.append(numeric)
-            order_joins, columns = tr.order(order, i, numeric)
-            joins += order_joins
-            # The missing flag sorts ascending whatever the direction: missing last.
-            sort += [(c, order.descending and j == len(columns) - 1) for j, c in enumerate(columns)]
-        fingerprint = _fingerprint(experiment_ids, query, tuple(order_by), decisions)
+        rows, token = _search(
+            backend, conn, experiment_ids, query, order_by, max_results, page_token, extra
+        )
+        return RunPage(backend.load_rows(conn, rows), token)
+
+
+def search_run_ids(
+    backend: SqlBackend,
+    experiment_ids: list[str] | None,
+    query: Query,
+    order_by: Sequence[Order],
+    max_results: int,
+    page_token: str | None = None,
+    *,
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[str], str | None]:
+    """The ids of `search_runs`'s page, and its next page token (for callers with a loader)."""
+    _check_max_results(max_results)
+    if experiment_ids is not None and not experiment_ids:
+        return [], None
+    with backend.read() as conn:
+        rows, token = _search(
+            backend, conn, experiment_ids, query, order_by, max_results, page_token, extra
+        )
+    return [row.id for row in rows], token
+
+
+def _search(
+    backend: SqlBackend,
+    conn: Connection,
+    experiment_ids: list[str] | None,
+    query: Query,
+    order_by: Sequence[Order],
+    max_results: int,
+    page_token: str | None,
+    extra: Sequence[ColumnElement[bool]],
+) -> tuple[list[Any], str | None]:
+    """The rows (`run_select()`'s columns, then the sort key) of one page, and the next token."""
+    wanted = {(c.field.kind, c.field.key) for c in query.clauses}
+    wanted |= {(o.field.kind, o.field.key) for o in order_by}
+    wanted = {w for w in wanted if w[0] != "attribute"}
+    found = backend.existing_key_ids(conn, {key for _, key in wanted})
+    key_ids = {(kind, key): found[key] for kind, key in wanted if key in found}
+    tr = _Translator(backend, key_ids)
+    where: list[ColumnElement[bool]] = list(extra)
+    if experiment_ids is not None:
+        where.append(t.runs.c.experiment_id.in_(experiment_ids))
+    residual = []
+    for clause in query.clauses:
+        sql = tr.clause(clause)
+        if sql is None:
+            residual.append(clause)
+            # The SQL prefilter of a clause left to Python: the run has the key.
+            if clause.field.kind != "attribute":
+                prefilter = tr.clause(Clause(clause.field, "IS NOT NULL"))
+                if prefilter is not None:
+                    where.append(prefilter)
+        else:
+            where.append(sql)
+    joins: list[Any] = []
+    sort: list[tuple[Any, bool]] = []
+    decisions = []
+    for i, order in enumerate(order_by):
+        numeric = False
+        if order.field.kind in ("param", "tag"):
+            numeric = _all_numeric(backend, conn, tr, where, residual, order.field)
+            decisions.append(numeric)
+        order_joins, columns = tr.order(order, i, numeric)
+        joins += order_joins
+        # The missing flag sorts ascending whatever the direction: missing last.
+        sort += [(c, order.descending and j == len(columns) - 1) for j, c in enumerate(columns)]
+    fingerprint = _fingerprint(experiment_ids, query, tuple(order_by), decisions)
+
+    def select_rows(inner_first: bool) -> Any:
         base = run_select()
-        for table, on in joins:
-            base = base.outerjoin(table, on)
+        for i, (table, on) in enumerate(joins):
+            base = base.join(table, on) if inner_first and i == 0 else base.outerjoin(table, on)
         base = base.add_columns(*(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort)))
-        if where:
-            base = base.where(and_(*where))
-        base = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in sort))
-        last = _decode_token(page_token, fingerprint, len(sort)) if page_token else None
-        width = len(sort)
-        page: list[tuple[Run, list[Any]]] = []
+        return base.where(and_(*where)) if where else base
+
+    last = _decode_token(page_token, fingerprint, len(sort)) if page_token else None
+    width = len(sort)
+    # Ordered by a metric, param or tag, the runs that have it come first, then the rest. Read
+    # as two parts, the first is ordered by the bare value column, which the (key, value)
+    # index can deliver in order: a page then costs its own rows, not a sort of every run.
+    parts: list[tuple[Any, list[tuple[Any, bool]], int | None]] = [(select_rows(False), sort, None)]
+    if 0 in tr.raw:
+        raw, stored = tr.raw[0]
+        parts = [
+            (select_rows(True).where(stored.isnot(None)), [(raw, sort[1][1]), *sort[2:]], 0),
+            (select_rows(False).where(stored.is_(None)), sort[2:], 1),
+        ]
+    page: list[Any] = []
+    for base, part_sort, flag in parts:
+        if flag == 0 and last is not None and last[0] == 1:
+            continue  # the token is already past the runs that have the value
+        ordered = base.order_by(*(expr.desc() if d else expr.asc() for expr, d in part_sort))
+        after = last if flag is None or last is None or last[0] == flag else None
         while len(page) <= max_results:
-            stmt = base if last is None else base.where(_after(sort, last))
+            stmt = ordered if after is None else ordered.where(_after(sort, after))
             limit = max_results + 1 - len(page) if not residual else _ROUND
             rows = conn.execute(stmt.limit(limit)).all()
-            runs = backend.load_rows(conn, rows)
-            for row, run in zip(rows, runs, strict=True):
-                if all(c.matches(run) for c in residual):
-                    page.append((run, list(row[-width:]) if width else []))
+            if residual:
+                runs = backend.load_rows(conn, rows)
+                page += [
+                    row
+                    for row, run in zip(rows, runs, strict=True)
+                    if all(c.matches(run) for c in residual)
+                ]
+            else:
+                page += rows
             if len(rows) < limit:
                 break
-            last = list(rows[-1][-width:])
+            after = list(rows[-1][-width:])
+        if len(page) > max_results:
+            break
     more = len(page) > max_results
     page = page[:max_results]
-    token = _encode_token(fingerprint, page[-1][1]) if more and page else None
-    return RunPage([run for run, _ in page], token)
+    token = _encode_token(fingerprint, list(page[-1][-width:])) if more and page else None
+    return page, token
 
 
 def _all_numeric(

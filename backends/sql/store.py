@@ -17,11 +17,11 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, Row, and_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
@@ -89,8 +89,42 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         self._key_names: dict[int, str] = {}
         self._lock = threading.Lock()
         self._retry_names: dict[int, str] = {}
+        self._statements = self._write_statements()
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        columns = ("run_id", "key_id", "step", "timestamp", "batch_id", "pos", "value", "is_nan")
+        self._points_sql = (
+            f"INSERT INTO metric_points ({', '.join(columns)})"
+            f" VALUES ({', '.join([mark] * len(columns))})"
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _write_statements(self) -> dict[str, Any]:
+        """The statements every batch runs, built once (building them costs more than running)."""
+        tags = self._insert(t.tags)
+        latest = self._insert(t.latest_metrics)
+        lm = t.latest_metrics
+        return {
+            # Params are immutable: the first value stored wins.
+            "params": self._insert(t.params).on_conflict_do_nothing(),
+            "tags": tags.on_conflict_do_update(
+                index_elements=["run_id", "key_id"],
+                set_={"value": tags.excluded.value, "value_num": tags.excluded.value_num},
+            ),
+            # The latest value is the point with the greatest (step, timestamp); on a tie the
+            # point written last wins, as in the local store.
+            "latest": latest.on_conflict_do_update(
+                index_elements=["run_id", "key_id"],
+                set_={
+                    "value": latest.excluded.value,
+                    "is_nan": latest.excluded.is_nan,
+                    "step": latest.excluded.step,
+                    "timestamp": latest.excluded.timestamp,
+                },
+                where=tuple_(latest.excluded.step, latest.excluded.timestamp)
+                >= tuple_(lm.c.step, lm.c.timestamp),
+            ),
+        }
 
     def _insert(self, table: Any) -> Any:
         """An INSERT that knows ON CONFLICT in this database's dialect."""
@@ -186,10 +220,14 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
             )
         return self._experiment(row, tags)
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, only: Collection[str] | None = None) -> list[Experiment]:
+        """Every experiment, or those whose id is in `only` (the ones a caller may read)."""
         e, et = t.experiments, t.experiment_tags
+        query = select(e).order_by(e.c.created_at, e.c.name)
+        if only is not None:
+            query = query.where(e.c.id.in_(list(only)))
         with self.read() as conn:
-            rows = conn.execute(select(e).order_by(e.c.created_at, e.c.name)).all()
+            rows = conn.execute(query).all()
             tags: dict[str, dict[str, str]] = {}
             for exp_id, key, value in conn.execute(
                 select(et.c.experiment_id, et.c.key, et.c.value)
@@ -287,21 +325,16 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         self, conn: Connection, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
     ) -> None:
         if batch.params:
-            # Params are immutable: the first value stored wins.
             conn.execute(
-                self._insert(t.params).on_conflict_do_nothing(),
+                self._statements["params"],
                 [
                     {"run_id": run_id, "key_id": ids[k], "value": v, "value_num": number_or_none(v)}
                     for k, v in batch.params.items()
                 ],
             )
         if batch.tags:
-            stmt = self._insert(t.tags)
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "key_id"],
-                    set_={"value": stmt.excluded.value, "value_num": stmt.excluded.value_num},
-                ),
+                self._statements["tags"],
                 [
                     {"run_id": run_id, "key_id": ids[k], "value": v, "value_num": number_or_none(v)}
                     for k, v in batch.tags.items()
@@ -316,18 +349,7 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
             best = series[0]
             for pos, (value, step, ts) in enumerate(series):
                 stored, is_nan = _metric_value(value)
-                points.append(
-                    {
-                        "run_id": run_id,
-                        "key_id": key_id,
-                        "step": step,
-                        "timestamp": ts,
-                        "batch_id": batch_id,
-                        "pos": pos,
-                        "value": stored,
-                        "is_nan": is_nan,
-                    }
-                )
+                points.append((run_id, key_id, step, ts, batch_id, pos, stored, is_nan))
                 if (step, ts) >= (best[1], best[2]):
                     best = (value, step, ts)
             stored, is_nan = _metric_value(best[0])
@@ -341,25 +363,10 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
                     "timestamp": best[2],
                 }
             )
-        conn.execute(insert(t.metric_points), points)
-        stmt = self._insert(t.latest_metrics)
-        lm = t.latest_metrics
-        # The latest value is the point with the greatest (step, timestamp); on a tie the
-        # point written last wins, as in the local store.
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key_id"],
-                set_={
-                    "value": stmt.excluded.value,
-                    "is_nan": stmt.excluded.is_nan,
-                    "step": stmt.excluded.step,
-                    "timestamp": stmt.excluded.timestamp,
-                },
-                where=tuple_(stmt.excluded.step, stmt.excluded.timestamp)
-                >= tuple_(lm.c.step, lm.c.timestamp),
-            ),
-            latest,
-        )
+        # Points are most of a batch's rows: straight to the driver's executemany, without
+        # SQLAlchemy's per-row parameter processing.
+        conn.exec_driver_sql(self._points_sql, points)
+        conn.execute(self._statements["latest"], latest)
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()

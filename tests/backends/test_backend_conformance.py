@@ -2,7 +2,9 @@
 
 Each test runs once per entry of `BACKENDS`, a function of the test's request and
 tmp_path that returns the tracking URI of a fresh, empty store (S3 is a real
-S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py).
+S3-compatible server on localhost, from the `s3_uri` fixture of tests/conftest.py; http is
+a real `autolog server` process with SQLite or PostgreSQL behind it, one per module,
+emptied before each test).
 A new backend joins with one line there; `new_backend()` builds another backend
 over the same store, as a second process would.
 
@@ -13,6 +15,7 @@ registry's storage operations (`RegistryBackend`).
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trackingserver import ServerProcess, migrated_sqlite, wipe
 
 from autolog._entities import RunStatus
 from autolog._search import parse_orders, parse_query
@@ -34,11 +38,46 @@ from autolog.errors import (
     RunNotFoundError,
 )
 
+
+def _http(database: str) -> Callable[[pytest.FixtureRequest, Path], str]:
+    def fresh(request: pytest.FixtureRequest, tmp: Path) -> str:
+        server: ServerProcess = request.getfixturevalue(f"http_{database}")
+        wipe(server.store, server.artifacts)
+        request.getfixturevalue("monkeypatch").setenv("AUTOLOG_SPOOL_DIR", str(tmp / "spool"))
+        return server.url
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def http_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server process over SQLite, shared by the module's tests."""
+    pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+    root = tmp_path_factory.mktemp("server-sqlite")
+    server = ServerProcess(migrated_sqlite(root / "autolog.db"), root / "artifacts").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http_postgresql(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server process over PostgreSQL, shared by the module's tests."""
+    pg = request.getfixturevalue("postgres")
+    store = pg.create_database(f"c_{uuid.uuid4().hex[:12]}", template="migrated")
+    server = ServerProcess(store, tmp_path_factory.mktemp("server-pg") / "artifacts").start()
+    yield server
+    server.stop()
+
+
 #: One line per backend: (request, tmp_path) -> the tracking URI of a fresh, empty store.
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "memory": lambda request, tmp: f"memory:conformance-{uuid.uuid4().hex[:12]}",
     "file": lambda request, tmp: str(tmp / "store"),
     "s3": lambda request, tmp: str(request.getfixturevalue("s3_uri")),
+    "http-sqlite": _http("sqlite"),
+    "http-postgresql": _http("postgresql"),
 }
 
 
@@ -341,6 +380,21 @@ def _meta(name: str) -> dict[str, Any]:
     return {"name": name, "created_at": 1, "created_ns": 1_000_000, "creator": "ann"}
 
 
+def _record(backend: Any, **extra: Any) -> dict[str, Any]:
+    """A version record as autolog's registry writes one: the model of a run of the store.
+
+    A server stores versions of its own runs only, so the run is created first.
+    """
+    run_id = start(backend)
+    return {"run_id": run_id, "artifact_path": "model", "source": f"runs:/{run_id}/model",
+            "created_at": 1, "created_ns": 1_000_000, **extra}  # fmt: skip
+
+
+def _event(event_id: str, kind: str, **extra: Any) -> dict[str, Any]:
+    """A model event as autolog's registry writes one."""
+    return {"id": event_id, "type": kind, "ns": 1_000_000, "time": 1, **extra}
+
+
 def test_registered_models_are_created_once(registry: RegistryBackend) -> None:
     assert registry.read_registered_model("churn") is None
     assert registry.create_registered_model("churn", _meta("churn"))
@@ -352,22 +406,20 @@ def test_registered_models_are_created_once(registry: RegistryBackend) -> None:
 
 def test_versions_take_the_next_free_number(registry: RegistryBackend) -> None:
     with pytest.raises(ModelNotFoundError, match="'churn'"):
-        registry.create_model_version("churn", {"source": "runs:/x/model"})
+        registry.create_model_version("churn", _record(registry))
     registry.create_registered_model("churn", _meta("churn"))
-    assert registry.create_model_version("churn", {"source": "runs:/a/model", "n": 1.5}) == 1
-    assert registry.create_model_version("churn", {"source": "runs:/b/model"}) == 2
+    first, second = _record(registry, n=1.5), _record(registry)
+    assert registry.create_model_version("churn", first) == 1
+    assert registry.create_model_version("churn", second) == 2
     stored = registry.read_registered_model("churn")
     assert stored is not None
-    assert stored.versions == [
-        {"source": "runs:/a/model", "n": 1.5, "version": 1},
-        {"source": "runs:/b/model", "version": 2},
-    ]
+    assert stored.versions == [{**first, "version": 1}, {**second, "version": 2}]
 
 
 def test_events_are_appended_once_and_read_in_id_order(registry: RegistryBackend) -> None:
     registry.create_registered_model("churn", _meta("churn"))
-    second = {"id": "00000000000000000002-bbbbbbbbbbbb", "type": "alias_set", "to": 1}
-    first = {"id": "00000000000000000001-aaaaaaaaaaaa", "type": "model_tag_set", "key": "k"}
+    second = _event("00000000000000000002-bbbbbbbbbbbb", "alias_set", to=1)
+    first = _event("00000000000000000001-aaaaaaaaaaaa", "model_tag_set", key="k")
     assert registry.append_model_event("churn", second)
     assert registry.append_model_event("churn", first)
     assert not registry.append_model_event("churn", {**first, "type": "other"})
@@ -375,7 +427,7 @@ def test_events_are_appended_once_and_read_in_id_order(registry: RegistryBackend
     assert stored is not None
     assert stored.events == [first, second]
     with pytest.raises(InvalidKeyError, match="event id"):
-        registry.append_model_event("churn", {"id": "../x", "type": "alias_set"})
+        registry.append_model_event("churn", _event("../x", "alias_set"))
 
 
 def test_list_registered_models(new_backend: Callable[[], Backend]) -> None:
@@ -385,10 +437,11 @@ def test_list_registered_models(new_backend: Callable[[], Backend]) -> None:
     names = ["churn", "Churn", "münchen model", "x" * 200]
     for name in names:
         one.create_registered_model(name, _meta(name))
-    one.create_model_version("churn", {"source": "s"})
+    record = _record(one)
+    one.create_model_version("churn", record)
     listed = {m.meta["name"]: m for m in two.list_registered_models()}
     assert sorted(listed) == sorted(names)
-    assert listed["churn"].versions == [{"source": "s", "version": 1}]
+    assert listed["churn"].versions == [{**record, "version": 1}]
     assert listed["Churn"].versions == []
 
 
@@ -398,6 +451,9 @@ def test_concurrent_versions_get_distinct_numbers(new_backend: Callable[[], Back
     assert all(isinstance(w, RegistryBackend) for w in writers)
     registries = [w for w in writers if isinstance(w, RegistryBackend)]
     registries[0].create_registered_model("churn", _meta("churn"))
+    records = [
+        _record(registries[0], by=f"{i}-{k}") for i in range(len(registries)) for k in range(3)
+    ]
     barrier = threading.Barrier(len(registries))
     numbers: list[int] = []
     errors: list[BaseException] = []
@@ -407,7 +463,7 @@ def test_concurrent_versions_get_distinct_numbers(new_backend: Callable[[], Back
         try:
             barrier.wait()
             for k in range(3):
-                n = registries[index].create_model_version("churn", {"by": f"{index}-{k}"})
+                n = registries[index].create_model_version("churn", records[index * 3 + k])
                 with lock:
                     numbers.append(n)
         except BaseException as exc:
@@ -424,3 +480,18 @@ def test_concurrent_versions_get_distinct_numbers(new_backend: Callable[[], Back
     assert stored is not None
     assert [v["version"] for v in stored.versions] == sorted(numbers)
     assert len({v["by"] for v in stored.versions}) == len(numbers)
+
+
+def test_registry_documents_keep_non_finite_numbers(registry: RegistryBackend) -> None:
+    """A version's record holds its run's metrics, NaN and infinities included."""
+    registry.create_registered_model("churn", {**_meta("churn"), "score": float("-inf")})
+    record = _record(registry, metrics={"nan": float("nan"), "inf": float("inf")})
+    assert registry.create_model_version("churn", record) == 1
+    registry.append_model_event("churn", _event("e1", "x", value=float("nan")))
+    stored = registry.read_registered_model("churn")
+    assert stored is not None
+    metrics = stored.versions[0]["metrics"]
+    assert math.isnan(metrics["nan"]) and metrics["inf"] == float("inf")
+    assert stored.meta["score"] == float("-inf") and math.isnan(stored.events[0]["value"])
+    (listed,) = registry.list_registered_models()
+    assert math.isnan(listed.versions[0]["metrics"]["nan"])

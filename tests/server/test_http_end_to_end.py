@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess
 from sklearn.linear_model import LogisticRegression
+from trackingserver import ServerProcess
 
 import autolog
 from autolog.backends.sql.store import SqlBackend

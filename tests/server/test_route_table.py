@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import migrated_sqlite
 from starlette.routing import Mount, Route
+from trackingserver import migrated_sqlite
 
 from autolog._server.app import ServerConfig, create_app
 from autolog._server.routes import RULES

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import requests
-from conftest import ServerProcess, free_port
+from trackingserver import ServerProcess, free_port
 
 from autolog.backends.sql.schema import SCHEMA_REVISION
 

@@ -1,0 +1,347 @@
+"""autolog's server against `mlflow server --workers 1`, both on SQLite on loopback.
+
+    python bench/server_vs_mlflow.py [--runs 500] [--scale 20000] [--threads 8]
+
+Same data, same run: each run has 20 params, 5 tags, 10 metrics and two 100-step curves,
+logged the way MLflow's client logs (runs/create, one runs/log-batch, runs/update) by
+`--threads` client threads. Both servers get `--runs` runs through the MLflow REST API,
+measured in turn (chunks of 100 runs, one repeat of each read), so both see the same load
+on a shared machine. Then autolog's store is filled up to `--scale` runs (written straight
+into its database, which is faster than HTTP; the first `--runs` came through the server)
+and its reads are measured again at that size. Figures: ingest rate, first search page of
+100 runs, a metric filter with a metric order, a param + tag filter, 1,000 runs through
+runs/search, `mlflow.search_runs()` of up to 2,000 runs through MLflow's own client, a
+metric history of 100 points. MLflow's figures and the ratios are printed with autolog's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+API = "/api/2.0/mlflow"
+PARAMS, TAGS, METRICS, CURVE_STEPS = 20, 5, 10, 100
+REPEATS = 15
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            requests.get(f"{url}{API}/experiments/get-by-name?experiment_name=x", timeout=2)
+            return
+        except requests.RequestException:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{what} did not start") from None
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def autolog_server(root: Path) -> Iterator[tuple[str, str]]:
+    from autolog.backends.sql.database import make_engine, upgrade
+
+    store = f"sqlite:///{root / 'autolog.db'}"
+    engine = make_engine(store)
+    upgrade(engine)
+    engine.dispose()
+    port = free_port()
+    cmd = [sys.executable, "-m", "autolog", "server", "--store", store, "--artifacts",
+           str(root / "autolog-artifacts"), "--port", str(port)]  # fmt: skip
+    with open(root / "autolog-server.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, proc, "autolog server")
+            yield url, store
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+@contextlib.contextmanager
+def mlflow_server(root: Path) -> Iterator[str]:
+    port = free_port()
+    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    cmd = [mlflow, "server", "--workers", "1", "--backend-store-uri",
+           f"sqlite:///{root / 'mlflow.db'}", "--default-artifact-root",
+           str(root / "mlflow-artifacts"), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with open(root / "mlflow-server.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, proc, "mlflow server")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+# -- the workload ----------------------------------------------------------------------------
+
+
+def run_values(i: int) -> tuple[dict[str, str], dict[str, str], dict[str, float], int]:
+    rnd = random.Random(i)
+    params = {f"p{k}": f"v{rnd.randrange(10)}" for k in range(PARAMS)}
+    tags = {f"t{k}": rnd.choice(["x", "y", "z"]) for k in range(TAGS)}
+    metrics = {f"m{k}": rnd.random() for k in range(METRICS)}
+    return params, tags, metrics, 1_700_000_000_000 + i * 1000
+
+
+def batch_json(i: int, run_id: str) -> dict[str, Any]:
+    params, tags, metrics, ts = run_values(i)
+    ms = [{"key": k, "value": v, "timestamp": ts, "step": 0} for k, v in metrics.items()]
+    for curve in ("c0", "c1"):
+        ms += [{"key": curve, "value": 1.0 / (s + 1), "timestamp": ts + s, "step": s}
+               for s in range(CURVE_STEPS)]  # fmt: skip
+    return {
+        "run_id": run_id,
+        "params": [{"key": k, "value": v} for k, v in params.items()],
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        "metrics": ms,
+    }
+
+
+def ingest(url: str, exp_id: str, first: int, count: int, threads: int) -> float:
+    """Log `count` runs as MLflow's client does, from `threads` threads; runs per second."""
+    lock = threading.Lock()
+    todo = iter(range(first, first + count))
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            _, _, _, ts = run_values(i)
+            reply = session.post(f"{url}{API}/runs/create", json={
+                "experiment_id": exp_id, "start_time": ts, "run_name": f"run-{i}",
+                "tags": [{"key": "mlflow.user", "value": "bench"}]}, timeout=120)  # fmt: skip
+            reply.raise_for_status()
+            run_id = reply.json()["run"]["info"]["run_id"]
+            session.post(f"{url}{API}/runs/log-batch", json=batch_json(i, run_id),
+                         timeout=120).raise_for_status()  # fmt: skip
+            session.post(f"{url}{API}/runs/update", json={
+                "run_id": run_id, "status": "FINISHED", "end_time": ts + 500},
+                timeout=120).raise_for_status()  # fmt: skip
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return count / (time.perf_counter() - start)
+
+
+def bulk_fill(store: str, exp_id: str, first: int, count: int) -> float:
+    """Write runs straight into autolog's database, 100 per transaction (a large store fast)."""
+    from sqlalchemy import insert
+
+    from autolog.backends.base import Batch
+    from autolog.backends.file import LocalObjectStore
+    from autolog.backends.sql import schema as t
+    from autolog.backends.sql.store import SqlBackend
+
+    backend = SqlBackend(store, LocalObjectStore(Path(tempfile.mkdtemp())))
+    keys = [f"p{k}" for k in range(PARAMS)] + [f"t{k}" for k in range(TAGS)]
+    keys += [f"m{k}" for k in range(METRICS)] + ["c0", "c1", "mlflow.runName", "mlflow.user"]
+    ids = backend.key_ids(keys)
+    start = time.perf_counter()
+    for chunk in range(first, first + count, 100):
+        with backend.write() as conn:
+            for i in range(chunk, min(chunk + 100, first + count)):
+                params, tags, metrics, ts = run_values(i)
+                run_id = uuid.uuid4().hex
+                conn.execute(insert(t.runs).values(
+                    id=run_id, experiment_id=exp_id, name=f"run-{i}", status="FINISHED",
+                    start_time=ts, end_time=ts + 500, parent_id=None, user_id="bench"))  # fmt: skip
+                batch_id = conn.execute(
+                    insert(t.batches).values(run_id=run_id, name="fill", created_at=ts)
+                    .returning(t.batches.c.id)).scalar_one()  # fmt: skip
+                series = {k: [(v, 0, ts)] for k, v in metrics.items()}
+                for curve in ("c0", "c1"):
+                    series[curve] = [(1.0 / (s + 1), s, ts + s) for s in range(CURVE_STEPS)]
+                tags = {**tags, "mlflow.runName": f"run-{i}", "mlflow.user": "bench"}
+                backend._write_values(conn, run_id, Batch(params, tags, series), ids, batch_id)
+    backend.close()
+    return count / (time.perf_counter() - start)
+
+
+# -- the reads -------------------------------------------------------------------------------
+
+
+def timed(fns: list[Callable[[], Any]], repeats: int = REPEATS) -> list[tuple[float, float]]:
+    """p50 and p95 in milliseconds of each function, called in turn (the same load for all)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
+        fn()  # warm
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append((time.perf_counter() - start) * 1000)
+    out = []
+    for spent in times:
+        spent.sort()
+        out.append((statistics.median(spent), spent[min(len(spent) - 1, int(len(spent) * 0.95))]))
+    return out
+
+
+def read_ops(url: str, exp_id: str, total: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """The reads measured: name -> (function, repeats)."""
+    session = requests.Session()
+
+    def search(body: dict[str, Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            data = {"experiment_ids": [exp_id], **body}
+            reply = session.post(f"{url}{API}/runs/search", json=data, timeout=600)
+            reply.raise_for_status()
+            return reply.json()
+
+        return call
+
+    one = search({"max_results": 1})()["runs"][0]["info"]["run_id"]
+
+    def history() -> Any:
+        reply = session.get(f"{url}{API}/metrics/get-history",
+                            params={"run_id": one, "metric_key": "c0"}, timeout=60)  # fmt: skip
+        reply.raise_for_status()
+        assert len(reply.json()["metrics"]) == CURVE_STEPS
+        return reply
+
+    wanted = min(total, 2000)
+
+    def search_runs() -> Any:
+        import mlflow
+
+        mlflow.set_tracking_uri(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = mlflow.search_runs(experiment_ids=[exp_id], max_results=wanted)
+        assert len(frame) == wanted, len(frame)
+        return frame
+
+    metric = {"max_results": 100, "filter": "metrics.m0 > 0.5", "order_by": ["metrics.m1 DESC"]}
+    params = {"max_results": 100, "filter": "params.p0 = 'v3' and tags.t0 = 'x'"}
+    return {
+        "first page of 100": (search({"max_results": 100}), REPEATS),
+        "metric filter + metric order": (search(metric), REPEATS),
+        "param + tag filter": (search(params), REPEATS),
+        f"{min(total, 1000)} runs via runs/search": (search({"max_results": 1000}), 5),
+        "metric history, 100 points": (history, REPEATS),
+        f"mlflow.search_runs() of {wanted} runs": (search_runs, 3),
+    }
+
+
+def reads(servers: list[tuple[str, str]], total: int) -> list[dict[str, Any]]:
+    """Each server's read figures, measured in turn."""
+    ops = [read_ops(url, exp, total) for url, exp in servers]
+    out: list[dict[str, Any]] = [{} for _ in servers]
+    for name, (_, repeats) in ops[0].items():
+        for figures, result in zip(timed([o[name][0] for o in ops], repeats), out, strict=True):
+            result[name] = figures
+    return out
+
+
+def ingest_both(servers: list[tuple[str, str]], count: int, threads: int) -> list[float]:
+    """Runs per second of each server, logging in chunks of 100 runs to each in turn."""
+    spent = [0.0 for _ in servers]
+    for first in range(0, count, 100):
+        n = min(100, count - first)
+        for i, (url, exp) in enumerate(servers):
+            spent[i] += n / ingest(url, exp, first, n, threads)
+    return [count / s for s in spent]
+
+
+def experiment(url: str, name: str) -> str:
+    reply = requests.post(f"{url}{API}/experiments/create", json={"name": name}, timeout=60)
+    reply.raise_for_status()
+    return str(reply.json()["experiment_id"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=500, help="runs logged to both servers")
+    parser.add_argument("--scale", type=int, default=20_000, help="autolog's store size after")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="autolog-bench-"))
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    print(f"{args.runs} runs of {PARAMS} params, {TAGS} tags, {METRICS} metrics and two"
+          f" {CURVE_STEPS}-step curves; {args.threads} client threads; SQLite; {root}")  # fmt: skip
+    results: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as stack:
+        url, store = stack.enter_context(autolog_server(root))
+        servers = [(url, experiment(url, "bench"))]
+        if not args.skip_mlflow:
+            mlflow_url = stack.enter_context(mlflow_server(root))
+            servers.append((mlflow_url, experiment(mlflow_url, "bench")))
+        rates = ingest_both(servers, args.runs, args.threads)
+        figures = reads(servers, args.runs)
+        for name, rate, found in zip(("autolog", "mlflow"), rates, figures, strict=False):
+            results[name] = {"ingest (runs/s)": rate, **found}
+        exp = servers[0][1]
+        if args.scale > args.runs:
+            fill = bulk_fill(store, exp, args.runs, args.scale - args.runs)
+            print(f"autolog store filled to {args.scale} runs ({fill:.0f} runs/s, in-process)")
+            (rate,) = ingest_both([(url, exp)], 400, args.threads)
+            results["autolog@scale"] = {
+                "ingest (runs/s)": rate, **reads([(url, exp)], args.scale + 400)[0]
+            }  # fmt: skip
+    report(results, args)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"{value[0]:9.1f} / {value[1]:7.1f} ms"
+    return f"{value:9.1f}          "
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    ours, theirs = results["autolog"], results.get("mlflow", {})
+    scaled = results.get("autolog@scale", {})
+    print(f"\n{'operation (p50 / p95)':34} {'autolog':>21} {'mlflow':>21} {'ratio':>7}"
+          f"   autolog at {args.scale + 400} runs")  # fmt: skip
+    for key, value in ours.items():
+        other = theirs.get(key)
+        ratio = ""
+        if other is not None:
+            if isinstance(value, tuple):
+                ratio = f"{other[0] / value[0]:6.1f}x"
+            else:
+                ratio = f"{value / other:6.1f}x"
+        at_scale = next(
+            (v for k, v in scaled.items() if k.split(" of ")[0] == key.split(" of ")[0]), None
+        )
+        print(f"{key:34} {_fmt(value)} {_fmt(other) if other is not None else '':>21} {ratio:>7}"
+              f"   {_fmt(at_scale) if at_scale is not None else ''}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
