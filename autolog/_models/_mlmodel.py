@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from autolog._models._signature import Signature
 from autolog.errors import ModelIntegrityError, ModelNotFoundError
@@ -154,7 +154,7 @@ def _scalar(value: object) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} into an MLmodel file: {value!r}")
 
 
-def _is_mapping(value: object) -> bool:
+def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
     # A dict first: an ABC check costs several times more, and most values are not mappings.
     return type(value) is dict or (type(value) not in _NOT_MAPPINGS and isinstance(value, Mapping))
 
