@@ -12,8 +12,10 @@ that tell most about each listed run, then the params that tell the runs apart.
   its best metric as a column (so the one run with test metrics shows them even among
   many that lack them), then the rest of the `METRIC_COLUMNS` go by rank.
 - Params: those named in --filter or --order-by, a search's chosen values (`best_*`),
-  then those whose value differs between the listed runs, most common first, up to
-  `PARAM_COLUMNS`. A param with one value everywhere tells the runs apart by nothing.
+  then those whose value differs between the listed runs: first those that differ
+  between siblings (children of one parent, or top-level runs), plain values before
+  object reprs and lists, most common first, up to `PARAM_COLUMNS`. A param with one
+  value everywhere tells the runs apart by nothing.
 - A column whose values are all `nan`, `None` or empty is left out.
 
 `--columns` lists columns instead, or adds to these: see runs_columns.py.
@@ -158,8 +160,37 @@ def default_metrics(rows: Sequence[Run], pinned: Sequence[str]) -> list[str]:
     return chosen
 
 
+def _varies_among_siblings(rows: Sequence[Run], key: str) -> bool:
+    """Whether runs of one parent (or top-level runs) disagree on param `key`.
+
+    A search's own `verbose=0` and its candidates' `verbose=False` are params of different
+    estimators under one name: they tell no two comparable runs apart.
+    """
+    groups: dict[str | None, set[str]] = {}
+    for run in rows:
+        if key in run.params:
+            groups.setdefault(run.parent_id, set()).add(run.params[key])
+    return any(len(found) > 1 for found in groups.values())
+
+
+def _is_composite(rows: Sequence[Run], key: str) -> bool:
+    """Whether param `key` holds object reprs or long lists (`[('scale', Standard...`)."""
+    return any(
+        len(value) > _SCALAR_WIDTH or value[:1] in ("[", "(", "{") or "(" in value
+        for run in rows
+        if (value := run.params.get(key)) is not None
+    )
+
+
+_SCALAR_WIDTH = 40
+
+
 def default_params(rows: Sequence[Run], pinned: Sequence[str]) -> list[str]:
-    """Up to PARAM_COLUMNS param keys: pinned, a search's `best_*`, then those that vary."""
+    """Up to PARAM_COLUMNS param keys: pinned, a search's `best_*`, then those that vary.
+
+    Params that differ between siblings come first, and plain values (numbers, names)
+    before object reprs and lists.
+    """
     values = [r.params for r in rows]
     seen = _first_seen(values)
     present = Counter(key for mapping in values for key in mapping)
@@ -167,7 +198,12 @@ def default_params(rows: Sequence[Run], pinned: Sequence[str]) -> list[str]:
     best = [k for k in seen if k.startswith("best_") and not _all_empty(values, k)]
     varying = sorted(
         (k for k in seen if _varies(values, k) and not _all_empty(values, k)),
-        key=lambda k: (-present[k], seen[k]),
+        key=lambda k: (
+            not _varies_among_siblings(rows, k),
+            _is_composite(rows, k),
+            -present[k],
+            seen[k],
+        ),
     )
     for key in [*best, *varying]:
         if key not in chosen:

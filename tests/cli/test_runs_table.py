@@ -93,10 +93,13 @@ def test_the_demo_table_shows_the_script_runs_test_metrics(tmp_path: Path) -> No
             assert cell(shown.stdout, script_run.id, key) == expected, shown.stdout
         best_c = cell(shown.stdout, script_run.id, "best_clf__C")
         assert best_c == script_run.params["best_clf__C"]
+        # The candidates show the grid's value, not the pipeline's repr.
+        for child in autolog.search_runs(filter=f"attributes.parent_id = '{script_run.id}'"):
+            assert cell(shown.stdout, child.id, "clf__C") == child.params["clf__C"]
         # What the table used to show instead: a `nan` default, a param of one run only,
         # the candidates' fit times.
         header = shown.stdout.splitlines()[1].split()
-        assert not {"error_score", "cv", "mean_fit_time"} & set(header)
+        assert not {"error_score", "cv", "mean_fit_time", "verbose"} & set(header)
         assert shown.stderr.startswith("not shown: ") and "--columns" in shown.stderr
 
 
