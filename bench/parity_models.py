@@ -117,6 +117,7 @@ def main() -> None:
                     command = [sys.executable, __file__, "--calls", str(args.calls)]
                     out = subprocess.run(
                         [*command, "--worker", config, workload, str(root)],
+                        cwd=root,  # MLflow's sqlite store puts artifacts under ./mlruns
                         capture_output=True,
                         text=True,
                         env=env,
