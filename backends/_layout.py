@@ -54,7 +54,6 @@ from autolog.backends._layout_state import (
     RunState,
     Snapshot,
     batch_json,
-    check_max_results,
     dumps,
     encode_compact,
     load_object,
@@ -64,7 +63,7 @@ from autolog.backends._layout_state import (
     search_scope,
 )
 from autolog.backends._objects import ObjectNotFound, ObjectStore
-from autolog.backends.base import Backend, Batch, RunMeta, RunPage
+from autolog.backends.base import Backend, Batch, RunMeta, RunPage, check_max_results
 from autolog.errors import (
     ExperimentNotFoundError,
     RunNotFoundError,

@@ -22,7 +22,6 @@ __all__ = [
     "RunState",
     "Snapshot",
     "batch_json",
-    "check_max_results",
     "decode_compact",
     "dumps",
     "encode_compact",
@@ -58,14 +57,6 @@ def batch_json(
     if end_time is not None:
         data["end_time"] = end_time
     return data
-
-
-def check_max_results(max_results: object) -> None:
-    """Return `max_results` if it is a positive int, else raise InvalidValueError."""
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidValueError(
-            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
-        )
 
 
 def search_scope(experiment_ids: list[str] | None, query: Query, order_by: Sequence[Order]) -> str:

@@ -19,9 +19,26 @@ from typing import Any
 from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query, parse_orders
 from autolog.backends._objects import Progress
-from autolog.errors import ArtifactNotFoundError
+from autolog.errors import ArtifactNotFoundError, InvalidValueError
 
-__all__ = ["Backend", "Batch", "RegistryBackend", "RunMeta", "RunPage", "StoredModel"]
+__all__ = [
+    "Backend",
+    "Batch",
+    "RegistryBackend",
+    "RunMeta",
+    "RunPage",
+    "StoredModel",
+    "check_max_results",
+]
+
+
+def check_max_results(max_results: object) -> int:
+    """`max_results` of `Backend.search_runs` if it is a positive int, else InvalidValueError."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidValueError(
+            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
+        )
+    return max_results
 
 
 @dataclass(frozen=True)

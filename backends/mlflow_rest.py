@@ -44,7 +44,7 @@ from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
 from autolog.backends._outbox import Outbox, Transport, outbox_for, timeout_for
 from autolog.backends._spool import Entry
-from autolog.backends.base import Backend, Batch, RunMeta, RunPage
+from autolog.backends.base import Backend, Batch, RunMeta, RunPage, check_max_results
 from autolog.errors import (
     ArtifactNotFoundError,
     AutologError,
@@ -476,8 +476,7 @@ class MlflowRestBackend(Backend):
         max_results: int,
         page_token: str | None = None,
     ) -> RunPage:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise InvalidValueError(f"max_results={max_results!r}; pass a positive int")
+        check_max_results(max_results)
         scope = repr((experiment_ids, query, tuple(order_by)))
         start = 0 if page_token is None else _read_token(page_token, scope)
         ordered = sort_runs(

@@ -54,7 +54,7 @@ from sqlalchemy import (
 )
 
 from autolog._search import Clause, Field, Order, Query
-from autolog.backends.base import RunPage
+from autolog.backends.base import RunPage, check_max_results
 from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend, number_or_none, run_select
 from autolog.errors import InvalidValueError
@@ -249,14 +249,6 @@ def _decode_token(token: str, fingerprint: str, width: int) -> list[Any]:
     return list(key)
 
 
-def _check_max_results(max_results: object) -> int:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidValueError(
-            f"max_results={max_results!r} is not allowed; pass a positive int such as 100"
-        )
-    return max_results
-
-
 def search_runs(
     backend: SqlBackend,
     experiment_ids: list[str] | None,
@@ -271,7 +263,7 @@ def search_runs(
 
     `extra` adds conditions on `runs` (MLflow's routes leave deleted runs out with one).
     """
-    _check_max_results(max_results)
+    check_max_results(max_results)
     if experiment_ids is not None and not experiment_ids:
         return RunPage([])
     with backend.read() as conn:
@@ -292,7 +284,7 @@ def search_run_ids(
     extra: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[str], str | None]:
     """The ids of `search_runs`'s page, and its next page token (for callers with a loader)."""
-    _check_max_results(max_results)
+    check_max_results(max_results)
     if experiment_ids is not None and not experiment_ids:
         return [], None
     with backend.read() as conn:
