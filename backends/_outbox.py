@@ -17,14 +17,18 @@ import logging
 import os
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from autolog._validation import check_id, check_relative_path
+from autolog.backends import _wire as wire
 from autolog.backends._http_client import DEFAULT_TIMEOUT, ServerUnreachable, Timeout
 from autolog.backends._spool import Entry, Spool, entries_of, spool_root
+from autolog.backends.base import Batch, RunMeta
 
-__all__ = ["DeadlinePassed", "Outbox", "Transport", "outbox_for", "timeout_for"]
+__all__ = ["DeadlinePassed", "Outbox", "SpooledWrites", "Transport", "outbox_for", "timeout_for"]
 
 logger = logging.getLogger("autolog")
 
@@ -193,3 +197,60 @@ def _deliver_at_exit() -> None:
     # Best effort within the exit timeout: what is not delivered stays on disk.
     for box in list(_outboxes.values()):
         box.deliver_before_exit()
+
+
+class SpooledWrites:
+    """The write side of a backend that delivers through an `Outbox`.
+
+    Every write becomes a spooled entry, never a request in the writer's thread; the
+    backend's `Transport` turns the entries into requests of its server's API.
+    """
+
+    outbox: Outbox
+
+    def create_run(self, meta: RunMeta) -> None:
+        check_id(meta.id)
+        self.outbox.add({"type": "create", "run": wire.meta_to_json(meta)})
+
+    def write_batch(self, run_id: str, batch: Batch) -> None:
+        check_id(run_id)
+        if batch.is_empty():
+            return
+        self.outbox.add(
+            {
+                "type": "batch",
+                "run_id": run_id,
+                "name": uuid.uuid4().hex,  # a retried delivery is applied once by this name
+                "batch": wire.batch_to_json(batch),
+            }
+        )
+
+    def finish_run(self, run_id: str) -> None:
+        self.outbox.wake()
+
+    def flush(self) -> None:
+        """Deliver everything queued now; raise StoreError if the server cannot take it."""
+        self.outbox.deliver()
+
+    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
+        rel = check_relative_path(path, allow_empty=False)
+        check_id(run_id)
+        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, data)
+
+    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
+        rel = check_relative_path(path, allow_empty=False)
+        check_id(run_id)
+        # The writer hands over a private copy it deletes afterwards: a link is enough.
+        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, local, link=True)
+
+    def _deliver(self) -> None:
+        # Reads see this process's writes: deliver them first (if the server is down the
+        # read itself says so).
+        if self.outbox.spool.has_pending():
+            try:
+                self.outbox.deliver()
+            except ServerUnreachable:
+                return
+
+    def close(self) -> None:
+        self.outbox.deliver_before_exit()

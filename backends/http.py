@@ -16,11 +16,9 @@ tracking server is spoken to through `autolog.backends.mlflow_rest` instead.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,9 @@ from autolog.backends import _wire as wire
 from autolog.backends._http_client import Client, ServerUnreachable
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
-from autolog.backends._outbox import Outbox, Transport, outbox_for, timeout_for
+from autolog.backends._outbox import Outbox, SpooledWrites, Transport, outbox_for, timeout_for
 from autolog.backends._spool import Entry
-from autolog.backends.base import Backend, Batch, RegistryBackend, RunMeta, RunPage, StoredModel
+from autolog.backends.base import Backend, RegistryBackend, RunPage, StoredModel
 from autolog.errors import ArtifactNotFoundError, AutologError
 
 __all__ = ["HttpBackend", "NativeTransport", "ServerUnreachable", "from_uri", "sync"]
@@ -119,7 +117,7 @@ def upload(client: Client, run_id: str, path: str, local: Path, deadline: float 
         )  # fmt: skip
 
 
-class HttpBackend(Backend, RegistryBackend):
+class HttpBackend(SpooledWrites, Backend, RegistryBackend):
     """Runs stored by an autolog tracking server."""
 
     local = False
@@ -133,48 +131,6 @@ class HttpBackend(Backend, RegistryBackend):
 
     def local_experiment_id(self, name: str) -> str:
         return experiment_id_for(name)  # the server derives it the same way
-
-    def create_run(self, meta: RunMeta) -> None:
-        check_id(meta.id)
-        self.outbox.add({"type": "create", "run": wire.meta_to_json(meta)})
-
-    def write_batch(self, run_id: str, batch: Batch) -> None:
-        check_id(run_id)
-        if batch.is_empty():
-            return
-        self.outbox.add(
-            {
-                "type": "batch",
-                "run_id": run_id,
-                "name": uuid.uuid4().hex,
-                "batch": wire.batch_to_json(batch),
-            }
-        )
-
-    def finish_run(self, run_id: str) -> None:
-        self.outbox.wake()
-
-    def flush(self) -> None:
-        """Deliver everything queued now; raise StoreError if the server cannot take it."""
-        self.outbox.deliver()
-
-    def _deliver(self) -> None:
-        # Reads see this process's writes: deliver them first (if the server is down the
-        # read itself says so).
-        if self.outbox.spool.has_pending():
-            with contextlib.suppress(ServerUnreachable):
-                self.outbox.deliver()
-
-    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
-        rel = check_relative_path(path, allow_empty=False)
-        check_id(run_id)
-        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, data)
-
-    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
-        rel = check_relative_path(path, allow_empty=False)
-        check_id(run_id)
-        # The writer hands over a private copy it deletes afterwards: a link is enough.
-        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, local, link=True)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -308,9 +264,6 @@ class HttpBackend(Backend, RegistryBackend):
     def list_registered_models(self) -> list[StoredModel]:
         data = self.client.json("GET", "/registry/models")["models"]
         return [StoredModel(m["meta"], m["versions"], m["events"]) for m in data]
-
-    def close(self) -> None:
-        self.outbox.deliver_before_exit()
 
 
 def from_uri(uri: str) -> Backend:

@@ -42,7 +42,7 @@ from autolog.backends import _wire as wire
 from autolog.backends._http_client import Client, ServerUnreachable
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
-from autolog.backends._outbox import Outbox, Transport, outbox_for, timeout_for
+from autolog.backends._outbox import Outbox, SpooledWrites, Transport, outbox_for, timeout_for
 from autolog.backends._spool import Entry
 from autolog.backends.base import Backend, Batch, RunMeta, RunPage, check_max_results
 from autolog.errors import (
@@ -327,7 +327,7 @@ def _artifact_url(artifact_uri: str, path: str) -> str:
     return f"{_ARTIFACTS}/{quote(root)}/{quote(path)}"
 
 
-class MlflowRestBackend(Backend):
+class MlflowRestBackend(SpooledWrites, Backend):
     """Runs stored by an MLflow tracking server, through its REST API."""
 
     local = False
@@ -345,41 +345,6 @@ class MlflowRestBackend(Backend):
     def local_experiment_id(self, name: str) -> str:
         # A stand-in: MLflow numbers experiments itself; deliveries find them by name.
         return experiment_id_for(name)
-
-    def create_run(self, meta: RunMeta) -> None:
-        check_id(meta.id)
-        self.outbox.add({"type": "create", "run": wire.meta_to_json(meta)})
-
-    def write_batch(self, run_id: str, batch: Batch) -> None:
-        check_id(run_id)
-        if not batch.is_empty():
-            self.outbox.add(
-                {"type": "batch", "run_id": run_id, "name": "-", "batch": wire.batch_to_json(batch)}
-            )
-
-    def finish_run(self, run_id: str) -> None:
-        self.outbox.wake()
-
-    def flush(self) -> None:
-        """Deliver everything queued now; raise StoreError if the server cannot take it."""
-        self.outbox.deliver()
-
-    def put_artifact(self, run_id: str, path: str, data: bytes) -> None:
-        rel = check_relative_path(path, allow_empty=False)
-        check_id(run_id)
-        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, data)
-
-    def put_artifact_file(self, run_id: str, path: str, local: Path) -> None:
-        rel = check_relative_path(path, allow_empty=False)
-        check_id(run_id)
-        self.outbox.add({"type": "artifact", "run_id": run_id, "path": rel}, local, link=True)
-
-    def _deliver(self) -> None:
-        if self.outbox.spool.has_pending():
-            try:
-                self.outbox.deliver()
-            except ServerUnreachable:
-                return
 
     # -- experiments --------------------------------------------------------------------------
 
@@ -557,9 +522,6 @@ class MlflowRestBackend(Backend):
         sent = self.outbox.deliver_orphans()
         self.close()
         return sent
-
-    def close(self) -> None:
-        self.outbox.deliver_before_exit()
 
 
 def _digest(scope: str) -> str:
