@@ -39,7 +39,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autolog._entities import Experiment, Metric, Run, RunStatus
@@ -79,6 +79,16 @@ _READ_ATTEMPTS = 8
 _FIRST_BATCH_MAX = 16 * 1024
 
 
+def _meta_json(meta: RunMeta) -> dict[str, Any]:
+    return {
+        "id": meta.id,
+        "name": meta.name,
+        "experiment_id": meta.experiment_id,
+        "start_time": meta.start_time,
+        "parent_id": meta.parent_id,
+    }
+
+
 def _meta_or_placeholder(run_id: str, meta: dict[str, Any] | None) -> dict[str, Any]:
     """A run's meta, or what stands in for it when its object is damaged."""
     if meta is not None and all(k in meta for k in ("name", "experiment_id", "start_time")):
@@ -116,6 +126,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         # batch yet: the first batch and shared artifacts' links are folded into them.
         self._creations: dict[str, dict[str, Any]] = {}
         self._shared_known: set[str] = set()
+        self._shared_hashes: dict[bytes, str] = {}
         self._damage_told: set[str] = set()
         self._index: RunIndex | None = None
         self._index_checked = False
@@ -192,6 +203,15 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
     def create_run(self, meta: RunMeta) -> None:
         check_id(meta.id)
         check_id(meta.experiment_id, "experiment id")
+        self._ensure_experiment(meta)
+        creation = {"meta": _meta_json(meta)}
+        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
+        self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
+        self._run_experiments[meta.id] = meta.experiment_id
+        self._creations[meta.id] = creation
+        self._ensure_index()
+
+    def _ensure_experiment(self, meta: RunMeta) -> None:
         name = meta.experiment_name
         if (
             name is not None
@@ -200,23 +220,51 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         ):
             # Before the run's meta: a reader never finds a run whose experiment is missing.
             self._create_experiment(name)
-        data = {
-            "id": meta.id,
-            "name": meta.name,
-            "experiment_id": meta.experiment_id,
-            "start_time": meta.start_time,
-            "parent_id": meta.parent_id,
-        }
-        creation = {"meta": data}
-        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
-        self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
-        self._run_experiments[meta.id] = meta.experiment_id
-        self._creations[meta.id] = creation
+
+    def _ensure_index(self) -> None:
         if not self._index_ensured and self.store.local:
             self._index_ensured = True
             index = self._run_index()
             if index is not None:
                 index.ensure_exists()
+
+    def _put_marker(self, exp_id: str, run_id: str, batch_name: str) -> None:
+        """A new marker tells the derived index that the run changed (see _index)."""
+        # Empty in a directory (no block on disk; the new inode is the change); the batch's
+        # name in a bucket, so that the ETag changes too.
+        marker = b"" if self.store.local else batch_name.encode("ascii")
+        self.store.put(f"experiment-runs/{exp_id}/{run_id}", marker)
+
+    whole_runs = True
+
+    def write_run(
+        self,
+        meta: RunMeta,
+        batch: Batch,
+        artifacts: Mapping[str, bytes],
+        shared: Mapping[str, bytes],
+    ) -> None:
+        """A whole run as one creation object (its batch, links and small artifacts folded
+        in) and its marker: two writes where the parts would take a dozen."""
+        check_id(meta.id)
+        check_id(meta.experiment_id, "experiment id")
+        data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
+        if len(dumps(data)) > _FIRST_BATCH_MAX:
+            # Many points: kept apart and compacted, so that a read of the run's meta (and
+            # of one metric) does not parse them all.
+            super().write_run(meta, batch, artifacts, shared)
+            return
+        self._ensure_experiment(meta)
+        creation: dict[str, Any] = {"meta": _meta_json(meta)}
+        links = self._artifact_links(meta.id, artifacts, shared)
+        if links:
+            creation["links"] = links
+        creation["batch"] = data
+        creation["batch_name"] = self._batch_name()
+        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
+        self._run_experiments[meta.id] = meta.experiment_id
+        self._put_marker(meta.experiment_id, meta.id, creation["batch_name"])
+        self._ensure_index()
 
     def _read_meta(self, run_id: str, damaged: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
         """A run's creation object (None in the old layout) and its meta (None if damaged).
@@ -270,13 +318,9 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             else:
                 # A long first batch stays apart: every read of the run reads run.json.
                 self.store.put(f"runs/{run_id}/log/batches/{name}", body)
-            # A new marker tells the derived index that the run changed (see _index).
             exp_id = self._run_experiment(run_id)
             if exp_id is not None:
-                # Empty in a directory (no block on disk; the new inode is the change); the
-                # batch's name in a bucket, so that the ETag changes too.
-                marker = b"" if self.store.local else name.encode("ascii")
-                self.store.put(f"experiment-runs/{exp_id}/{run_id}", marker)
+                self._put_marker(exp_id, run_id, name)
         except BaseException:
             self._retry_names[id(batch)] = name
             raise

@@ -86,6 +86,13 @@ class Batch:
         if self.status is None and earlier.status is not None:
             self.status, self.end_time = earlier.status, earlier.end_time
 
+    def followed_by(self, later: Batch) -> Batch:
+        """A new batch: this one, then `later` (neither is changed)."""
+        out = Batch(dict(later.params), dict(later.tags), dict(later.metrics))
+        out.status, out.end_time = later.status, later.end_time
+        out.prepend(self)
+        return out
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.params:
@@ -167,6 +174,32 @@ class Backend(ABC):
 
     def finish_run(self, run_id: str) -> None:  # noqa: B027 - an optional hook, empty by default
         """Tell the backend a run reached a terminal status (a chance to compact it)."""
+
+    #: True when `write_run` stores a whole run in fewer writes than its parts take: the
+    #: writer then hands it each run whose creation and end it has queued together (a fit).
+    whole_runs: bool = False
+
+    def write_run(
+        self,
+        meta: RunMeta,
+        batch: Batch,
+        artifacts: Mapping[str, bytes],
+        shared: Mapping[str, bytes],
+    ) -> None:
+        """Store a whole run at once: its creation, its artifacts (`shared`: as
+        `put_shared_artifacts` takes them), one batch holding everything it logged and its
+        final status; then finish it. Called again with the same arguments after a failure.
+
+        This default makes the calls one by one; a backend with `whole_runs` does it in fewer
+        writes.
+        """
+        self.create_run(meta)
+        if shared:
+            self.put_shared_artifacts(meta.id, shared)
+        for path, data in artifacts.items():
+            self.put_artifact(meta.id, path, data)
+        self.write_batch(meta.id, batch)
+        self.finish_run(meta.id)
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run:

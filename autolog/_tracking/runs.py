@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
+import random
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from autolog import _tags
 from autolog._entities import RunStatus
-from autolog._safety import capture_internal_errors, report_internal_error
+from autolog._safety import capture_internal_errors
 from autolog._tracking import context as _context
 from autolog._tracking import system_metrics as _system_metrics
 from autolog._tracking.settings import tracking
@@ -36,6 +36,7 @@ from autolog._tracking.writer import (
     PARAM,
     STATUS,
     TAG,
+    Computed,
     Writer,
 )
 from autolog._validation import (
@@ -56,10 +57,36 @@ from autolog.errors import (
     InvalidValueError,
     NoActiveRunError,
     ParamConflictError,
-    StoreError,
 )
 
-__all__ = ["ActiveRun", "active_run", "end_run", "start_run"]
+__all__ = ["ActiveRun", "Derived", "active_run", "end_run", "start_run"]
+
+
+@dataclass
+class Derived:
+    """What a `log_computed` function derived: metrics (one point each, at `step` and
+    `timestamp`), tags and artifacts ({path: bytes})."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    artifacts: Mapping[str, bytes] = field(default_factory=dict)
+    step: int = 0
+    timestamp: int = 0
+
+    def checked(self) -> Computed:
+        """As the writer stores it, every key and value checked as the log calls check them."""
+        batch = Batch()
+        for key, value in self.metrics.items():
+            number = check_metric_value(check_key(key), value)
+            batch.metrics[key] = [(number, self.step, self.timestamp or _now_ms())]
+        for key, text in self.tags.items():
+            batch.tags[check_key(key, "tag")] = check_tag_value(key, text)
+        files = {
+            check_relative_path(path, "artifact file", allow_empty=False): data
+            for path, data in self.artifacts.items()
+        }
+        return Computed(batch=None if batch.is_empty() else batch, artifacts=files)
+
 
 _stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("autolog_run_stack", default=())
 _root: list[ActiveRun] = []  # the process-wide root run of `autolog run`, if any
@@ -85,9 +112,27 @@ def _now_ms() -> int:
     return _time_ns() // 1_000_000
 
 
+# Run ids and names come from a private generator seeded by the OS (again in a forked
+# child): the user's seeded `random` stream does not move when a run starts, and, unlike
+# `secrets` or `uuid4`, a draw makes no system call, which would hand the GIL to
+# autolog's writer thread in the middle of the user's fit.
+_ids = random.Random(os.urandom(32))
+
+
+def _reseed_ids() -> None:
+    _ids.seed(os.urandom(32))
+
+
+os.register_at_fork(after_in_child=_reseed_ids)
+
+
+def _new_run_id() -> str:
+    return f"{_ids.getrandbits(128):032x}"
+
+
 def _generate_name() -> str:
-    # `secrets`, not `random`: the user's seeded stream must not move when a run starts.
-    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{100 + secrets.randbelow(900)}"
+    choice = _ids.choice
+    return f"{choice(_ADJECTIVES)}-{choice(_NOUNS)}-{100 + _ids.randrange(900)}"
 
 
 class ActiveRun:
@@ -235,27 +280,27 @@ class ActiveRun:
             ) from None
         self.log_bytes(text.encode("utf-8"), artifact_file)
 
-    def log_computed(self, compute: Callable[[], Mapping[str, bytes]], what: str) -> None:
-        """Queue `compute`, run later in the writer thread; store the artifacts it returns.
+    def log_computed(self, compute: Callable[[], Derived | Mapping[str, bytes]], what: str) -> None:
+        """Queue `compute`, run later in the writer thread; log what it derives.
 
-        For artifacts derived from data at a cost the caller's thread should not pay
-        (autologging's plot data): `compute()` returns {artifact path: bytes}. It must
-        hold only copies of what it needs. An error in it is an internal error (`what`
-        names it); an error of the store is retried like any other write.
+        For metrics, tags and artifacts derived from data at a cost the caller's thread
+        should not pay (autologging's training metrics and plot data): `compute()` returns
+        a `Derived`, or just {artifact path: bytes}. It must hold only copies of what it
+        needs. An error in it is an internal error (`what` names it): what it derived is
+        then not logged, nothing else is lost. An error of the store is retried like any
+        other write.
         """
-        run_id, backend = self.id, self._writer.backend
 
-        def store() -> None:
-            files: dict[str, bytes] = {}
+        def store() -> Computed:
+            done = Computed()
             with capture_internal_errors(what):
-                files = {
-                    check_relative_path(path, "artifact file", allow_empty=False): data
-                    for path, data in compute().items()
-                }
-            for path, data in files.items():  # a store error: the writer calls this again
-                backend.put_artifact(run_id, path, data)
+                derived = compute()
+                if not isinstance(derived, Derived):
+                    derived = Derived(artifacts=derived)
+                done = derived.checked()
+            return done  # stored by the writer, retried like any write
 
-        self._writer.submit((CALL, run_id, store))
+        self._writer.submit((CALL, self.id, store))
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts, under `artifact_path` if given.
@@ -455,7 +500,7 @@ def start_run(
     uri = tracking_uri or (parent.tracking_uri if parent is not None else None)
     writer = tracking.writer(uri)
     meta = RunMeta(
-        id=uuid.uuid4().hex,
+        id=_new_run_id(),
         name=name or _generate_name(),
         experiment_id=tracking.experiment_id(exp_name, writer.backend.uri),
         start_time=_now_ms(),
@@ -486,20 +531,15 @@ def start_run(
 def _queue_context_capture(run: ActiveRun, writer: Writer) -> None:
     capture = tracking.settings.disable_capture
 
-    def capture_context() -> Batch | None:
+    def capture_context() -> Computed | None:
         ctx = None
         with capture_internal_errors("capturing the run context"):
             ctx = _context.process_context(_context.Capture.from_names(capture))
         if ctx is None:
             return None
-        try:
-            writer.backend.put_shared_artifacts(run.id, ctx.artifacts)
-        except StoreError:
-            raise  # the store failed: the writer keeps the call and tries it again
-        except Exception as exc:  # noqa: BLE001 - a retry would fail alike and hold up the run
-            report_internal_error(exc, "storing the run context")
-        # The writer writes these tags with the run's next batch (or alone if there is none).
-        return Batch(tags=dict(ctx.tags))
+        # The writer stores the files (once for all runs where the store can) and writes
+        # the tags with the run's next batch (or alone if there is none).
+        return Computed(batch=Batch(tags=dict(ctx.tags)), shared=dict(ctx.artifacts))
 
     writer.submit((CALL, run.id, capture_context))
 

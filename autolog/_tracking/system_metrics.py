@@ -22,6 +22,7 @@ only registers and unregisters its run; every read happens in the sampler thread
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -368,6 +369,10 @@ class _Watch:
     step: int = 0
 
 
+#: Seconds an I/O baseline serves the runs started after it (see `_Sampler.baseline`).
+BASELINE_FRESH = 1.0
+
+
 @dataclass
 class _Sampler:
     """The process's sampler thread and the runs it serves."""
@@ -376,19 +381,29 @@ class _Sampler:
     lock: threading.Condition = field(default_factory=threading.Condition)
     watches: dict[str, _Watch] = field(default_factory=dict)
     thread: threading.Thread | None = None
+    # The latest I/O baseline and when it was read: runs started within BASELINE_FRESH
+    # seconds of it count their I/O from it, so that a loop of short fits does not wake
+    # this thread for each run.
+    baseline: Usage | None = None
+    baseline_at: float = -math.inf
+    # When the thread wakes next (inf while it waits for a run).
+    next_wake: float = math.inf
 
     def add(self, run: ActiveRun, interval: float) -> None:
         now = self.clock()
         cpu = _cpu_time()
         watch = _Watch(run, interval, now, cpu, None, now + interval, now, cpu)
         with self.lock:
+            if now - self.baseline_at <= BASELINE_FRESH:
+                watch.first = self.baseline
             self.watches[run.id] = watch
             if self.thread is None:
                 self.thread = threading.Thread(
                     target=self._loop, name="autolog-system-metrics", daemon=True
                 )
                 self.thread.start()
-            self.lock.notify()
+            if watch.first is None or watch.due < self.next_wake:
+                self.lock.notify()
 
     def remove(self, run: ActiveRun) -> _Watch | None:
         with self.lock:
@@ -398,19 +413,23 @@ class _Sampler:
         while True:
             with self.lock:
                 while not self.watches:
+                    self.next_wake = math.inf
                     self.lock.wait()
                 new = [w for w in self.watches.values() if w.first is None]
                 wake = min(w.due for w in self.watches.values())
                 delay = wake - self.clock()
                 if not new and delay > 0:
+                    self.next_wake = wake
                     self.lock.wait(delay)  # woken early by a new run; the loop looks again
                     continue
             with capture_internal_errors("sampling system metrics"):
                 if new:
                     # A new run's I/O counts from here: read in this thread, not at start_run.
                     baseline = _io_baseline()
-                    for watch in new:
-                        watch.first = baseline
+                    with self.lock:
+                        self.baseline, self.baseline_at = baseline, self.clock()
+                        for watch in new:
+                            watch.first = baseline
                 else:
                     self.sample_due()
 
@@ -421,6 +440,7 @@ class _Sampler:
         stamp = time.time_ns() // 1_000_000
         now = self.clock()
         with self.lock:
+            self.baseline, self.baseline_at = usage, now
             for watch in list(self.watches.values()):
                 if watch.due > now:
                     continue

@@ -50,17 +50,35 @@ __all__ = [
     "PARAM",
     "STATUS",
     "TAG",
+    "Computed",
     "Writer",
 ]
 
 logger = logging.getLogger("autolog")
 
 # Operation codes of queued records: (op, run_id, ...).
-# CALL records carry a function run in the writer thread, in order with the run's records;
-# a Batch it returns (tags it computed there) joins the run's next batch when that is
-# queued right behind the call, and is written on its own otherwise.
+# CALL records carry a function run in the writer thread, in order with the run's records,
+# that returns what it computed there (a `Computed`, or None) for the writer to store.
 # ARTIFACT_FILE records are (op, run_id, artifact path, spooled copy): see Writer.spool().
 CREATE, PARAM, TAG, METRIC, ARTIFACT, STATUS, CALL, FLUSH, ARTIFACT_FILE = range(9)
+# A CALL once its function has run: ("computed", Computed). A retry stores it again
+# without computing it again.
+_COMPUTED = "computed"
+
+
+@dataclass
+class Computed:
+    """What a CALL record's function computed in the writer thread, for the run.
+
+    `batch` (tags, say) joins the run's next batch when that is queued right behind the
+    call, and is written on its own otherwise; `artifacts` are stored as `put_artifact`
+    stores them, `shared` as `put_shared_artifacts` does (bytes many runs store alike).
+    """
+
+    batch: Batch | None = None
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+    shared: dict[str, bytes] = field(default_factory=dict)
+
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 _MAX_KEPT_ERRORS = 100
@@ -110,6 +128,13 @@ def _next_batch(items: collections.deque[tuple[Any, ...]]) -> tuple[Any, ...] | 
         if item[0] not in (ARTIFACT, ARTIFACT_FILE):
             return None
     return None
+
+
+def _computed(result: Any) -> Computed:
+    """A CALL's result as a Computed (a bare Batch is its `batch`)."""
+    if isinstance(result, Computed):
+        return result
+    return Computed(batch=result if isinstance(result, Batch) else None)
 
 
 def _records_in(item: tuple[Any, ...]) -> int:
@@ -329,12 +354,15 @@ class Writer:
         return flushes
 
     def _write_all(self) -> None:
+        whole = self.backend.whole_runs
         for run_id in list(self._runs):
             rq = self._runs[run_id]
             rq.batch = None  # a batch handed to the store is complete
             while rq.items:
                 item = rq.items[0]
                 try:
+                    if whole and item[0] == CREATE and self._write_whole(run_id, rq.items):
+                        continue
                     self._write(run_id, item, rq.items)
                 except Exception as exc:  # noqa: BLE001 - kept for retry and reported once
                     self._report(run_id, item, exc)
@@ -343,6 +371,44 @@ class Writer:
                 self._held -= _records_in(item)
             if not rq.items:
                 del self._runs[run_id]
+
+    def _write_whole(self, run_id: str, items: collections.deque[tuple[Any, ...]]) -> bool:
+        """Write a run queued whole (its creation up to its end) with one `write_run`.
+
+        False, writing nothing, when the queue does not hold the whole run (its end is not
+        queued yet, or a spooled file is among its records). On success the records are
+        taken off the queue; on failure they stay, the calls among them computed once.
+        """
+        end = None
+        for i, item in enumerate(itertools.islice(items, 1, None), start=1):
+            kind = item[0]
+            if kind == "finish":
+                end = i
+                break
+            if kind not in ("batch", CALL, _COMPUTED, ARTIFACT):
+                return False
+        if end is None:
+            return False
+        batch, artifacts, shared = Batch(), {}, {}
+        for i in range(1, end):
+            item = items[i]
+            if item[0] == CALL:
+                item = items[i] = (_COMPUTED, _computed(item[2]()))
+            if item[0] == _COMPUTED:
+                computed: Computed = item[1]
+                if computed.batch is not None:
+                    batch = batch.followed_by(computed.batch)
+                artifacts.update(computed.artifacts)
+                shared.update(computed.shared)
+            elif item[0] == ARTIFACT:
+                artifacts[item[2]] = item[3]
+            else:
+                batch = batch.followed_by(item[1])
+        self.backend.write_run(items[0][2], batch, artifacts, shared)
+        for _ in range(end + 1):
+            self._held -= _records_in(items.popleft())
+        self._flushes.pop(run_id, None)
+        return True
 
     def _write(
         self, run_id: str, item: tuple[Any, ...], items: collections.deque[tuple[Any, ...]]
@@ -368,9 +434,17 @@ class Writer:
             self.backend.put_artifact(run_id, item[2], item[3])
         elif kind == ARTIFACT_FILE:
             self._upload_spooled(run_id, item[2], item[3])
-        elif kind == CALL:
-            extra = item[2]()
-            if isinstance(extra, Batch) and not extra.is_empty():
+        elif kind in (CALL, _COMPUTED):
+            if kind == CALL:
+                # Kept computed: a store that fails below is retried without computing again.
+                items[0] = item = (_COMPUTED, _computed(item[2]()))
+            computed: Computed = item[1]
+            if computed.shared:
+                self.backend.put_shared_artifacts(run_id, computed.shared)
+            for path, data in computed.artifacts.items():
+                self.backend.put_artifact(run_id, path, data)
+            extra = computed.batch
+            if extra is not None and not extra.is_empty():
                 following = _next_batch(items)
                 if following is not None:
                     # One object instead of two: a short run then has a single batch.

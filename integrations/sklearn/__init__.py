@@ -35,6 +35,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from autolog._patching.integration import CallHooks, Integration, current_call, 
 from autolog._patching.placement import OpenedRun, open_run
 from autolog._patching.seeds import fit_tags
 from autolog._safety import capture_internal_errors
-from autolog._tracking.runs import ActiveRun
+from autolog._tracking.runs import ActiveRun, Derived
 from autolog.integrations import _post_training as post
 from autolog.integrations.sklearn._cross_validation import CrossValidation
 from autolog.integrations.sklearn._partial_fit import PartialCall, PartialFitSessions
@@ -287,7 +288,6 @@ class SklearnIntegration(post.SklearnRange, Integration):
 
     def _record_fit(self, state: Fit, estimator: Any, result: Any) -> None:
         from autolog._patching import record
-        from autolog.integrations._plot_data import plot_artifacts
         from autolog.integrations.sklearn import _metrics as metrics
         from autolog.integrations.sklearn import _record as sklearn_record
 
@@ -299,21 +299,23 @@ class SklearnIntegration(post.SklearnRange, Integration):
             if kind == "clusterer" and labels is None:
                 labels = getattr(estimator, "labels_", None)
             found = metrics.training_metrics(
-                estimator,
-                str(kind),
-                state.X,
-                state.y,
-                state.sample_weight,
-                labels=labels,
-                for_plots=options.log_plots,
+                estimator, str(kind), state.X, state.y, state.sample_weight, labels=labels
             )
-            run.log_metrics(found.metrics)
+            if found.metrics:
+                run.log_metrics(found.metrics)
             if found.tags:
                 run.set_tags(found.tags)
-            if found.plot_inputs is not None:
-                # Computed and written by the writer thread: not the user's to wait for.
+            if found.predictions is not None:
+                # Computed from our predictions by the writer thread: not the user's to wait for.
                 run.log_computed(
-                    partial(plot_artifacts, found.plot_inputs), "sklearn: evaluation plot data"
+                    partial(
+                        _evaluation,
+                        found.predictions,
+                        found.score_as,
+                        options.log_plots,
+                        int(time.time() * 1000),
+                    ),
+                    "sklearn: training metrics",
                 )
         with capture_internal_errors("sklearn: logging a search"):
             sklearn_record.log_search(run, estimator, options.max_tuning_runs)
@@ -367,6 +369,13 @@ class SklearnIntegration(post.SklearnRange, Integration):
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _evaluation(predictions: Any, score_as: str | None, plots: bool, timestamp: int) -> Derived:
+    from autolog.integrations.sklearn._metrics import evaluate
+
+    found, tags, artifacts = evaluate(predictions, score_as, plots)
+    return Derived(found, tags, artifacts, timestamp=timestamp)
 
 
 def _subclasses(root: type) -> list[type]:

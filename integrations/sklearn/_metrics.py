@@ -41,7 +41,7 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
-from autolog.integrations._plot_data import PlotInputs
+from autolog.integrations._plot_data import PlotInputs, plot_artifacts
 
 __all__ = [
     "MAX_ROWS",
@@ -49,9 +49,11 @@ __all__ = [
     "SILHOUETTE_ROWS",
     "TrainingMetrics",
     "classification_metrics",
+    "evaluate",
     "probability_metrics",
     "regression_metrics",
     "training_metrics",
+    "training_metrics_now",
 ]
 
 MAX_ROWS = 100_000  # above it, a score() of the user's is computed on SCORE_ROWS rows
@@ -61,13 +63,18 @@ SILHOUETTE_ROWS = 1_000
 
 @dataclass
 class TrainingMetrics:
-    """What the training-metric computation produced: metrics, and tags saying how."""
+    """What the training-metric computation produced: metrics, and tags saying how.
+
+    `predictions` (a classifier's or regressor's, with copies of y and the weights) are
+    what the metrics named by `evaluate` are computed from, in the writer thread.
+    """
 
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
-    # What the evaluation plots are drawn from (with `for_plots`): copies, and our predictions.
-    plot_inputs: PlotInputs | None = None
+    predictions: PlotInputs | None = None
+    # The metric sklearn's default score() computes (logged as `training_score` too).
+    score_as: str | None = None
 
 
 # -- the formulas --------------------------------------------------------------------------
@@ -106,13 +113,25 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
     recall = np.divide(tp, true_sum, out=zeros.copy(), where=true_sum > 0)
     both = pred_sum + true_sum
     f1 = np.divide(2 * tp, both, out=zeros.copy(), where=both > 0)
+    if k > 2:
+        # sklearn averages over the labels found in y or the predictions only: the
+        # same terms in the same order give the same rounding.
+        found = (np.bincount(t, minlength=k) + np.bincount(p, minlength=k)) > 0
+        if not found.all():
+            tp, true_sum, pred_sum = tp[found], true_sum[found], pred_sum[found]
+            precision, recall, f1 = precision[found], recall[found], f1[found]
     total = float(true_sum.sum())
 
     def weighted(values: np.ndarray) -> float:
-        return float(values @ true_sum / total) if total > 0 else 0.0
+        # np.average's arithmetic (multiply, then sum), as sklearn's weighted average does.
+        return float(np.multiply(values, true_sum).sum() / total) if total > 0 else 0.0
 
+    if w is None:
+        accuracy = float(tp.sum()) / total if total > 0 else 0.0
+    else:
+        accuracy = float(np.average(hit, weights=w)) if w.sum() != 0 else 0.0
     return {
-        "accuracy_score": float(tp.sum()) / total if total > 0 else 0.0,
+        "accuracy_score": accuracy,
         "precision_score": weighted(precision),
         "recall_score": weighted(recall),
         "f1_score": weighted(f1),
@@ -314,14 +333,15 @@ def training_metrics(
     sample_weight: Any = None,
     *,
     labels: Any = None,
-    for_plots: bool = False,
 ) -> TrainingMetrics:
-    """The `training_*` metrics of a fitted estimator on its training data.
+    """The `training_*` metrics of a fitted estimator on its training data, in two parts.
 
     `kind` is the estimator type ("classifier", "regressor", "clusterer", ...);
     `labels` are the training labels a clusterer already holds (`labels_`).
-    With `for_plots`, the result also holds the inputs of the evaluation plots
-    (`autolog.integrations._plot_data`): a copy of y and the predictions made here.
+    What needs the estimator is done here, in the user's thread: the predictions, a
+    clusterer's silhouette, a `score()` of the user's. A classifier's and a regressor's
+    metrics are then computed from `predictions` by `evaluate`, in the writer thread
+    (with the evaluation plots, `autolog.integrations._plot_data`, drawn from the same).
     An estimator method that raises (a `predict_proba` some configurations lack)
     skips the metrics that need it, named in the tag `autolog.metrics.skipped`.
     """
@@ -331,13 +351,11 @@ def training_metrics(
         return out
     found: dict[str, float] = {}
     if kind == "classifier" and y is not None:
-        _classifier(estimator, X, y, sample_weight, out, found, for_plots)
+        _classifier(estimator, X, y, sample_weight, out)
     elif kind == "regressor" and y is not None:
         y_pred = _predict(out, estimator, "predict", X)
         if y_pred is not None:
-            found.update(regression_metrics(y, y_pred, sample_weight))
-            if for_plots:
-                out.plot_inputs = PlotInputs.of(kind, y, y_pred)
+            out.predictions = PlotInputs.of(kind, y, y_pred, sample_weight=sample_weight)
     elif kind == "clusterer":
         _silhouette(X, labels, out, found)
     _training_score(estimator, kind, X, y, sample_weight, n, out, found)
@@ -345,6 +363,45 @@ def training_metrics(
     if out.skipped:
         out.tags[_tags.METRICS_SKIPPED] = "; ".join(out.skipped)[:1000]
     return out
+
+
+def training_metrics_now(
+    estimator: Any, kind: str, X: Any, y: Any, sample_weight: Any = None, *, labels: Any = None
+) -> TrainingMetrics:
+    """`training_metrics` with `evaluate`'s part done here too: every metric in `metrics`."""
+    found = training_metrics(estimator, kind, X, y, sample_weight, labels=labels)
+    if found.predictions is not None:
+        more, tags, _ = evaluate(found.predictions, found.score_as, False)
+        found.metrics.update(more)
+        if tags:
+            joined = "; ".join(
+                t for t in (found.tags.get(_tags.METRICS_SKIPPED), *tags.values()) if t
+            )
+            found.tags[_tags.METRICS_SKIPPED] = joined[:1000]
+    return found
+
+
+def evaluate(
+    predictions: PlotInputs, score_as: str | None, for_plots: bool
+) -> tuple[dict[str, float], dict[str, str], dict[str, bytes]]:
+    """The `training_*` metrics of a fit's predictions, tags saying what was skipped and,
+    with `for_plots`, the plot data artifact. Run in the writer thread."""
+    p = predictions
+    found: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    if p.kind == "classifier":
+        found.update(classification_metrics(p.y_true, p.y_pred, p.sample_weight))
+        if p.proba is not None:
+            try:
+                found.update(probability_metrics(p.y_true, p.proba, p.classes, p.sample_weight))
+            except ValueError as exc:  # labels outside classes_, a ragged or multi-output proba
+                tags[_tags.METRICS_SKIPPED] = f"log_loss, roc_auc: {exc}"[:1000]
+    else:
+        found.update(regression_metrics(p.y_true, p.y_pred, p.sample_weight))
+    if score_as is not None and score_as in found:
+        found["score"] = found[score_as]  # what score() would compute, already known
+    artifacts = plot_artifacts(p) if for_plots else {}
+    return {f"training_{k}": v for k, v in found.items()}, tags, artifacts
 
 
 def _call(out: TrainingMetrics, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -370,15 +427,7 @@ def _predict(out: TrainingMetrics, estimator: Any, name: str, X: Any) -> Any:
     return _call(out, name, method, X)
 
 
-def _classifier(
-    estimator: Any,
-    X: Any,
-    y: Any,
-    sample_weight: Any,
-    out: TrainingMetrics,
-    found: dict[str, float],
-    for_plots: bool,
-) -> None:
+def _classifier(estimator: Any, X: Any, y: Any, sample_weight: Any, out: TrainingMetrics) -> None:
     yt = _labels_1d(y)
     if yt.ndim != 1:
         out.skipped.append("classification metrics: y has several outputs")
@@ -386,19 +435,11 @@ def _classifier(
     y_pred = _predict(out, estimator, "predict", X)
     if y_pred is None:
         return
-    found.update(classification_metrics(yt, y_pred, sample_weight))
     classes = getattr(estimator, "classes_", None)
     proba = None
     if classes is not None and hasattr(estimator, "predict_proba"):
         proba = _predict(out, estimator, "predict_proba", X)
-    if for_plots:
-        out.plot_inputs = PlotInputs.of("classifier", yt, y_pred, proba, classes, sample_weight)
-    if proba is None:
-        return
-    try:
-        found.update(probability_metrics(yt, proba, classes, sample_weight))
-    except ValueError as exc:  # labels outside classes_, a ragged or multi-output proba
-        out.skipped.append(f"log_loss, roc_auc: {exc}")
+    out.predictions = PlotInputs.of("classifier", yt, y_pred, proba, classes, sample_weight)
 
 
 def _silhouette(X: Any, labels: Any, out: TrainingMetrics, found: dict[str, float]) -> None:
@@ -460,8 +501,8 @@ def _training_score(
     if score is None:
         return
     standard = _standard_score(estimator, kind)
-    if standard is not None and standard in found:
-        found["score"] = found[standard]  # what score() would compute, already known
+    if standard is not None and out.predictions is not None:
+        out.score_as = standard  # what score() would compute: `evaluate` logs it
         return
     if n > MAX_ROWS:  # score() is one number, not computed by chunks: a smaller sample
         rows = np.linspace(0, n - 1, SCORE_ROWS).astype(np.int64)

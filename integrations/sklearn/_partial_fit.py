@@ -133,7 +133,8 @@ class PartialFitSessions:
         started = time.perf_counter()
         with marked():
             kind = estimator_kind(estimator)
-            found = metrics.training_metrics(
+            # All here, not in the writer: what the metrics cost sets how often they are taken.
+            found = metrics.training_metrics_now(
                 estimator, str(kind), state.X, state.y, state.sample_weight
             )
         cost = time.perf_counter() - started

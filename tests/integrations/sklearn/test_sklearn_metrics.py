@@ -148,7 +148,7 @@ def test_training_metrics_of_a_classifier_with_weights() -> None:
     X, y = make_classification(n_samples=120, n_classes=3, n_informative=4, random_state=0)
     w = np.linspace(0.5, 2.0, 120)
     clf = LogisticRegression(max_iter=500).fit(X, y, sample_weight=w)
-    found = m.training_metrics(clf, "classifier", X, y, w)
+    found = m.training_metrics_now(clf, "classifier", X, y, w)
     p = clf.predict(X)
     _close(found.metrics["training_accuracy_score"], skm.accuracy_score(y, p, sample_weight=w))
     _close(found.metrics["training_score"], clf.score(X, y, sample_weight=w))
@@ -162,7 +162,7 @@ def test_training_metrics_of_a_classifier_with_weights() -> None:
 def test_training_metrics_of_a_pipeline_regressor() -> None:
     X, y = make_regression(n_samples=80, n_features=5, random_state=0)
     pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(X, y)
-    found = m.training_metrics(pipe, "regressor", X, y)
+    found = m.training_metrics_now(pipe, "regressor", X, y)
     _close(found.metrics["training_r2_score"], skm.r2_score(y, pipe.predict(X)))
     _close(found.metrics["training_score"], pipe.score(X, y))
 
@@ -170,7 +170,7 @@ def test_training_metrics_of_a_pipeline_regressor() -> None:
 def test_training_metrics_of_a_clusterer() -> None:
     X, _ = make_classification(n_samples=90, random_state=0)
     km = KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
-    found = m.training_metrics(km, "clusterer", X, None, labels=km.labels_)
+    found = m.training_metrics_now(km, "clusterer", X, None, labels=km.labels_)
     _close(found.metrics["training_silhouette_score"], skm.silhouette_score(X, km.labels_))
     _close(found.metrics["training_score"], km.score(X))
 
@@ -187,7 +187,7 @@ def test_training_metrics_above_the_cap_use_every_row_but_for_a_users_score(
 
     X, y = make_classification(n_samples=200, random_state=0)
     clf = OwnScore().fit(X, y)
-    found = m.training_metrics(clf, "classifier", X, y)
+    found = m.training_metrics_now(clf, "classifier", X, y)
     p = clf.predict(X)
     _close(found.metrics["training_accuracy_score"], skm.accuracy_score(y, p))
     _close(found.metrics["training_roc_auc"], skm.roc_auc_score(y, clf.predict_proba(X)[:, 1]))
@@ -201,7 +201,7 @@ def test_a_method_that_raises_skips_its_metrics_with_a_reason() -> None:
             raise RuntimeError("no probabilities today")
 
     X, y = make_classification(n_samples=60, random_state=0)
-    found = m.training_metrics(Stubborn().fit(X, y), "classifier", X, y)
+    found = m.training_metrics_now(Stubborn().fit(X, y), "classifier", X, y)
     assert "training_accuracy_score" in found.metrics
     assert "training_log_loss" not in found.metrics
     assert "no probabilities today" in found.tags["autolog.metrics.skipped"]
