@@ -64,6 +64,25 @@ def fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
     return out
 
 
+# hashlib lets go of the GIL while it hashes 2,048 bytes or more. In the user's thread
+# that hands the GIL to autolog's writer thread, which may then keep it for a switch
+# interval (5 ms) while the user's fit waits: small data is fed in pieces too short for
+# that; above GIL_KEPT_MAX bytes, hashing in parallel with the writer is worth the wait.
+_PIECE = 2047
+GIL_KEPT_MAX = 256 * 1024
+
+
+def hash_keeping_gil(digest: Any, data: Any) -> None:
+    """`digest.update(data)`, without letting go of the GIL for data up to GIL_KEPT_MAX bytes."""
+    view = memoryview(data).cast("B")
+    n = view.nbytes
+    if n < _PIECE or n > GIL_KEPT_MAX:
+        digest.update(view)
+        return
+    for start in range(0, n, _PIECE):
+        digest.update(view[start : start + _PIECE])
+
+
 def describe(data: Any) -> dict[str, Any]:
     """Kind, shape, dtypes, column names and content hash of one array-like."""
     module = type(data).__module__
@@ -96,7 +115,7 @@ class _Hasher:
         self.sampled: dict[str, Any] | None = None
 
     def update(self, data: Any) -> None:
-        self.digest.update(data)
+        hash_keeping_gil(self.digest, data)
 
     def text(self, text: str) -> None:
         self.digest.update(text.encode("utf-8", "surrogatepass") + b"\x1f")

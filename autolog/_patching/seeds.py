@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from autolog import _tags
+from autolog._patching.fingerprint import hash_keeping_gil
 
 __all__ = [
     "ENV_SETTINGS",
@@ -156,7 +157,9 @@ def _generator_state(value: Any) -> str | None:
 def _plain(value: Any) -> Any:
     # numpy arrays' repr elides the middle of long arrays; their bytes do not.
     if hasattr(value, "tobytes"):
-        return hashlib.sha256(value.tobytes()).hexdigest()
+        digest = hashlib.sha256()
+        hash_keeping_gil(digest, value.tobytes())
+        return digest.hexdigest()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
@@ -166,7 +169,9 @@ def _plain(value: Any) -> Any:
 
 def _digest(text: str | bytes) -> str:
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
-    return hashlib.sha256(data).hexdigest()[:16]
+    digest = hashlib.sha256()
+    hash_keeping_gil(digest, data)  # 5 KB of state, hashed at every fit
+    return digest.hexdigest()[:16]
 
 
 def rng_fingerprints() -> dict[str, str]:

@@ -193,3 +193,35 @@ def test_one_metric_history_reads_only_that_metric(tmp_path: Path) -> None:
     backend.compact(run_id)
     assert len(backend.get_metric_history(run_id, "metric_000")) == 1_001
     assert len(backend.get_metric_history(run_id, "metric_001")) == 1_000
+
+
+def test_an_autologged_fit_is_one_object_holding_its_small_artifacts(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    # Both fits within one writer cycle (the tests' default interval is short).
+    autolog.configure(flush_interval=60.0)
+    autolog.enable(integrations=["sklearn"], log_models=False)
+    try:
+        X = np.random.default_rng(0).normal(size=(60, 4))
+        y = (X[:, 0] > 0).astype(int)
+        LogisticRegression().fit(X, y)
+        LogisticRegression(C=0.5).fit(X, y)
+        autolog.flush()
+    finally:
+        autolog.disable()
+    runs = autolog.search_runs(order_by=["params.C"])
+    assert [r.params["C"] for r in runs] == ["0.5", "1.0"]
+    for run in runs:
+        # No directory of artifacts: the importances, the data fingerprint and the plot
+        # data sit in run.json, the context in objects/.
+        assert [p.name for p in (store_dir / "runs" / run.id).iterdir()] == ["run.json"]
+        assert run.metrics["training_accuracy_score"] > 0.8
+        paths = {f.path for f in autolog.list_artifacts(run.id)}
+        assert {"feature_importances.json", "training_plots.json", "datasets"} <= paths
+        out = autolog.download_artifacts(run.id, "", tmp_path / run.id)
+        plots = json.loads((out / "training_plots.json").read_text())
+        assert set(plots) >= {"confusion_matrix", "roc_curve", "precision_recall_curve"}
+        assert json.loads((out / "datasets" / "train.json").read_text())["X"]["shape"] == [60, 4]

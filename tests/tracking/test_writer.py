@@ -484,3 +484,104 @@ def test_spool_of_an_unreadable_file_is_a_store_error(
     with pytest.raises(StoreError, match=r"missing\.bin.*spool directory"):
         writer.spool(tmp_path / "missing.bin")
     assert list(copy.parent.iterdir()) == [copy]  # no partial copy left behind
+
+
+# -- a run queued whole ----------------------------------------------------------------------
+
+
+def _whole_run(writer: Writer, calls: list[int]) -> str:
+    """Queue a fit-like run: creation, a computing call, params, metrics, an artifact, end."""
+    from autolog._tracking.writer import Computed
+
+    run_id = create(writer)
+
+    def compute() -> Computed:
+        calls.append(1)
+        return Computed(
+            batch=Batch(tags={"computed": "yes"}, metrics={"late": [(0.5, 0, 1_000)]}),
+            artifacts={"plots.json": b'{"x": 1}'},
+            shared={"context/requirements.txt": b"numpy==2\n"},
+        )
+
+    writer.submit((CALL, run_id, compute))
+    writer.submit((PARAM, run_id, "alpha", "1"))
+    writer.submit((TAG, run_id, "computed", "overridden later"))
+    writer.submit(metric(run_id, 0))
+    writer.submit((ARTIFACT, run_id, "importances.json", b"[1, 2]"))
+    writer.submit((STATUS, run_id, "FINISHED", 2_000))
+    return run_id
+
+
+def test_a_run_queued_whole_is_written_as_one_object_and_its_marker(
+    make_writer: Callable[..., Writer],
+) -> None:
+    store = CountingStore()
+    writer = make_writer(store)
+    calls: list[int] = []
+    run_id = _whole_run(writer, calls)
+    assert writer.flush(timeout=10)
+    run_puts = [k for k in store.puts if run_id in k]
+    assert run_puts == [f"runs/{run_id}/run.json#batch", f"experiment-runs/{EXP}/{run_id}"]
+    run = writer.backend.get_run(run_id)
+    assert run.status.value == "FINISHED" and run.end_time == 2_000
+    assert run.params == {"alpha": "1"}
+    # The call's tag came first: the tag logged after it wins, as with separate batches.
+    assert run.tags["computed"] == "overridden later"
+    assert run.metrics == {"late": 0.5, "m": 0.0}
+    backend = writer.backend
+    assert backend.read_artifact(run_id, "plots.json") == b'{"x": 1}'
+    assert backend.read_artifact(run_id, "importances.json") == b"[1, 2]"
+    assert backend.read_artifact(run_id, "context/requirements.txt") == b"numpy==2\n"
+    listed = {f.path: f.size for f in backend.list_artifacts(run_id)}
+    assert listed == {"context": None, "importances.json": 6, "plots.json": 8}
+    assert calls == [1]
+
+
+def test_a_whole_run_whose_write_fails_is_retried_without_computing_again(
+    make_writer: Callable[..., Writer],
+) -> None:
+    store = FlakyStore(fail_first=3)
+    writer = make_writer(store)
+    calls: list[int] = []
+    run_id = _whole_run(writer, calls)
+    assert not writer.flush(timeout=10)  # the store failed: kept, and the caller told
+    assert writer.pending() > 0
+    while store.failures < 3:
+        writer.flush(timeout=10)
+    assert writer.flush(timeout=10)
+    assert writer.pending() == 0
+    run = writer.backend.get_run(run_id)
+    assert run.params == {"alpha": "1"} and run.metrics == {"late": 0.5, "m": 0.0}
+    assert writer.backend.read_artifact(run_id, "plots.json") == b'{"x": 1}'
+    assert calls == [1]
+
+
+def test_a_run_not_queued_whole_is_written_in_parts(make_writer: Callable[..., Writer]) -> None:
+    store = CountingStore()
+    writer = make_writer(store)
+    run_id = create(writer)
+    writer.submit(metric(run_id, 0))
+    assert writer.flush(timeout=10)  # still running: its creation and first batch are stored
+    assert writer.backend.get_run(run_id).status.value == "RUNNING"
+    writer.submit(metric(run_id, 1))
+    writer.submit((STATUS, run_id, "FINISHED", 2_000))
+    assert writer.flush(timeout=10)
+    assert steps(writer, run_id) == [0, 1]
+    assert writer.backend.get_run(run_id).status.value == "FINISHED"
+
+
+def test_a_large_artifact_of_a_whole_run_is_a_file_of_its_own(
+    make_writer: Callable[..., Writer],
+) -> None:
+    store = CountingStore()
+    writer = make_writer(store)
+    run_id = create(writer)
+    big = b"x" * 100_000
+    writer.submit((ARTIFACT, run_id, "big.bin", big))
+    writer.submit((ARTIFACT, run_id, "small.bin", b"\xff\xfe"))  # not UTF-8: kept as base64
+    writer.submit((STATUS, run_id, "FINISHED", 2_000))
+    assert writer.flush(timeout=10)
+    assert f"runs/{run_id}/artifacts/big.bin" in store.puts
+    assert f"runs/{run_id}/artifacts/small.bin" not in store.puts
+    assert writer.backend.read_artifact(run_id, "big.bin") == big
+    assert writer.backend.read_artifact(run_id, "small.bin") == b"\xff\xfe"
