@@ -217,3 +217,46 @@ def test_keeping_global_rng_gives_sklearn_a_private_generator() -> None:
         pass
     assert check_random_state(None) is np.random.mtrand._rand
     assert np.random.random() == np.random.RandomState(3).random_sample()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("classes", [2, 4])
+def test_labels_derived_from_probabilities_are_what_predict_returns(classes: int) -> None:
+    """Every classifier trusted to predict the argmax of its probabilities does, on real fits."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import all_estimators
+
+    X, y = make_classification(
+        n_samples=200,
+        n_features=8,
+        n_informative=6,
+        n_redundant=0,
+        n_classes=classes,
+        random_state=classes,
+    )
+    counts = np.abs(X * 3).astype(int)
+    checked, derived_for = set(), set()
+    for name, cls in all_estimators(type_filter="classifier"):
+        if name not in m._PROBA_ARGMAX:
+            continue
+        data = counts if name in ("MultinomialNB", "ComplementNB", "CategoricalNB") else X
+        for est in (cls(), make_pipeline(StandardScaler(with_mean=False), cls())):
+            est.fit(data, y)
+            derived = m._labels_from_proba(est, est.predict_proba(data), est.classes_)
+            if derived is not None:  # None where a row's top probability is tied
+                np.testing.assert_array_equal(derived, est.predict(data), err_msg=name)
+                derived_for.add(name)
+        checked.add(name)
+    assert checked == m._PROBA_ARGMAX
+    assert len(derived_for) >= len(checked) - 2
+
+
+def test_labels_are_not_derived_on_a_tie_or_for_an_unknown_classifier() -> None:
+    from sklearn.svm import SVC
+
+    proba = np.array([[0.5, 0.5], [0.2, 0.8]])
+    lr = LogisticRegression()
+    assert m._labels_from_proba(lr, proba, np.array([0, 1])) is None
+    assert m._labels_from_proba(lr, proba[1:], np.array([0, 1])).tolist() == [1]
+    assert m._labels_from_proba(SVC(probability=True), proba[1:], np.array([0, 1])) is None
