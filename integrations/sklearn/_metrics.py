@@ -497,7 +497,8 @@ def _labels_from_proba(estimator: Any, proba: Any, classes: Any) -> np.ndarray |
         tied = top[:, -1] == top[:, -2]
     if tied.any():
         return None
-    return labels.take(proba.argmax(axis=1))
+    derived: np.ndarray = labels.take(proba.argmax(axis=1))
+    return derived
 
 
 def _silhouette(X: Any, labels: Any, out: TrainingMetrics, found: dict[str, float]) -> None:
