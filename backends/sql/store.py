@@ -140,9 +140,9 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
             "latest": ("run_id", "key_id", "value", "is_nan", "step", "timestamp"),
         }
         # Positional parameters on both databases (psycopg's %s, SQLite's ?).
-        dialect = type(self.engine.dialect)(
-            paramstyle="format" if self.dialect == "postgresql" else "qmark"
-        )
+        style = "format" if self.dialect == "postgresql" else "qmark"
+        dialect: Any = type(self.engine.dialect)
+        dialect = dialect(paramstyle=style)
         out = {}
         for name, stmt in statements.items():
             compiled = stmt.compile(dialect=dialect, column_keys=list(columns[name]))
