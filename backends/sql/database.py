@@ -82,14 +82,12 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False},
-            pool_size=_SQLITE_POOL,
-            max_overflow=_SQLITE_POOL,
-        )
+            pool = {"pool_size": _SQLITE_POOL, "max_overflow": _SQLITE_POOL}
+        # (An in-memory database has one connection per thread: no pool to size.)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         _WRITE_LOCKS[engine] = threading.RLock()

@@ -210,3 +210,14 @@ def test_revision_0004_clusters_a_sqlite_store_and_keeps_every_value(tmp_path: P
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM params")).scalar() == 2
     engine.dispose()
+
+
+def test_an_in_memory_sqlite_store_works(tmp_path: Path) -> None:
+    # Its pool is one connection per thread: the file pool's sizes do not apply to it.
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    backend = SqlBackend("sqlite://", LocalObjectStore(tmp_path / "a"), engine=engine)
+    _run(backend)
+    backend.write_batch("r1", Batch(params={"lr": "0.1"}))
+    assert backend.get_run("r1").params == {"lr": "0.1"}
+    backend.close()
