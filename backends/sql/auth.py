@@ -148,7 +148,9 @@ class AuthStore:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def _write(self) -> Any:
-        return self.engine.execution_options(write=True).begin()
+        from autolog.backends.sql.database import write_transaction
+
+        return write_transaction(self.engine)
 
     # -- users and groups ---------------------------------------------------------------------
 

@@ -15,13 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, delete, func, insert, literal_column, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from autolog._entities import RunStatus
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.sql import schema as t
 from autolog.backends.sql.store import SqlBackend
-from autolog.errors import ExperimentNotFoundError, ModelNotFoundError, ParamConflictError
+from autolog.errors import (
+    ExperimentNotFoundError,
+    InvalidValueError,
+    ModelNotFoundError,
+    ParamConflictError,
+)
 
 __all__ = ["LoggedModel", "MlflowTables", "RunDocument"]
 
@@ -94,6 +99,7 @@ class MlflowTables:
 
     def __init__(self, backend: SqlBackend) -> None:
         self.backend = backend
+        self._sql: dict[str, str] | None = None
 
     # -- experiments ------------------------------------------------------------------------
 
@@ -127,8 +133,21 @@ class MlflowTables:
         """Create a run with its first tags, in one transaction."""
         backend = self.backend
         ids = backend.key_ids(tags)
+        e, de = t.experiments, t.deleted_experiments
         with backend.write() as conn:
-            backend._check_experiment(conn, meta.experiment_id)
+            # The experiment's checks in the run's own transaction (one query, no other).
+            found = conn.execute(
+                select(e.c.id, de.c.experiment_id)
+                .select_from(e.outerjoin(de, de.c.experiment_id == e.c.id))
+                .where(e.c.id == meta.experiment_id)
+            ).first()
+            if found is None:
+                backend._check_experiment(conn, meta.experiment_id)  # raises, saying so
+            elif found[1] is not None:
+                raise InvalidValueError(
+                    f"experiment {meta.experiment_id!r} is deleted; restore it or log to an"
+                    " active experiment"
+                )
             conn.execute(
                 insert(t.runs).values(
                     id=meta.id,
@@ -177,68 +196,82 @@ class MlflowTables:
                 ).scalar_one()
             backend._write_values(conn, run_id, batch, ids, batch_id)
 
-    def _json_arrays(self, table: Any, fields: dict[str, Any], ids: Sequence[str]) -> Any:
-        """SELECT run_id, a JSON array of one object per row of `table` (with its key's name)."""
-        k = t.keys
-        pairs: list[Any] = []
-        for name, column in {"key": k.c.name, **fields}.items():
-            pairs += [literal_column(f"'{name}'"), column]
-        if self.backend.dialect == "postgresql":
-            agg = func.json_agg(func.json_build_object(*pairs))
-        else:
-            agg = func.json_group_array(func.json_object(*pairs))
-        return (
-            select(table.c.run_id, cast(agg, Text))
-            .select_from(table.join(k, k.c.id == table.c.key_id))
-            .where(table.c.run_id.in_(ids))
-            .group_by(table.c.run_id)
-        )
+    def _document_sql(self) -> dict[str, str]:
+        """The SQL text of `run_documents`' queries, `{ids}` standing for the id list.
 
-    def _metric_value(self) -> Any:
-        lm = t.latest_metrics
+        Written as text and run through the driver: SQLAlchemy's compilation of an IN list of
+        a thousand ids cost more than the database's work (the text is built once, per
+        number of ids in a list, and SQLite's statement cache then finds it).
+        """
+        found = self._sql
+        if found is not None:
+            return found
         if self.backend.dialect == "postgresql":
             # PostgreSQL writes NaN and infinities as the strings MLflow's JSON uses.
-            return case((lm.c.is_nan, literal_column("'NaN'::float8")), else_=lm.c.value)
-        big = 1.7976931348623157e308  # SQLite writes infinity as Inf, which is not JSON
-        return case(
-            (lm.c.is_nan, literal_column("'NaN'")),
-            (lm.c.value > big, literal_column("'Infinity'")),
-            (lm.c.value < -big, literal_column("'-Infinity'")),
-            else_=lm.c.value,
+            value = "CASE WHEN lm.is_nan THEN 'NaN'::float8 ELSE lm.value END"
+
+            def array(fields: str) -> str:
+                return f"CAST(json_agg(json_build_object({fields})) AS TEXT)"
+        else:
+            big = "1.7976931348623157e308"  # SQLite writes infinity as Inf, which is not JSON
+            value = (
+                f"CASE WHEN lm.is_nan THEN 'NaN' WHEN lm.value > {big} THEN 'Infinity'"
+                f" WHEN lm.value < -{big} THEN '-Infinity' ELSE lm.value END"
+            )
+
+            def array(fields: str) -> str:
+                return f"json_group_array(json_object({fields}))"
+
+        def arrays(table: str, alias: str, fields: str) -> str:
+            return (
+                f"SELECT {alias}.run_id, {array(fields)} FROM {table} {alias}"
+                f" JOIN keys k ON k.id = {alias}.key_id WHERE {alias}.run_id IN ({{ids}})"
+                f" GROUP BY {alias}.run_id"
+            )
+
+        metric_fields = (
+            f"'key', k.name, 'value', {value}, 'timestamp', lm.timestamp, 'step', lm.step"
         )
+        found = self._sql = {
+            "runs": "SELECT r.id, r.name, r.experiment_id, r.user_id, r.status, r.start_time,"
+            " r.end_time, dr.run_id IS NOT NULL FROM runs r LEFT OUTER JOIN deleted_runs dr"
+            " ON dr.run_id = r.id WHERE r.id IN ({ids})",
+            "metrics": arrays("latest_metrics", "lm", metric_fields),
+            "params": arrays("params", "p", "'key', k.name, 'value', p.value"),
+            "tags": arrays("tags", "g", "'key', k.name, 'value', g.value"),
+            "links": "SELECT run_id, kind, document FROM run_links WHERE run_id IN ({ids})"
+            " ORDER BY run_id, kind, key",
+        }
+        return found
 
     def run_documents(self, run_ids: Sequence[str]) -> list[RunDocument]:
-        """The runs (in the order of `run_ids`; unknown ids left out) for MLflow's JSON."""
-        r, dr, lm, rl = t.runs, t.deleted_runs, t.latest_metrics, t.run_links
+        """The runs (in the order of `run_ids`; unknown ids left out) for MLflow's JSON.
+
+        The metrics, params and tags of a page come as one JSON array per run and table,
+        built by the database: one query per table for the whole page, no row per value.
+        """
+        sql = self._document_sql()
+        mark = "%s" if self.backend.dialect == "postgresql" else "?"
         docs: dict[str, RunDocument] = {}
         with self.backend.read() as conn:
             for i in range(0, len(run_ids), _CHUNK):
-                chunk = list(run_ids[i : i + _CHUNK])
-                rows = conn.execute(
-                    select(r.c.id, r.c.name, r.c.experiment_id, r.c.user_id, r.c.status,
-                           r.c.start_time, r.c.end_time, dr.c.run_id.isnot(None))
-                    .select_from(r.outerjoin(dr, dr.c.run_id == r.c.id))
-                    .where(r.c.id.in_(chunk))
-                )  # fmt: skip
-                for run_id, name, exp_id, user, status, start, end, deleted in rows:
+                chunk = tuple(run_ids[i : i + _CHUNK])
+                marks = ", ".join([mark] * len(chunk))
+
+                def rows(name: str, marks: str = marks, chunk: tuple[str, ...] = chunk) -> Any:
+                    return conn.exec_driver_sql(sql[name].format(ids=marks), chunk)
+
+                for run_id, name, exp_id, user, status, start, end, deleted in rows("runs"):
                     docs[run_id] = RunDocument(
                         run_id, name, exp_id, user, status, start, end, bool(deleted)
                     )
-                metric_fields = {
-                    "value": self._metric_value(), "timestamp": lm.c.timestamp, "step": lm.c.step
-                }  # fmt: skip
-                for attr, table, fields in (
-                    ("metrics", lm, metric_fields),
-                    ("params", t.params, {"value": t.params.c.value}),
-                    ("tags", t.tags, {"value": t.tags.c.value}),
-                ):
-                    for run_id, text in conn.execute(self._json_arrays(table, fields, chunk)):
-                        setattr(docs[run_id], attr, text)
-                for run_id, kind, doc in conn.execute(
-                    select(rl.c.run_id, rl.c.kind, rl.c.document)
-                    .where(rl.c.run_id.in_(chunk))
-                    .order_by(rl.c.run_id, rl.c.kind, rl.c.key)
-                ):
+                for run_id, text in rows("metrics"):
+                    docs[run_id].metrics = text
+                for run_id, text in rows("params"):
+                    docs[run_id].params = text
+                for run_id, text in rows("tags"):
+                    docs[run_id].tags = text
+                for run_id, kind, doc in rows("links"):
                     docs[run_id].links.append((kind, json.loads(doc)))
         return [docs[i] for i in run_ids if i in docs]
 
@@ -272,18 +305,20 @@ class MlflowTables:
             values["name"] = name
         backend = self.backend
         ids = backend.key_ids([RUN_NAME_TAG]) if name is not None else {}
+        r, dr = t.runs, t.deleted_runs
         with backend.write() as conn:
-            backend._check_run(conn, run_id)
             if values:
-                conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
-            if name is not None:
-                backend._write_values(conn, run_id, Batch(tags={RUN_NAME_TAG: name}), ids, 0)
-            r, dr = t.runs, t.deleted_runs
-            return conn.execute(
+                conn.execute(update(r).where(r.c.id == run_id).values(**values))
+            row = conn.execute(
                 select(r, dr.c.run_id.isnot(None).label("deleted"))
                 .select_from(r.outerjoin(dr, dr.c.run_id == r.c.id))
                 .where(r.c.id == run_id)
-            ).one()
+            ).first()
+            if row is None:
+                backend._check_run(conn, run_id)  # raises, saying so
+            if name is not None:
+                backend._write_values(conn, run_id, Batch(tags={RUN_NAME_TAG: name}), ids, 0)
+            return row
 
     def delete_run_tag(self, run_id: str, key: str) -> bool:
         """Remove a tag of a run; False when the run has no such tag."""

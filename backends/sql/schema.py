@@ -4,6 +4,8 @@ Key names are interned in `keys`, so a param, tag or metric row carries a small 
 instead of its name. `params`, `tags` and `latest_metrics` are keyed by (run, key) and
 indexed by key and value for filters that start from the value. `metric_points` is
 clustered by (run, key, step, timestamp), so a metric's history is one range scan.
+On SQLite these three tables are WITHOUT ROWID (revision 0004_clustered): a run's values
+are one range of the primary key's b-tree, read without a second lookup per row.
 `batches` holds the name of every batch applied to a run: a retried batch finds its
 name there and is skipped, so it is applied once.
 
@@ -44,7 +46,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = ["SCHEMA_REVISION", "metadata", "ordered_text"]
 
 #: The Alembic revision this code expects; a database behind it must be upgraded first.
-SCHEMA_REVISION = "0003_mlflow"
+SCHEMA_REVISION = "0004_clustered"
 
 
 def ordered_text(length: int) -> TypeEngine[str]:
@@ -105,6 +107,7 @@ def _value_table(name: str, length: int) -> Table:
         # The value as a number when it parses as one (not NaN), for numeric comparisons.
         Column("value_num", Double, nullable=True),
         Index(f"ix_{name}_key_num", "key_id", "value_num", "run_id"),
+        sqlite_with_rowid=False,  # clustered by (run, key): revision 0004_clustered
     )
 
 
@@ -123,6 +126,7 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index("ix_latest_metrics_key_value", "key_id", "value", "run_id"),
+    sqlite_with_rowid=False,
 )
 
 batches = Table(

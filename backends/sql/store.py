@@ -32,7 +32,12 @@ from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import ObjectStore, Progress
 from autolog.backends.base import Backend, Batch, RegistryBackend, RunMeta, RunPage
 from autolog.backends.sql import schema as t
-from autolog.backends.sql.database import check_schema, make_engine, shown_url
+from autolog.backends.sql.database import (
+    check_schema,
+    make_engine,
+    shown_url,
+    write_transaction,
+)
 from autolog.backends.sql.registry import SqlRegistry
 from autolog.errors import (
     ExperimentNotFoundError,
@@ -99,12 +104,16 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _write_statements(self) -> dict[str, Any]:
-        """The statements every batch runs, built once (building them costs more than running)."""
+    def _write_statements(self) -> dict[str, str]:
+        """The statements every batch runs, as driver SQL with positional parameters.
+
+        Compiled once and run through the driver's executemany: SQLAlchemy's work per
+        statement and per row cost more than the database's for a batch of a few rows.
+        """
         tags = self._insert(t.tags)
         latest = self._insert(t.latest_metrics)
         lm = t.latest_metrics
-        return {
+        statements = {
             # Params are immutable: the first value stored wins.
             "params": self._insert(t.params).on_conflict_do_nothing(),
             "tags": tags.on_conflict_do_update(
@@ -125,6 +134,23 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
                 >= tuple_(lm.c.step, lm.c.timestamp),
             ),
         }
+        columns = {
+            "params": ("run_id", "key_id", "value", "value_num"),
+            "tags": ("run_id", "key_id", "value", "value_num"),
+            "latest": ("run_id", "key_id", "value", "is_nan", "step", "timestamp"),
+        }
+        # Positional parameters on both databases (psycopg's %s, SQLite's ?).
+        style = "format" if self.dialect == "postgresql" else "qmark"
+        dialect: Any = type(self.engine.dialect)
+        dialect = dialect(paramstyle=style)
+        out = {}
+        for name, stmt in statements.items():
+            compiled = stmt.compile(dialect=dialect, column_keys=list(columns[name]))
+            # Callers pass each row's values in the order of `columns`.
+            if tuple(compiled.positiontup or ()) != columns[name]:
+                raise AssertionError(f"{name}: {compiled.positiontup} is not {columns[name]}")
+            out[name] = str(compiled)
+        return out
 
     def _insert(self, table: Any) -> Any:
         """An INSERT that knows ON CONFLICT in this database's dialect."""
@@ -132,7 +158,7 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
 
     def write(self) -> Any:
         """A connection in a write transaction (the write lock up front on SQLite)."""
-        return self.engine.execution_options(write=True).begin()
+        return write_transaction(self.engine)
 
     def read(self) -> Any:
         """A connection in a read transaction (one snapshot for every query in it)."""
@@ -324,21 +350,17 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
     def _write_values(
         self, conn: Connection, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
     ) -> None:
+        # Every row goes straight to the driver's executemany (see `_write_statements`).
+        sql = self._statements
         if batch.params:
-            conn.execute(
-                self._statements["params"],
-                [
-                    {"run_id": run_id, "key_id": ids[k], "value": v, "value_num": number_or_none(v)}
-                    for k, v in batch.params.items()
-                ],
+            conn.exec_driver_sql(
+                sql["params"],
+                [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.params.items()],
             )
         if batch.tags:
-            conn.execute(
-                self._statements["tags"],
-                [
-                    {"run_id": run_id, "key_id": ids[k], "value": v, "value_num": number_or_none(v)}
-                    for k, v in batch.tags.items()
-                ],
+            conn.exec_driver_sql(
+                sql["tags"],
+                [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.tags.items()],
             )
         if not batch.metrics:
             return
@@ -353,20 +375,9 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
                 if (step, ts) >= (best[1], best[2]):
                     best = (value, step, ts)
             stored, is_nan = _metric_value(best[0])
-            latest.append(
-                {
-                    "run_id": run_id,
-                    "key_id": key_id,
-                    "value": stored,
-                    "is_nan": is_nan,
-                    "step": best[1],
-                    "timestamp": best[2],
-                }
-            )
-        # Points are most of a batch's rows: straight to the driver's executemany, without
-        # SQLAlchemy's per-row parameter processing.
+            latest.append((run_id, key_id, stored, is_nan, best[1], best[2]))
         conn.exec_driver_sql(self._points_sql, points)
-        conn.execute(self._statements["latest"], latest)
+        conn.exec_driver_sql(sql["latest"], latest)
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()

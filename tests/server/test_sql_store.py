@@ -165,3 +165,59 @@ def test_a_database_behind_the_code_is_refused_with_the_command(tmp_path: Path) 
     assert current_revision(engine) == SCHEMA_REVISION
     check_schema(engine, url)
     engine.dispose()
+
+
+def test_revision_0004_clusters_a_sqlite_store_and_keeps_every_value(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from autolog.backends.sql.database import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0003_mlflow")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO experiments VALUES ('e1', 'exp', 1)"))
+        conn.execute(
+            text("INSERT INTO runs VALUES ('r1', 'e1', 'n', 'RUNNING', 1, NULL, NULL, 'u')")
+        )
+        conn.execute(text("INSERT INTO keys (id, name) VALUES (1, 'lr'), (2, 'loss'), (3, 'team')"))
+        conn.execute(text("INSERT INTO params VALUES ('r1', 1, '0.1', 0.1)"))
+        conn.execute(text("INSERT INTO tags VALUES ('r1', 3, 'core', NULL)"))
+        conn.execute(text("INSERT INTO latest_metrics VALUES ('r1', 2, NULL, 1, 4, 9)"))
+
+    def tables() -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+            return {name: sql for name, sql in rows}
+
+    assert "WITHOUT ROWID" not in tables()["params"]
+    upgrade(engine)
+    assert current_revision(engine) == SCHEMA_REVISION
+    for name in ("params", "tags", "latest_metrics"):
+        assert "WITHOUT ROWID" in tables()[name], name
+    backend = SqlBackend(url, LocalObjectStore(tmp_path / "a"))
+    run = backend.get_run("r1")
+    assert run.params == {"lr": "0.1"} and run.tags == {"team": "core"}
+    assert math.isnan(run.metrics["loss"])
+    backend.write_batch("r1", Batch(params={"depth": "3"}, metrics={"loss": [(0.5, 5, 10)]}))
+    assert backend.get_run("r1").metrics == {"loss": 0.5}
+    backend.close()
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0003_mlflow")
+    assert "WITHOUT ROWID" not in tables()["latest_metrics"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM params")).scalar() == 2
+    engine.dispose()
+
+
+def test_an_in_memory_sqlite_store_works(tmp_path: Path) -> None:
+    # Its pool is one connection per thread: the file pool's sizes do not apply to it.
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    backend = SqlBackend("sqlite://", LocalObjectStore(tmp_path / "a"), engine=engine)
+    _run(backend)
+    backend.write_batch("r1", Batch(params={"lr": "0.1"}))
+    assert backend.get_run("r1").params == {"lr": "0.1"}
+    backend.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from starlette.requests import Request
@@ -46,6 +48,10 @@ __all__ = [
 DEFAULT_EXPERIMENT = "Default"
 
 _INT_RE = re.compile(r"^-?[0-9]{1,19}\Z")
+# One decoder for every request: json.loads with an argument builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=str)
+#: A str as JSON text (json.dumps' own C encoder, without its per-call set-up).
+_string: Callable[[str], str] = encode_basestring_ascii
 
 
 class AlreadyExistsError(InvalidInputError):
@@ -93,7 +99,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
     """A JSON object body; NaN and infinities become MLflow's strings."""
     try:
         # NaN, Infinity and -Infinity literals (Python's json writes them) become strings.
-        body = json.loads(raw, parse_constant=str)
+        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidValueError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -237,12 +243,29 @@ def run_info(
     return info
 
 
+_NO_LINKS = ',"inputs":{"dataset_inputs":[],"model_inputs":[]},"outputs":{"model_outputs":[]}}'
+
+
 def run_text(doc: RunDocument) -> str:
-    """A run as the JSON text of MLflow's `Run` message (its arrays as the database built them)."""
-    info = run_info(
-        doc.id, doc.name, doc.experiment_id, doc.user_id, doc.status, doc.start_time,
-        doc.end_time, doc.deleted,
-    )  # fmt: skip
+    """A run as the JSON text of MLflow's `Run` message (its arrays as the database built them).
+
+    Written as text, field by field (what `run_info` builds as a dict): a page of a thousand
+    runs is built in a few milliseconds instead of tens through `json.dumps`.
+    """
+    s = _string
+    run_id, exp_id = s(doc.id), s(doc.experiment_id)
+    uri = s(artifact_uri(doc.experiment_id, doc.id))
+    end = "" if doc.end_time is None else f',"end_time":{int(doc.end_time)}'
+    stage = "deleted" if doc.deleted else "active"
+    info = (
+        f'{{"run_id":{run_id},"run_uuid":{run_id},"run_name":{s(doc.name)},'
+        f'"experiment_id":{exp_id},"user_id":{s(doc.user_id or "")},"status":{s(doc.status)},'
+        f'"start_time":{int(doc.start_time)},"artifact_uri":{uri},"lifecycle_stage":"{stage}"'
+        f"{end}}}"
+    )
+    data = f'"data":{{"metrics":{doc.metrics},"params":{doc.params},"tags":{doc.tags}}}'
+    if not doc.links:
+        return f'{{"info":{info},{data}{_NO_LINKS}'
     inputs: dict[str, list[Any]] = {"dataset_inputs": [], "model_inputs": []}
     outputs: dict[str, list[Any]] = {"model_outputs": []}
     for kind, item in doc.links:
@@ -252,10 +275,7 @@ def run_text(doc: RunDocument) -> str:
             inputs["model_inputs"].append(item)
         else:
             outputs["model_outputs"].append(item)
-    return (
-        f'{{"info":{dumps(info)},"data":{{"metrics":{doc.metrics},"params":{doc.params},'
-        f'"tags":{doc.tags}}},"inputs":{dumps(inputs)},"outputs":{dumps(outputs)}}}'
-    )
+    return f'{{"info":{info},{data},"inputs":{dumps(inputs)},"outputs":{dumps(outputs)}}}'
 
 
 def json_reply(text: str) -> Response:

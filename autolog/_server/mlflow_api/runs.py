@@ -80,10 +80,6 @@ async def create_run(request: Request) -> Response:
     def create() -> dict[str, Any]:
         backend, tables = c.backend(request), c.tables(request)
         exp_id = c.resolve_experiment_id(backend, experiment_id)
-        if exp_id in tables.deleted_experiments():
-            raise InvalidValueError(
-                f"experiment {exp_id!r} is deleted; restore it or log to an active experiment"
-            )
         run_id = uuid.uuid4().hex
         meta = RunMeta(run_id, name, exp_id, start_time, parent_id=parent)
         tables.create_run(meta, run_user, tags)
