@@ -386,15 +386,17 @@ class _Sampler:
     # this thread for each run.
     baseline: Usage | None = None
     baseline_at: float = -math.inf
-    # When the thread wakes next (inf while it waits for a run).
+    # When the thread wakes next, and when it was last woken for a new run's baseline.
     next_wake: float = math.inf
+    woken_at: float = -math.inf
 
     def add(self, run: ActiveRun, interval: float) -> None:
         now = self.clock()
         cpu = _cpu_time()
         watch = _Watch(run, interval, now, cpu, None, now + interval, now, cpu)
         with self.lock:
-            if now - self.baseline_at <= BASELINE_FRESH:
+            fresh = now - self.baseline_at <= BASELINE_FRESH
+            if fresh:
                 watch.first = self.baseline
             self.watches[run.id] = watch
             if self.thread is None:
@@ -402,7 +404,11 @@ class _Sampler:
                     target=self._loop, name="autolog-system-metrics", daemon=True
                 )
                 self.thread.start()
-            if watch.first is None or watch.due < self.next_wake:
+            # Woken for a baseline at most once a BASELINE_FRESH: a run started meanwhile
+            # gets the reading that wake takes (or, ended before it, needs none).
+            stale = not fresh and now - self.woken_at > BASELINE_FRESH
+            if stale or watch.due < self.next_wake:
+                self.woken_at = now if stale else self.woken_at
                 self.lock.notify()
 
     def remove(self, run: ActiveRun) -> _Watch | None:
@@ -413,8 +419,10 @@ class _Sampler:
         while True:
             with self.lock:
                 while not self.watches:
-                    self.next_wake = math.inf
-                    self.lock.wait()
+                    # Idle: look again each BASELINE_FRESH, so that a new run (whose first
+                    # sample is an interval away) need not wake this thread.
+                    self.next_wake = self.clock() + BASELINE_FRESH
+                    self.lock.wait(BASELINE_FRESH)
                 new = [w for w in self.watches.values() if w.first is None]
                 wake = min(w.due for w in self.watches.values())
                 delay = wake - self.clock()

@@ -169,3 +169,39 @@ def test_a_slow_reading_never_holds_up_the_run(fake_gpus: FakeGpus) -> None:
     stored = autolog.get_run(run.id)
     assert set(stored.metrics) >= SUMMARY
     assert "system/gpu_0/utilization_percent" not in stored.metrics
+
+
+def test_short_runs_in_a_loop_share_an_io_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop of short runs does not read /proc (nor wake the sampler) for each of them."""
+    monkeypatch.delenv(system_metrics.ENV)
+    readings: list[float] = []
+    real = system_metrics._io_baseline
+
+    def counted() -> system_metrics.Usage:
+        readings.append(time.monotonic())
+        return real()
+
+    monkeypatch.setattr(system_metrics, "_io_baseline", counted)
+    wakes: list[float] = []
+    lock = system_metrics._sampler.lock
+    real_notify = lock.notify
+
+    def notify(n: int = 1) -> None:
+        wakes.append(time.monotonic())
+        real_notify(n)
+
+    monkeypatch.setattr(lock, "notify", notify)
+    started = time.monotonic()
+    ids = []
+    for _ in range(30):
+        with autolog.start_run() as run:
+            autolog.log_metric("m", 1.0)
+        ids.append(run.id)
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    # The sampler is woken (and reads /proc) at most once each BASELINE_FRESH seconds, not
+    # for each of the 30 runs.
+    most = 2 + elapsed / system_metrics.BASELINE_FRESH
+    assert len(wakes) <= most and len(readings) <= most
+    for run_id in ids:
+        assert {k for k in autolog.get_run(run_id).metrics if k.startswith("system/")} == SUMMARY
