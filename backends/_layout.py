@@ -241,7 +241,9 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         self,
         meta: RunMeta,
         batch: Batch,
+        *,
         artifacts: Mapping[str, bytes],
+        records: Mapping[str, bytes],
         shared: Mapping[str, bytes],
     ) -> None:
         """A whole run as one creation object (its batch, links and small artifacts folded
@@ -252,11 +254,13 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         if len(dumps(data)) > _FIRST_BATCH_MAX:
             # Many points: kept apart and compacted, so that a read of the run's meta (and
             # of one metric) does not parse them all.
-            super().write_run(meta, batch, artifacts, shared)
+            super().write_run(meta, batch, artifacts=artifacts, records=records, shared=shared)
             return
         self._ensure_experiment(meta)
         creation: dict[str, Any] = {"meta": _meta_json(meta)}
-        links = self._artifact_links(meta.id, artifacts, shared)
+        for path, content in artifacts.items():  # files: a model, the user's own artifacts
+            self.put_artifact(meta.id, path, content)
+        links = self._artifact_links(meta.id, records, shared)
         if links:
             creation["links"] = links
         creation["batch"] = data

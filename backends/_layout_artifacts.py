@@ -4,11 +4,12 @@ What many runs store alike (the requirements, the script, a git diff: the contex
 captured once per process) is kept once, content-addressed, under
 `objects/<sha256[:2]>/<sha256>`, and the run's creation object (`runs/<id>/run.json`)
 names it: `"links": {path: {"sha256": ..., "size": ...}}`. A run written whole
-(`write_run`: a fit) also keeps its small artifacts (feature importances, the data
-fingerprint, plot data: at most `INLINE_MAX` bytes each) in its creation object, as
+(`write_run`: a fit) also keeps autologging's small records (feature importances, the
+data fingerprint, plot data: at most `INLINE_MAX` bytes each) in its creation object, as
 links holding the content (`"text"`, or `"base64"` for bytes that are not UTF-8): no
-file and no directory of their own. Reads look for a file first, then a link, so runs
-written before links existed read as they always did.
+file and no directory of their own. Other artifacts (a model, the user's) stay files.
+Reads look for a file first, then a link, so runs written before links existed read as
+they always did.
 """
 
 from __future__ import annotations
@@ -117,13 +118,13 @@ class LayoutArtifacts:
         return links
 
     def _artifact_links(
-        self, run_id: str, artifacts: Mapping[str, bytes], shared: Mapping[str, bytes]
+        self, run_id: str, records: Mapping[str, bytes], shared: Mapping[str, bytes]
     ) -> dict[str, dict[str, Any]]:
-        """The links of a run written whole: its shared files, and its small artifacts
-        inline; the others are stored as files."""
+        """The links of a run written whole: its shared files, and its small records
+        inline; larger records are stored as files."""
         links = self._shared_links(shared)
         room = INLINE_TOTAL_MAX
-        for path, data in artifacts.items():
+        for path, data in records.items():
             rel = check_relative_path(path)
             if len(data) <= min(INLINE_MAX, room):
                 links[rel] = _inline_link(data)

@@ -183,12 +183,17 @@ class Backend(ABC):
         self,
         meta: RunMeta,
         batch: Batch,
+        *,
         artifacts: Mapping[str, bytes],
+        records: Mapping[str, bytes],
         shared: Mapping[str, bytes],
     ) -> None:
-        """Store a whole run at once: its creation, its artifacts (`shared`: as
-        `put_shared_artifacts` takes them), one batch holding everything it logged and its
-        final status; then finish it. Called again with the same arguments after a failure.
+        """Store a whole run at once: its creation, its artifact files, one batch holding
+        everything it logged and its final status; then finish it. `records` are artifacts
+        too, autologging's small records (importances, a data fingerprint, plot data),
+        which a backend may keep with the run rather than as files of their own; `shared`
+        go as `put_shared_artifacts` takes them. Called again with the same arguments
+        after a failure.
 
         This default makes the calls one by one; a backend with `whole_runs` does it in fewer
         writes.
@@ -196,7 +201,7 @@ class Backend(ABC):
         self.create_run(meta)
         if shared:
             self.put_shared_artifacts(meta.id, shared)
-        for path, data in artifacts.items():
+        for path, data in {**artifacts, **records}.items():
             self.put_artifact(meta.id, path, data)
         self.write_batch(meta.id, batch)
         self.finish_run(meta.id)

@@ -178,7 +178,7 @@ def estimator_tags(model: Any) -> dict[str, str]:
 def log_json(run: ActiveRun, data: Any, path: str) -> None:
     """Queue `data` as a compact JSON artifact (a value JSON cannot hold is written as text)."""
     # Not log_dict(): json.dumps with indent= runs the pure-Python encoder, ten times slower.
-    run.log_bytes(json.dumps(data, separators=(",", ":"), default=str).encode("utf-8"), path)
+    run.log_record(json.dumps(data, separators=(",", ":"), default=str).encode("utf-8"), path)
 
 
 def log_dataset(run: ActiveRun, found: Mapping[str, Any]) -> None:

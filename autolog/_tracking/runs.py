@@ -85,7 +85,7 @@ class Derived:
             check_relative_path(path, "artifact file", allow_empty=False): data
             for path, data in self.artifacts.items()
         }
-        return Computed(batch=None if batch.is_empty() else batch, artifacts=files)
+        return Computed(batch=None if batch.is_empty() else batch, records=files)
 
 
 _stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("autolog_run_stack", default=())
@@ -263,6 +263,13 @@ class ActiveRun:
         """Queue `data` as the artifact `artifact_file` (a relative path)."""
         path = check_relative_path(artifact_file, "artifact file", allow_empty=False)
         self._writer.submit((ARTIFACT, self.id, path, bytes(data)))
+
+    def log_record(self, data: bytes, artifact_file: str) -> None:
+        """`log_bytes` for a small record of autologging's (importances, a data fingerprint):
+        a store may keep it with the run rather than as a file of its own (see
+        `Backend.write_run`); it reads back like any artifact."""
+        path = check_relative_path(artifact_file, "artifact file", allow_empty=False)
+        self._writer.submit((ARTIFACT, self.id, path, bytes(data), True))
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store `text` as a UTF-8 artifact."""

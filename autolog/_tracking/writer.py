@@ -71,12 +71,13 @@ class Computed:
     """What a CALL record's function computed in the writer thread, for the run.
 
     `batch` (tags, say) joins the run's next batch when that is queued right behind the
-    call, and is written on its own otherwise; `artifacts` are stored as `put_artifact`
-    stores them, `shared` as `put_shared_artifacts` does (bytes many runs store alike).
+    call, and is written on its own otherwise; `records` (small artifacts of
+    autologging's: plot data) are stored as `put_artifact` stores them, `shared` as
+    `put_shared_artifacts` does (bytes many runs store alike).
     """
 
     batch: Batch | None = None
-    artifacts: dict[str, bytes] = field(default_factory=dict)
+    records: dict[str, bytes] = field(default_factory=dict)
     shared: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -389,7 +390,10 @@ class Writer:
                 return False
         if end is None:
             return False
-        batch, artifacts, shared = Batch(), {}, {}
+        batch = Batch()
+        artifacts: dict[str, bytes] = {}
+        records: dict[str, bytes] = {}
+        shared: dict[str, bytes] = {}
         for i in range(1, end):
             item = items[i]
             if item[0] == CALL:
@@ -398,13 +402,16 @@ class Writer:
                 computed: Computed = item[1]
                 if computed.batch is not None:
                     batch = batch.followed_by(computed.batch)
-                artifacts.update(computed.artifacts)
+                records.update(computed.records)
                 shared.update(computed.shared)
             elif item[0] == ARTIFACT:
-                artifacts[item[2]] = item[3]
+                # (ARTIFACT, run, path, bytes[, True: a record of autologging's])
+                (records if item[4:5] == (True,) else artifacts)[item[2]] = item[3]
             else:
                 batch = batch.followed_by(item[1])
-        self.backend.write_run(items[0][2], batch, artifacts, shared)
+        self.backend.write_run(
+            items[0][2], batch, artifacts=artifacts, records=records, shared=shared
+        )
         for _ in range(end + 1):
             self._held -= _records_in(items.popleft())
         self._flushes.pop(run_id, None)
@@ -441,7 +448,7 @@ class Writer:
             computed: Computed = item[1]
             if computed.shared:
                 self.backend.put_shared_artifacts(run_id, computed.shared)
-            for path, data in computed.artifacts.items():
+            for path, data in computed.records.items():
                 self.backend.put_artifact(run_id, path, data)
             extra = computed.batch
             if extra is not None and not extra.is_empty():

@@ -499,7 +499,7 @@ def _whole_run(writer: Writer, calls: list[int]) -> str:
         calls.append(1)
         return Computed(
             batch=Batch(tags={"computed": "yes"}, metrics={"late": [(0.5, 0, 1_000)]}),
-            artifacts={"plots.json": b'{"x": 1}'},
+            records={"plots.json": b'{"x": 1}'},
             shared={"context/requirements.txt": b"numpy==2\n"},
         )
 
@@ -507,7 +507,8 @@ def _whole_run(writer: Writer, calls: list[int]) -> str:
     writer.submit((PARAM, run_id, "alpha", "1"))
     writer.submit((TAG, run_id, "computed", "overridden later"))
     writer.submit(metric(run_id, 0))
-    writer.submit((ARTIFACT, run_id, "importances.json", b"[1, 2]"))
+    writer.submit((ARTIFACT, run_id, "importances.json", b"[1, 2]", True))
+    writer.submit((ARTIFACT, run_id, "model/MLmodel", b"flavors: {}"))  # a file, always
     writer.submit((STATUS, run_id, "FINISHED", 2_000))
     return run_id
 
@@ -521,7 +522,11 @@ def test_a_run_queued_whole_is_written_as_one_object_and_its_marker(
     run_id = _whole_run(writer, calls)
     assert writer.flush(timeout=10)
     run_puts = [k for k in store.puts if run_id in k]
-    assert run_puts == [f"runs/{run_id}/run.json#batch", f"experiment-runs/{EXP}/{run_id}"]
+    assert run_puts == [
+        f"runs/{run_id}/artifacts/model/MLmodel",
+        f"runs/{run_id}/run.json#batch",
+        f"experiment-runs/{EXP}/{run_id}",
+    ]
     run = writer.backend.get_run(run_id)
     assert run.status.value == "FINISHED" and run.end_time == 2_000
     assert run.params == {"alpha": "1"}
@@ -533,7 +538,8 @@ def test_a_run_queued_whole_is_written_as_one_object_and_its_marker(
     assert backend.read_artifact(run_id, "importances.json") == b"[1, 2]"
     assert backend.read_artifact(run_id, "context/requirements.txt") == b"numpy==2\n"
     listed = {f.path: f.size for f in backend.list_artifacts(run_id)}
-    assert listed == {"context": None, "importances.json": 6, "plots.json": 8}
+    assert listed == {"context": None, "importances.json": 6, "model": None, "plots.json": 8}
+    assert backend.read_artifact(run_id, "model/MLmodel") == b"flavors: {}"
     assert calls == [1]
 
 
@@ -570,15 +576,15 @@ def test_a_run_not_queued_whole_is_written_in_parts(make_writer: Callable[..., W
     assert writer.backend.get_run(run_id).status.value == "FINISHED"
 
 
-def test_a_large_artifact_of_a_whole_run_is_a_file_of_its_own(
+def test_a_large_record_of_a_whole_run_is_a_file_of_its_own(
     make_writer: Callable[..., Writer],
 ) -> None:
     store = CountingStore()
     writer = make_writer(store)
     run_id = create(writer)
     big = b"x" * 100_000
-    writer.submit((ARTIFACT, run_id, "big.bin", big))
-    writer.submit((ARTIFACT, run_id, "small.bin", b"\xff\xfe"))  # not UTF-8: kept as base64
+    writer.submit((ARTIFACT, run_id, "big.bin", big, True))
+    writer.submit((ARTIFACT, run_id, "small.bin", b"\xff\xfe", True))  # not UTF-8: base64
     writer.submit((STATUS, run_id, "FINISHED", 2_000))
     assert writer.flush(timeout=10)
     assert f"runs/{run_id}/artifacts/big.bin" in store.puts
