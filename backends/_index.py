@@ -7,12 +7,15 @@ file instead of every run. It lives where the store says (`ObjectStore.index_loc
 `<store>/.index.sqlite` for a directory, the user's cache for a bucket, memory for
 `memory:`.
 
-How it stays current: every write of a run's data also replaces the run's marker
+How it stays current: in a directory every batch write first replaces the run's marker
 `experiment-runs/<exp>/<run>`. Before each read the index compares stamps: the stamp
 of each `experiment-runs/<exp>` folder (a directory's mtime; skipped while it is too
 recent to trust), then, for a folder that changed, the stamp of every marker in it
-(inode and mtime, or the ETag in a bucket). Only runs whose marker changed are read
-again. Writers never open the index, so no lock is held across a training; readers
+(inode and mtime; one under 2 s old is read again next time, as its batch may still be
+landing). Only runs whose marker changed are read again. A bucket's writers announce
+changes in a change log instead, which readers list from where they left off
+(`autolog.backends._index_changes`); the marker listing (ETags) builds a new index there.
+Writers never open the index, so no lock is held across a training; readers
 update it in short transactions (WAL mode, so readers never wait for each other), and
 two readers updating at once write the same rows.
 

@@ -4,6 +4,7 @@ The layout (keys relative to the store's root)::
 
     experiments/<exp_id>/meta.json            name, creation time, tags
     experiment-runs/<exp_id>/<run_id>         empty marker: the run belongs here
+    changes/<ns>.<exp_id>.<run_id>.<batch>    remote stores: a change announced (_index_changes)
     runs/<run_id>/log/meta.json               id, name, experiment, parent, start time
     runs/<run_id>/log/batches/<t>-<w>-<n>.json one flush: params, tags, metric points, status
     runs/<run_id>/log/compact/<seq>.json      the fold of the batches it names
