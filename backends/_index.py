@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
     PRIMARY KEY (rid, kid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS metrics_key ON metrics (kid, value);
-CREATE TABLE IF NOT EXISTS changes_seen (key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes_seen (
+    key TEXT PRIMARY KEY, settled INTEGER NOT NULL, first_seen INTEGER NOT NULL) WITHOUT ROWID;
 """
 _TABLES = (
     "meta",

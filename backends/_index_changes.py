@@ -17,14 +17,16 @@ reader's, and the time a write takes to land; keys seen within it are remembered
 
 An entry is settled once the run read back holds what it announced (the run exists; the
 batch is among its batches). Until then it is read again at every read: a writer that
-died between announcing a batch and writing it costs readers that for `WINDOW_NS`, and
-one that died between writing a batch and anything after it leaves nothing unindexed.
+died between announcing a batch and writing it costs readers that for `WINDOW_NS` after
+they first saw it, and one that died between writing a batch and anything after it leaves
+nothing unindexed.
 
-The marker listing of `_index` stays the way in: a new index is built from it, it is run
-again every `RELIST_NS` (for writers of earlier versions, which replace markers instead,
-and for writers whose clock is behind by more than the margin), and on every read of a
-store that has no change log at all. Nothing deletes old entries: a reader never lists
-them again, and an empty object costs next to nothing.
+The marker listing of `_index` stays the way in: a new index is built from it; it is run
+again every `RELIST_NS`, for writers of earlier versions (which replace a run's marker
+instead), together with a listing of the log from `LAGGING_NS` before the previous one,
+for writers whose clock is behind by more than the margin; and on every read of a store
+that has no change log at all. Nothing deletes old entries: a reader never lists them
+again, and an empty object costs next to nothing.
 """
 
 from __future__ import annotations
@@ -38,13 +40,25 @@ from typing import Protocol
 
 from autolog.backends._objects import ObjectStore
 
-__all__ = ["CHANGES", "RELIST_NS", "WINDOW_NS", "Change", "change_key", "parse_change"]
+__all__ = [
+    "CHANGES",
+    "LAGGING_NS",
+    "RELIST_NS",
+    "WINDOW_NS",
+    "Change",
+    "change_key",
+    "parse_change",
+]
 
 CHANGES = "changes"
 #: How far behind the start of its previous listing a reader lists again.
 WINDOW_NS = 300 * 10**9
-#: How often a reader of a store with a change log lists every marker anyway.
+#: How often a reader of a store with a change log lists every marker anyway, and the log
+#: again from `LAGGING_NS` before the previous time it did.
 RELIST_NS = 3600 * 10**9
+#: S3 refuses a request signed more than 15 minutes off its clock, so the clocks of two
+#: clients that reach it differ by at most 30.
+LAGGING_NS = 35 * 60 * 10**9
 
 
 def change_key(exp_id: str, run_id: str | None = None, batch: str | None = None) -> str:
@@ -109,6 +123,7 @@ def catch_up(reader: ChangeReader, con: sqlite3.Connection, store: ObjectStore) 
     has_log = _meta(con, "change_log") == 1
     read = 0
     held: dict[str, frozenset[str]] = {}
+    start = cursor - WINDOW_NS
     if not cursor or not has_log or now - listed_at > RELIST_NS:
         # The listing of every marker: a new index, a store without a change log, or the
         # hourly look for what the log cannot tell.
@@ -118,32 +133,54 @@ def catch_up(reader: ChangeReader, con: sqlite3.Connection, store: ObjectStore) 
         _set_meta(con, listed_at=now, change_log=int(has_log), changes_cursor=cursor or now)
         if not has_log:
             return read
-        cursor = cursor or now
+        # The log again from further back, for writers whose clock is behind by more than
+        # the margin; a new index has just read every run.
+        start = min(start, listed_at - LAGGING_NS) if cursor else now - WINDOW_NS
+    bound = f"{CHANGES}/{max(start, 0):020d}"
     # Entries announced but not yet carried out are listed again until settled.
-    pending = _meta(con, "changes_pending")
-    bound = f"{CHANGES}/{max(cursor - WINDOW_NS, 0):020d}"
-    if pending:
-        bound = min(bound, f"{CHANGES}/{pending - 1:020d}")
-    seen = {row[0] for row in con.execute("SELECT key FROM changes_seen")}
+    pending = con.execute("SELECT MIN(key) FROM changes_seen WHERE settled = 0").fetchone()[0]
+    first = parse_change(pending) if pending else None
+    if first is not None:
+        bound = min(bound, f"{CHANGES}/{first.ns - 1:020d}")
+    rows = con.execute("SELECT key, settled, first_seen FROM changes_seen WHERE key > ?", (bound,))
+    seen: dict[str, int] = {}
+    done: set[str] = set()
+    for key, is_settled, first_seen in rows:
+        if is_settled:
+            done.add(key)
+        else:
+            seen[key] = first_seen
     changes = [
         c
         for c in map(parse_change, store.list_after(CHANGES, bound))
-        if c is not None and c.key not in seen
+        if c is not None and c.key not in done
     ]
     # What the marker listing just read settles what it holds, without reading it again.
     settled = {c.key for c in changes if c.run_id in held and _done(c, held.get(c.run_id))}
-    runs_read, more = _apply(reader, con, [c for c in changes if c.key not in settled], now)
+    runs_read, more = _apply(reader, con, [c for c in changes if c.key not in settled], now, seen)
     settled |= more
-    unsettled = [c.ns for c in changes if c.key not in settled]
+    oldest = f"{CHANGES}/{max(now - RELIST_NS - LAGGING_NS - WINDOW_NS, 0):020d}"
     with _transaction(con):
-        con.executemany("INSERT OR IGNORE INTO changes_seen VALUES (?)", [(k,) for k in settled])
-        con.execute("DELETE FROM changes_seen WHERE key <= ?", (bound,))
-    _set_meta(con, changes_pending=min(unsettled, default=0), changes_cursor=now)
+        con.executemany(
+            "INSERT OR REPLACE INTO changes_seen VALUES (?, 1, ?)",
+            [(k, seen.get(k, now)) for k in settled],
+        )
+        con.executemany(
+            "INSERT OR IGNORE INTO changes_seen VALUES (?, 0, ?)",
+            [(c.key, now) for c in changes if c.key not in settled],
+        )
+        # Kept until no listing can reach back to them (the next hourly one included).
+        con.execute("DELETE FROM changes_seen WHERE key < ?", (oldest,))
+    _set_meta(con, changes_cursor=now)
     return read + runs_read
 
 
 def _apply(
-    reader: ChangeReader, con: sqlite3.Connection, changes: list[Change], now: int
+    reader: ChangeReader,
+    con: sqlite3.Connection,
+    changes: list[Change],
+    now: int,
+    first_seen: dict[str, int],
 ) -> tuple[int, set[str]]:
     """Index what `changes` announce; the number of runs read and the keys settled."""
     if not changes:
@@ -158,7 +195,8 @@ def _apply(
     for change in changes:
         # An announcement never carried out (its writer died first) is given up on once
         # any late write would have landed.
-        if _done(change, held.get(change.run_id or "")) or now - change.ns > WINDOW_NS:
+        late = now - first_seen.get(change.key, now) > WINDOW_NS
+        if late or _done(change, held.get(change.run_id or "")):
             settled.add(change.key)
     return len(runs), settled
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from s3server import FaultProxy, S3Server, s3_environment
 
 from autolog._search import parse_query
+from autolog.backends import _index_changes
 from autolog.backends._index_changes import CHANGES
 from autolog.backends._layout import LayoutBackend
 from autolog.backends.base import Batch, RunMeta
@@ -178,3 +180,23 @@ def test_a_writer_killed_mid_write_leaves_nothing_unindexed(
             assert (run.metrics, run.status.value) == ({"loss": 0.5}, "FINISHED")
         else:
             assert (run.params, run.metrics, run.status.value) == ({"a": "1"}, {}, "RUNNING")
+
+
+def test_a_writer_whose_clock_is_behind_is_caught_by_the_hourly_listing(
+    s3_uri: str, s3_env: S3Server, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, prefix = parse_s3_uri(s3_uri)
+    with S3Backend(bucket, prefix, endpoint_url=s3_env.endpoint) as writer:
+        (run_id,) = _write_runs(writer, 1)
+        assert _read(s3_uri, proxy)[0] == {run_id: {"m": 0.0}}
+        # A batch announced by a writer whose clock is 20 minutes behind: older than the
+        # margin of a read's listing.
+        lag = time.time_ns() - 20 * 60 * 10**9
+        name = f"{lag:020d}-lagging-1-00000001.json"
+        exp_id = writer.local_experiment_id("changes")
+        writer.store.put(f"{CHANGES}/{lag:020d}.{exp_id}.{run_id}.{name[:-5]}", b"")
+        batch = {"metrics": {"m": [[0.5, 1, 2]]}}
+        writer.store.put(f"runs/{run_id}/log/batches/{name}", json.dumps(batch).encode())
+        assert _read(s3_uri, proxy)[0] == {run_id: {"m": 0.0}}
+        monkeypatch.setattr(_index_changes, "RELIST_NS", 0)  # the hour has passed
+        assert _read(s3_uri, proxy)[0] == {run_id: {"m": 0.5}}
