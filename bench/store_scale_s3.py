@@ -24,10 +24,10 @@ moto's on this machine (moto answers a listing by scanning the whole bucket, so 
 listings grow with the bucket where S3's do not): the request counts are the figures to
 carry to a real bucket.
 
-MLflow has no figure here: its tracking data (runs, params, metrics) can only live in a
-database or a local directory; S3 holds its artifacts alone. Listing or searching MLflow
-runs makes no S3 request whatever the artifact store, and costs what its SQLite store
-costs, which `bench/store_scale.py` measures for the same runs.
+MLflow cannot keep runs in a bucket: its tracking data (runs, params, metrics) lives in a
+database or a local directory, and S3 holds its artifacts alone. Its rows are the same
+listing and search against its SQLite store (filled as `bench/store_scale.py` fills it),
+with MLFLOW_S3_ENDPOINT_URL pointed at the proxy: they make no S3 request.
 """
 
 from __future__ import annotations
@@ -163,10 +163,37 @@ def bench_size(endpoint: str, proxy: FaultProxy, n: int, repeat: int, new: int) 
     runs()
     rows.append(("  the same, writes older than margin", *measure(proxy, runs, repeat)))
     _index_changes.WINDOW_NS = window
+    mlflow = _mlflow_rows(proxy, n, repeat)
+    rows += mlflow
     print(f"{'':34} {'time':>10} {'requests':>9}  by kind")
     for name, seconds, requests, detail in rows:
         print(f"{name:34} {seconds * 1000:7.0f} ms {requests:9.1f}  {detail}", flush=True)
     tracking.reset()
+
+
+def _mlflow_rows(proxy: FaultProxy, n: int, repeat: int) -> list[tuple[str, float, float, str]]:
+    """MLflow's listing and search of the same runs in its SQLite tracking store (where its
+    runs live, wherever its artifacts are), with any S3 request it might make counted.
+    """
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return []
+    from store_scale import fill_mlflow, time_mlflow  # the local bench, beside this file
+
+    os.environ["MLFLOW_S3_ENDPOINT_URL"] = proxy.endpoint  # any S3 request is counted
+    folder = Path(tempfile.mkdtemp(prefix="autolog-s3-scale-mlflow-"))
+    try:
+        uri, exp_id, run_id = fill_mlflow(folder, n)
+        before = proxy.requests
+        times = time_mlflow(uri, exp_id, run_id, repeat)
+        requests = (proxy.requests - before) / (4 * repeat + 1)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [
+        ("MLflow: search_runs(max 20)", times["runs -n 20"], requests, "SQLite, no S3 request"),
+        ("MLflow: search", times["search"], requests, "SQLite, no S3 request"),
+    ]
 
 
 def main() -> None:
