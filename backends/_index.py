@@ -76,17 +76,8 @@ CREATE INDEX IF NOT EXISTS metrics_key ON metrics (kid, value);
 CREATE TABLE IF NOT EXISTS changes_seen (
     key TEXT PRIMARY KEY, settled INTEGER NOT NULL, first_seen INTEGER NOT NULL) WITHOUT ROWID;
 """
-_TABLES = (
-    "meta",
-    "experiments",
-    "stamps",
-    "runs",
-    "keys",
-    "params",
-    "tags",
-    "metrics",
-    "changes_seen",
-)
+_TABLES = ("meta", "experiments", "stamps", "runs", "keys", "params", "tags", "metrics",
+           "changes_seen")  # fmt: skip
 # Runs written per transaction while the index catches up: short, so readers never wait.
 _CHUNK = 500
 _READERS = 16  # parallel reads of changed runs from a remote store
