@@ -7,12 +7,15 @@ file instead of every run. It lives where the store says (`ObjectStore.index_loc
 `<store>/.index.sqlite` for a directory, the user's cache for a bucket, memory for
 `memory:`.
 
-How it stays current: every write of a run's data also replaces the run's marker
+How it stays current: in a directory every batch write first replaces the run's marker
 `experiment-runs/<exp>/<run>`. Before each read the index compares stamps: the stamp
 of each `experiment-runs/<exp>` folder (a directory's mtime; skipped while it is too
 recent to trust), then, for a folder that changed, the stamp of every marker in it
-(inode and mtime, or the ETag in a bucket). Only runs whose marker changed are read
-again. Writers never open the index, so no lock is held across a training; readers
+(inode and mtime; one under 2 s old is read again next time, as its batch may still be
+landing). Only runs whose marker changed are read again. A bucket's writers announce
+changes in a change log instead, which readers list from where they left off
+(`autolog.backends._index_changes`); the marker listing (ETags) builds a new index there.
+Writers never open the index, so no lock is held across a training; readers
 update it in short transactions (WAL mode, so readers never wait for each other), and
 two readers updating at once write the same rows.
 
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autolog._entities import Experiment
+from autolog.backends import _index_changes
 from autolog.backends._objects import ObjectNotFound, ObjectStore
 
 __all__ = ["SCHEMA_VERSION", "IndexSource", "IndexedRun", "RunIndex", "number_or_none"]
@@ -44,7 +48,7 @@ __all__ = ["SCHEMA_VERSION", "IndexSource", "IndexedRun", "RunIndex", "number_or
 logger = logging.getLogger("autolog")
 
 #: Raised whenever the tables change; an index of another version is rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,8 +73,11 @@ CREATE TABLE IF NOT EXISTS metrics (
     step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
     PRIMARY KEY (rid, kid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS metrics_key ON metrics (kid, value);
+CREATE TABLE IF NOT EXISTS changes_seen (
+    key TEXT PRIMARY KEY, settled INTEGER NOT NULL, first_seen INTEGER NOT NULL) WITHOUT ROWID;
 """
-_TABLES = ("meta", "experiments", "stamps", "runs", "keys", "params", "tags", "metrics")
+_TABLES = ("meta", "experiments", "stamps", "runs", "keys", "params", "tags", "metrics",
+           "changes_seen")  # fmt: skip
 # Runs written per transaction while the index catches up: short, so readers never wait.
 _CHUNK = 500
 _READERS = 16  # parallel reads of changed runs from a remote store
@@ -102,6 +109,8 @@ class IndexedRun:
     metrics: dict[str, tuple[float, int, int]] = field(default_factory=dict)
     #: keys of objects of the run that could not be read (damaged), with the reason
     damaged: dict[str, str] = field(default_factory=dict)
+    #: the names of the batches the state holds
+    batches: frozenset[str] = frozenset()
 
 
 class IndexSource(Protocol):
@@ -128,6 +137,8 @@ class RunIndex:
         self._pid = 0
         #: Why the index was (re)built on opening, reported once runs are found.
         self._rebuilt: str | None = None
+        #: The batches of each run read by the last `list_markers`, by run id.
+        self.listed_batches: dict[str, frozenset[str]] = {}
 
     # -- connection ------------------------------------------------------------------------
 
@@ -252,6 +263,25 @@ class RunIndex:
 
     def _refresh(self, con: sqlite3.Connection) -> None:
         store = self.source.store
+        if store.local:
+            total_read = self.list_markers(con)
+        else:
+            total_read = _index_changes.catch_up(self, con, store)
+        if self._rebuilt is not None:
+            if total_read and self.location != ":memory:":
+                logger.warning(
+                    "autolog: the index of %s was %s; rebuilt it from the store's objects"
+                    " (%d runs). The runs themselves were not affected.",
+                    store.uri,
+                    self._rebuilt,
+                    total_read,
+                )
+            self._rebuilt = None
+
+    def list_markers(self, con: sqlite3.Connection) -> int:
+        """Bring the index up to date from the run markers; return how many runs were read."""
+        store = self.source.store
+        self.listed_batches = {}
         stamp = store.prefix_stamp("experiments")
         if stamp is None or stamp != self._stamp(con, "experiments"):
             self._refresh_experiments(con, stamp)
@@ -270,25 +300,28 @@ class RunIndex:
         else:
             for exp_id in folders:
                 total_read += self._refresh_runs(con, exp_id, None)
-        if self._rebuilt is not None:
-            if total_read and self.location != ":memory:":
-                logger.warning(
-                    "autolog: the index of %s was %s; rebuilt it from the store's objects"
-                    " (%d runs). The runs themselves were not affected.",
-                    store.uri,
-                    self._rebuilt,
-                    total_read,
-                )
-            self._rebuilt = None
+        return total_read
 
     def _refresh_experiments(self, con: sqlite3.Connection, stamp: str | None) -> None:
+        exp_ids = []
+        for key in self.source.store.list("experiments"):
+            parts = key.split("/")
+            if len(parts) == 3 and parts[2] == "meta.json":
+                exp_ids.append(parts[1])
+        self.add_experiments(con, exp_ids)
+        if stamp is not None:
+            with _transaction(con):
+                con.execute("INSERT OR REPLACE INTO stamps VALUES ('experiments', ?)", (stamp,))
+
+    def add_experiments(self, con: sqlite3.Connection, exp_ids: Sequence[str]) -> None:
+        """Read and index the experiments of these ids that the index does not hold yet."""
         store = self.source.store
         known = {row[0] for row in con.execute("SELECT id FROM experiments")}
         rows = []
-        for key in store.list("experiments"):
-            parts = key.split("/")
-            if len(parts) != 3 or parts[2] != "meta.json" or parts[1] in known:
+        for exp_id in exp_ids:
+            if exp_id in known:
                 continue
+            key = f"experiments/{exp_id}/meta.json"
             try:
                 data = json.loads(store.get(key))
                 rows.append(
@@ -301,10 +334,29 @@ class RunIndex:
                 )
             except (ObjectNotFound, ValueError, KeyError, TypeError):
                 continue  # damaged: `autolog doctor` reports it
-        with _transaction(con):
-            con.executemany("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)", rows)
-            if stamp is not None:
-                con.execute("INSERT OR REPLACE INTO stamps VALUES ('experiments', ?)", (stamp,))
+        if rows:
+            with _transaction(con):
+                con.executemany("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)", rows)
+
+    def update_runs(
+        self, con: sqlite3.Connection, runs: dict[str, tuple[str, str]]
+    ) -> dict[str, frozenset[str] | None]:
+        """Read runs again (id -> (experiment id, marker)) and index them; the names of the
+        batches each holds, None for one that is not a run (yet).
+        """
+        held: dict[str, frozenset[str] | None] = {}
+        ids = list(runs)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            read = self._read_runs(chunk)
+            with _transaction(con):
+                kids: dict[str, int] = {}
+                for run_id, run in zip(chunk, read, strict=True):
+                    held[run_id] = None if run is None else run.batches
+                    if run is not None:
+                        run.experiment_id, marker = runs[run_id]
+                        _write_run(con, run, marker, kids)
+        return held
 
     def _refresh_runs(
         self, con: sqlite3.Connection, exp_id: str, listed: dict[str, str] | None
@@ -323,12 +375,22 @@ class RunIndex:
                 return 0
             listed = {key.rsplit("/", 1)[1]: st for key, st in store.list_stamped(prefix)}
         known = dict(con.execute("SELECT id, marker FROM runs WHERE experiment_id = ?", (exp_id,)))
+        # A run indexed from a change log is as current as that log: its marker, as the
+        # run's creation wrote it, is only taken note of.
+        adopted = [
+            (st, run_id)
+            for run_id, st in listed.items()
+            if known.get(run_id, "").startswith("c:") and not st.startswith("~")
+        ]
+        known.update((run_id, st) for st, run_id in adopted)
         changed = [run_id for run_id, st in listed.items() if known.get(run_id) != st]
         gone = [run_id for run_id in known if run_id not in listed]
-        complete = True
+        # A marker replaced moments ago may announce a batch still being written: the run
+        # is read again until its marker has settled.
+        complete = not any(listed[run_id].startswith("~") for run_id in changed)
         for start in range(0, len(changed), _CHUNK):
             chunk = changed[start : start + _CHUNK]
-            read = self._read_runs(chunk)
+            read = self._read_listed(chunk)
             if any(run is None for run in read):
                 complete = False  # not a run yet: read again next time
             with _transaction(con):
@@ -336,8 +398,10 @@ class RunIndex:
                 for run_id, run in zip(chunk, read, strict=True):
                     if run is not None:
                         run.experiment_id = exp_id  # the folder listing it is authoritative
-                        _write_run(con, run, listed[run_id], kids)
+                        marker = listed[run_id]
+                        _write_run(con, run, "~" if marker.startswith("~") else marker, kids)
         with _transaction(con):
+            con.executemany("UPDATE runs SET marker = ? WHERE id = ?", adopted)
             for run_id in gone:
                 _delete_run(con, run_id)
             if stamp is not None and complete:
@@ -349,6 +413,13 @@ class RunIndex:
             return [self.source.read_indexed_run(run_id) for run_id in run_ids]
         with ThreadPoolExecutor(_READERS) as pool:
             return list(pool.map(self.source.read_indexed_run, run_ids))
+
+    def _read_listed(self, run_ids: Sequence[str]) -> list[IndexedRun | None]:
+        read = self._read_runs(run_ids)
+        for run in read:
+            if run is not None:
+                self.listed_batches[run.id] = run.batches
+        return read
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from autolog._entities import Run, RunStatus
-from autolog._search import Clause, Field, Order, Query
+from autolog._search import Clause, Field, Order, Query, parse_orders
 from autolog.backends._index import number_or_none
 from autolog.errors import InvalidValueError
 
@@ -204,6 +204,8 @@ def search(
     """One page of matching runs (each with its damaged objects) and the next page's token."""
     if experiment_ids is not None and not experiment_ids:
         return [], None
+    # Keyset pages need an order: the API's default (newest first, then id) when none is given.
+    order_by = order_by or parse_orders(None)
     where_args: list[Any] = []
     where = _where(experiment_ids, query, where_args)
     joins: list[str] = []

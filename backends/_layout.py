@@ -4,6 +4,7 @@ The layout (keys relative to the store's root)::
 
     experiments/<exp_id>/meta.json            name, creation time, tags
     experiment-runs/<exp_id>/<run_id>         empty marker: the run belongs here
+    changes/<ns>.<exp_id>.<run_id>.<batch>    remote stores: a change announced (_index_changes)
     runs/<run_id>/log/meta.json               id, name, experiment, parent, start time
     runs/<run_id>/log/batches/<t>-<w>-<n>.json one flush: params, tags, metric points, status
     runs/<run_id>/log/compact/<seq>.json      the fold of the batches it names
@@ -47,6 +48,7 @@ from autolog._search import Order, Query, sort_runs
 from autolog._validation import check_id
 from autolog.backends import _index_search
 from autolog.backends._index import IndexUnavailable, RunIndex
+from autolog.backends._index_changes import change_key
 from autolog.backends._layout_artifacts import LayoutArtifacts
 from autolog.backends._layout_index import LayoutIndex
 from autolog.backends._layout_registry import LayoutRegistry
@@ -143,7 +145,8 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
     def _create_experiment(self, name: str) -> str:
         exp_id = experiment_id_for(name)
         meta = {"id": exp_id, "name": name, "created_at": int(time.time() * 1000), "tags": {}}
-        self.store.put_if_absent(f"experiments/{exp_id}/meta.json", dumps(meta))
+        if self.store.put_if_absent(f"experiments/{exp_id}/meta.json", dumps(meta)):
+            self._announce(exp_id)
         self._experiments_known.add(exp_id)
         self._experiment_names[exp_id] = name
         return exp_id
@@ -205,6 +208,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         check_id(meta.experiment_id, "experiment id")
         self._ensure_experiment(meta)
         creation = {"meta": _meta_json(meta)}
+        self._announce(meta.experiment_id, meta.id)
         self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
         self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
         self._run_experiments[meta.id] = meta.experiment_id
@@ -227,15 +231,6 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             index = self._run_index()
             if index is not None:
                 index.ensure_exists()
-
-    def _put_marker(self, exp_id: str, run_id: str, batch_name: str) -> None:
-        """A new marker tells the derived index that the run changed (see _index)."""
-        # Empty in a directory (no block on disk; the new inode is the change); the batch's
-        # name in a bucket, so that the ETag changes too.
-        marker = b"" if self.store.local else batch_name.encode("ascii")
-        self.store.put(f"experiment-runs/{exp_id}/{run_id}", marker)
-
-    whole_runs = True
 
     def write_run(
         self,
@@ -265,9 +260,17 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             creation["links"] = links
         creation["batch"] = data
         creation["batch_name"] = self._batch_name()
+        marker = f"experiment-runs/{meta.experiment_id}/{meta.id}"
+        # The index learns of the run before it is written (see write_batch): its marker
+        # in a directory, an entry of the change log in a bucket (the marker after).
+        if self.store.local:
+            self.store.put(marker, b"")
+        else:
+            self._announce(meta.experiment_id, meta.id)
         self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
+        if not self.store.local:
+            self.store.put(marker, b"")
         self._run_experiments[meta.id] = meta.experiment_id
-        self._put_marker(meta.experiment_id, meta.id, creation["batch_name"])
         self._ensure_index()
 
     def _read_meta(self, run_id: str, damaged: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
@@ -302,6 +305,11 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         self._seq += 1
         return f"{now:020d}-{self._writer_id}-{os.getpid()}-{self._seq:08d}.json"
 
+    def _announce(self, exp_id: str, run_id: str | None = None, batch: str | None = None) -> None:
+        """Tell the index of a remote store what is about to change (`_index_changes`)."""
+        if not self.store.local:
+            self.store.put(change_key(exp_id, run_id, batch), b"")
+
     def write_batch(self, run_id: str, batch: Batch) -> None:
         check_id(run_id)
         if batch.is_empty():
@@ -309,6 +317,16 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         name = self._retry_names.pop(id(batch), None) or self._batch_name()
         data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
         try:
+            # The index learns of the batch before it is written, so a writer that dies
+            # between the two leaves nothing unannounced (see _index): a new marker in a
+            # directory (empty: no block on disk; the new inode is the change), an entry
+            # of the change log in a bucket (where the marker stays as the creation wrote it).
+            exp_id = self._run_experiment(run_id)
+            if exp_id is not None:
+                if self.store.local:
+                    self.store.put(f"experiment-runs/{exp_id}/{run_id}", b"")
+                else:
+                    self._announce(exp_id, run_id, name)
             creation = self._creations.pop(run_id, None)
             body = dumps(data)
             if creation is not None and len(body) <= _FIRST_BATCH_MAX:
@@ -322,9 +340,6 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             else:
                 # A long first batch stays apart: every read of the run reads run.json.
                 self.store.put(f"runs/{run_id}/log/batches/{name}", body)
-            exp_id = self._run_experiment(run_id)
-            if exp_id is not None:
-                self._put_marker(exp_id, run_id, name)
         except BaseException:
             self._retry_names[id(batch)] = name
             raise
@@ -383,6 +398,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
                 continue
             snap = Snapshot(state, seq, compact_keys, batch_keys, damaged, first)
             snap.folded_first = folded_first
+            snap.names = frozenset(included.union(k.rsplit("/", 1)[1] for k in batch_keys))
             return snap
         else:
             raise StoreError(f"run {run_id} kept changing while it was read from {self.uri}")

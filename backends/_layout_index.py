@@ -89,6 +89,7 @@ class LayoutIndex(Backend):
             tags=state.tags,
             metrics=state.latest_points(),
             damaged=snap.damaged,
+            batches=snap.names,
         )
 
     def count_runs(self, experiment_ids: list[str] | None, query: Query) -> dict[str, int]:

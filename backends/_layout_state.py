@@ -146,6 +146,8 @@ class Snapshot:
     first_batch: str | None = None
     #: the name of that batch when the newest compact holds it
     folded_first: str | None = None
+    #: the names of every batch the state holds (the index checks a change log against it)
+    names: frozenset[str] = frozenset()
 
 
 def load_object(data: bytes, key: str, damaged: dict[str, str]) -> dict[str, Any] | None:

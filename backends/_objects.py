@@ -15,7 +15,10 @@ from pathlib import Path
 
 from autolog.errors import NotFoundError
 
-__all__ = ["ObjectNotFound", "ObjectStore", "Progress", "Stamped"]
+__all__ = ["Keys", "ObjectNotFound", "ObjectStore", "Progress", "Stamped"]
+
+#: Keys, as `ObjectStore.list_after` returns them (a name: `list` is a method there).
+Keys = list[str]
 
 #: Keys with their stamps, as `ObjectStore.list_stamped` returns them.
 Stamped = list[tuple[str, str]]
@@ -105,6 +108,13 @@ class ObjectStore(ABC):
             except ObjectNotFound:
                 continue  # deleted since the listing
         return out
+
+    def list_after(self, prefix: str, start_after: str, limit: int | None = None) -> Keys:
+        """The keys under `prefix/` that sort after `start_after` (a full key), sorted; at most
+        `limit` of them. Stores override it to list from there rather than from the start.
+        """
+        keys = [k for k in self.list(prefix) if k > start_after]
+        return keys if limit is None else keys[:limit]
 
     def list_folders(self, prefix: str) -> Sequence[str] | None:
         """The names of the folders directly under `prefix/` (sorted), when the store can

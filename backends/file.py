@@ -185,6 +185,7 @@ class LocalObjectStore(ObjectStore):
         # A replaced object is a new file (written aside, then renamed): a new inode.
         prefix = prefix.strip("/")
         out: Stamped = []
+        now = time.time_ns()
         pending = [(self._path(prefix) if prefix else self.root, prefix)]
         while pending:
             path, rel = pending.pop()
@@ -203,7 +204,10 @@ class LocalObjectStore(ObjectStore):
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                out.append((key, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_size}"))
+                # "~": replaced too recently to be trusted (see prefix_stamp); a marker that
+                # new may announce a batch still being written.
+                racy = "~" if st.st_mtime_ns > now - _RACY_NS else ""
+                out.append((key, f"{racy}{st.st_mtime_ns}-{st.st_ino}-{st.st_size}"))
         out.sort()
         return out
 

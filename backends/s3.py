@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from autolog.backends._layout import LayoutBackend
-from autolog.backends._objects import ObjectNotFound, ObjectStore, Progress, Stamped
+from autolog.backends._objects import Keys, ObjectNotFound, ObjectStore, Progress, Stamped
 from autolog.backends._s3_config import (
     ATTEMPTS,
     BACKOFF,
@@ -362,6 +362,28 @@ class S3ObjectStore(ObjectStore):
                         keys.append(name[start:])
             keys.sort()
             return keys
+
+        return self._call("list", rel, fetch)
+
+    def list_after(self, prefix: str, start_after: str, limit: int | None = None) -> Keys:
+        # StartAfter: S3 lists from there, so the cost is the keys after it, not the prefix's.
+        rel = prefix.strip("/")
+        s3_prefix = self._root + (f"{check_key(rel)}/" if rel else "")
+        start = len(self._root)
+        after = self._root + check_key(start_after) if start_after else ""
+
+        def fetch() -> Keys:
+            keys: Keys = []
+            pages = self._s3().get_paginator("list_objects_v2")
+            options: dict[str, Any] = {"Bucket": self.bucket, "Prefix": s3_prefix}
+            if after:
+                options["StartAfter"] = after
+            if limit is not None:
+                options["PaginationConfig"] = {"MaxItems": limit, "PageSize": min(limit, 1000)}
+            for page in pages.paginate(**options):
+                keys += [o["Key"][start:] for o in page.get("Contents", ()) if o["Key"] > after]
+            keys.sort()
+            return keys if limit is None else keys[:limit]
 
         return self._call("list", rel, fetch)
 

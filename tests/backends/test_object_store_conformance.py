@@ -80,6 +80,24 @@ def test_list_is_recursive_sorted_relative_and_bounded(store: ObjectStore) -> No
     assert store.list("") == sorted(keys)
 
 
+def test_list_after_starts_after_a_key_and_stops_at_a_limit(store: ObjectStore) -> None:
+    for name in ("001.a", "002.b", "003.c", "010.d"):
+        store.put(f"changes/{name}", b"")
+    store.put("changesx/000", b"")  # a sibling prefix is not listed
+    assert store.list_after("changes", "") == [
+        f"changes/{n}" for n in ("001.a", "002.b", "003.c", "010.d")
+    ]
+    assert store.list_after("changes", "changes/002") == [
+        "changes/002.b",
+        "changes/003.c",
+        "changes/010.d",
+    ]
+    assert store.list_after("changes", "changes/002.b") == ["changes/003.c", "changes/010.d"]
+    assert store.list_after("changes", "changes/0", limit=1) == ["changes/001.a"]
+    assert store.list_after("changes", "changes/011") == []
+    assert store.list_after("nothing", "") == []
+
+
 def test_unusual_characters_in_keys(store: ObjectStore) -> None:
     key = "runs/r1/artifacts/my file ü+%20&=.txt"
     store.put(key, b"x")

@@ -34,6 +34,7 @@ import autolog
 from autolog._tracking import settings as _tracking
 from autolog.backends import _s3_config as s3_config
 from autolog.backends import s3 as s3_backend
+from autolog.backends._index_changes import parse_change
 from autolog.backends._layout import LayoutBackend
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.file import LocalObjectStore
@@ -104,8 +105,16 @@ def test_same_layout_as_the_file_store(s3_env: S3Server, tmp_path: Path) -> None
         assert isinstance(backend, LayoutBackend)
         listings.append(backend.store.list(""))
         backend.close()
-    assert listings[0] == listings[1]
+    # The same objects; a bucket also keeps the change log its index reads (_index_changes).
+    changes = [k for k in listings[1] if k.startswith("changes/")]
+    assert listings[0] == [k for k in listings[1] if k not in changes]
     assert "runs/0123456789abcdef0123456789abcdef/log/compact/0000000001.json" in listings[1]
+    # The experiment's creation, the run's, then each of its two batches, in that order.
+    announced = [parse_change(k) for k in changes]
+    run_id = "0123456789abcdef0123456789abcdef"
+    assert [(c.run_id, c.batch is not None) for c in announced if c is not None] == [
+        (None, False), (run_id, False), (run_id, True), (run_id, True)
+    ]  # fmt: skip
 
 
 # -- URIs, the optional dependency, configuration ---------------------------------------
