@@ -232,6 +232,8 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             if index is not None:
                 index.ensure_exists()
 
+    whole_runs = True
+
     def write_run(
         self,
         meta: RunMeta,

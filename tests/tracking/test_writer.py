@@ -524,8 +524,8 @@ def test_a_run_queued_whole_is_written_as_one_object_and_its_marker(
     run_puts = [k for k in store.puts if run_id in k]
     assert run_puts == [
         f"runs/{run_id}/artifacts/model/MLmodel",
+        f"experiment-runs/{EXP}/{run_id}",  # the index learns of the run first
         f"runs/{run_id}/run.json#batch",
-        f"experiment-runs/{EXP}/{run_id}",
     ]
     run = writer.backend.get_run(run_id)
     assert run.status.value == "FINISHED" and run.end_time == 2_000
