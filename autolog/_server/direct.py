@@ -89,7 +89,7 @@ def _declared(data: dict[str, Any], path: str) -> tuple[int, str]:
     size, sha = data.get("size"), data.get("sha256")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_UPLOAD:
         raise InvalidValueError(
-            f"artifact {path!r}: size {str(size)[:40]!r} must be an integer from 0 to {MAX_UPLOAD}"
+            f"artifact {path!r}: size {str(size)[:40]} must be an integer from 0 to {MAX_UPLOAD}"
         )
     if not isinstance(sha, str) or len(sha) != 64:
         raise InvalidValueError(
