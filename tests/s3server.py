@@ -174,6 +174,8 @@ class FaultProxy(_BackgroundServer):
         # Body bytes received, by (method or LIST, sender): "boto3" for a process with credentials
         # (botocore's User-Agent), "other" for the holder of a presigned URL.
         self.received: collections.Counter[tuple[str, str]] = collections.Counter()
+        # Answer 403 to every request not from botocore (an expired or foreign presigned URL).
+        self.refuse_presigned = False
         # Requests, by the same (method or LIST, sender).
         self.senders: collections.Counter[tuple[str, str]] = collections.Counter()
         self._counter = itertools.count(1)
@@ -267,6 +269,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         with owner._lock:
             owner.received["LIST" if listing else self.command, sender] += len(body)
             owner.senders["LIST" if listing else self.command, sender] += 1
+        if sender == "other" and owner.refuse_presigned:
+            return self._error(403, "AccessDenied", "Request has expired")
         fault = owner.next_fault("LIST" if listing else self.command)
         conditional = "If-None-Match" in self.headers and self.command in ("PUT", "POST")
         if fault == "503":

@@ -127,6 +127,26 @@ def test_artifacts_go_to_the_bucket_and_back_without_passing_through_the_server(
     backend.close()
 
 
+def test_a_url_the_store_refuses_falls_back_to_streaming(
+    direct: Direct, spool_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct.proxy.refuse_presigned = True  # as if the URLs had expired on the way
+    backend = HttpBackend(direct.server.url)
+    rid = uuid.uuid4().hex
+    backend.create_run(_meta(backend, rid))
+    backend.put_artifact(rid, "a.txt", b"still stored")
+    backend.flush()
+    assert direct.objects(f"team/runs/{rid}/") == {
+        f"team/runs/{rid}/artifacts/a.txt": b"still stored"
+    }
+    assert direct.proxy.senders["PUT", "other"] == 1  # tried, refused
+    assert direct.proxy.received["PUT", "boto3"] == len(b"still stored")  # then streamed
+    assert "goes through the server instead" in caplog.text
+    got = backend.download_artifacts(rid, "a.txt", tmp_path / "dl")
+    assert got.read_bytes() == b"still stored"
+    backend.close()
+
+
 def _grant(server: ServerProcess, rid: str, path: str, body: Any, token: str = "") -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.post(f"{server.url}{N}/runs/{rid}/artifact-uploads/{path}", json=body,
