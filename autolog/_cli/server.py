@@ -175,18 +175,7 @@ def _serve(args: argparse.Namespace) -> int:
     store = args.store or default_store()
     auth_env = _auth_environment(args)
     artifacts = args.artifacts or _default_artifacts()
-    from autolog._server.app import ServerConfig
-    from autolog._server.direct import check_config
-
-    # Refused here, before the workers start, with the message alone.
-    check_config(
-        ServerConfig(
-            store,
-            artifacts,
-            artifacts_direct=args.artifacts_direct,
-            direct_expiry=args.artifacts_direct_expiry,
-        )
-    )
+    _check_direct(args, artifacts)
     engine = make_engine(store)
     try:
         if engine.dialect.name == "sqlite" and current_revision(engine) is None:
@@ -218,6 +207,25 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+#: The longest life of a presigned URL (autolog._server.direct.MAX_EXPIRY, which checks again).
+MAX_DIRECT_EXPIRY = 3600
+
+
+def _check_direct(args: argparse.Namespace, artifacts: str) -> None:
+    """Refuse --artifacts-direct settings here, before the workers start, with the message alone."""
+    if args.artifacts_direct and not artifacts.startswith("s3://"):
+        raise InvalidValueError(
+            f"--artifacts-direct needs an S3 artifact store, and --artifacts is {artifacts!r}:"
+            " use --artifacts s3://bucket/prefix, or drop --artifacts-direct (artifacts then"
+            " stream through the server)"
+        )
+    if args.artifacts_direct_expiry > MAX_DIRECT_EXPIRY:
+        raise InvalidValueError(
+            f"--artifacts-direct-expiry {args.artifacts_direct_expiry} is out of range; give 1"
+            f" to {MAX_DIRECT_EXPIRY} seconds (default 300)"
+        )
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")

@@ -272,3 +272,14 @@ def test_the_flag_without_an_s3_store_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "--artifacts-direct needs an S3 artifact store" in done.stderr
     assert str(tmp_path / "art") in done.stderr and "Traceback" not in done.stderr
+    too_long = subprocess.run([*cmd[:-1], "--artifacts", "s3://b/p", "--artifacts-direct",
+                               "--artifacts-direct-expiry", "86400"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert too_long.returncode == 2 and "expiry 86400 is out of range" in too_long.stderr
+
+
+def test_the_cli_and_the_server_agree_on_the_longest_expiry() -> None:
+    from autolog._cli.server import MAX_DIRECT_EXPIRY
+    from autolog._server.direct import MAX_EXPIRY
+
+    assert MAX_DIRECT_EXPIRY == MAX_EXPIRY
