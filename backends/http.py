@@ -3,7 +3,8 @@
 Writes never wait for the server: `create_run`, `write_batch` and the artifact methods
 append an entry to an on-disk spool and return (`autolog.backends._outbox`); a sender
 thread delivers everything queued in one gzipped request per writer cycle, over one
-persistent connection, and uploads artifacts after the run's creation. While the
+persistent connection, and uploads artifacts after the run's creation (straight to the
+bucket by presigned URL when the server runs with `--artifacts-direct`: `_direct.py`). While the
 server is slow or down the entries wait on disk and the sender retries with backoff; a
 process that exits first leaves them for the next process (or `autolog sync`). Each
 batch carries a name unique within its run, which the server records with it: an entry
