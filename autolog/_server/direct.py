@@ -36,10 +36,13 @@ from autolog.backends.s3 import S3ObjectStore
 from autolog.backends.sql.store import SqlBackend
 from autolog.errors import ArtifactNotFoundError, InvalidValueError
 
-__all__ = ["MAX_EXPIRY", "check_config", "routes"]
+__all__ = ["MAX_EXPIRY", "MAX_PUT", "check_config", "routes"]
 
 #: The longest a presigned URL may live (S3's own limit for SigV4 is 7 days; an hour is plenty).
 MAX_EXPIRY = 3600
+#: The largest object one S3 PUT may create: larger files stream through the server, which
+#: uploads them in parts.
+MAX_PUT = 5 * 1024**3
 
 
 def check_config(config: ServerConfig) -> None:
@@ -116,6 +119,11 @@ async def start_upload(request: Request) -> Response:
     backend, store = found
     run_id, path = _target(request)
     size, sha = _declared(await json_body(request), path)
+    if size > MAX_PUT:
+        raise InvalidValueError(
+            f"artifact {path!r} is {size} bytes, over the {MAX_PUT} bytes one S3 PUT may"
+            " carry: stream it through the server (PUT runs/<run>/artifacts/<path>)"
+        )
     await run_in_threadpool(backend.check_run_exists, run_id)
     key = backend.artifact_key(run_id, path)
     expiry = request.app.state.config.direct_expiry

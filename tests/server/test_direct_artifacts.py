@@ -182,6 +182,9 @@ def test_an_upload_that_is_not_what_was_declared_is_removed(direct: Direct) -> N
     assert bad.status_code == 400 and "size -1" in bad.text
     missing = _grant(direct.server, uuid.uuid4().hex, "y", _declare(b"x"))
     assert missing.status_code == 404
+    # Over S3's single-PUT limit: refused, and the client streams it (the server uploads parts).
+    huge = _grant(direct.server, rid, "huge", {"size": 6 * 1024**3, "sha256": "00" * 32})
+    assert huge.status_code == 400 and "stream it through the server" in huge.text
 
 
 def test_only_callers_with_the_role_get_a_url(s3_env: S3Server, tmp_path: Path) -> None:
