@@ -3,7 +3,8 @@
 Writes never wait for the server: `create_run`, `write_batch` and the artifact methods
 append an entry to an on-disk spool and return (`autolog.backends._outbox`); a sender
 thread delivers everything queued in one gzipped request per writer cycle, over one
-persistent connection, and uploads artifacts after the run's creation. While the
+persistent connection, and uploads artifacts after the run's creation (straight to the
+bucket by presigned URL when the server runs with `--artifacts-direct`: `_direct.py`). While the
 server is slow or down the entries wait on disk and the sender retries with backoff; a
 process that exits first leaves them for the next process (or `autolog sync`). Each
 batch carries a name unique within its run, which the server records with it: an entry
@@ -28,7 +29,8 @@ from autolog._entities import Experiment, FileInfo, Metric, Run
 from autolog._search import Order, Query
 from autolog._validation import check_id, check_name, check_relative_path
 from autolog.backends import _wire as wire
-from autolog.backends._http_client import Client, ServerUnreachable
+from autolog.backends._direct import DirectArtifacts
+from autolog.backends._http_client import DEFAULT_TIMEOUT, Client, ServerUnreachable
 from autolog.backends._layout import experiment_id_for
 from autolog.backends._objects import Progress
 from autolog.backends._outbox import Outbox, SpooledWrites, Transport, outbox_for, timeout_for
@@ -48,10 +50,12 @@ _BRIEF = (3.0, 5.0)
 
 
 class NativeTransport(Transport):
-    """Delivers spooled entries through the native API: `ingest`, then artifact PUTs."""
+    """Delivers spooled entries through the native API: `ingest`, then artifact PUTs
+    (straight to the bucket when the server hands out presigned URLs)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, direct: DirectArtifacts | None = None) -> None:
         self.client = client
+        self.direct = direct
 
     def deliver(self, entries: list[Entry], deadline: float | None) -> None:
         group: list[Entry] = []
@@ -86,7 +90,7 @@ class NativeTransport(Transport):
     def _upload(self, entry: Entry, deadline: float | None) -> None:
         data = entry.data
         try:
-            upload(self.client, data["run_id"], data["path"], entry.blob, deadline)
+            upload(self.client, data["run_id"], data["path"], entry.blob, deadline, self.direct)
         except ServerUnreachable:
             raise
         except AutologError as exc:
@@ -106,9 +110,20 @@ def _artifact_url(run_id: str, path: str) -> str:
     return f"/runs/{quote(run_id)}/artifacts/{quote(path)}"
 
 
-def upload(client: Client, run_id: str, path: str, local: Path, deadline: float | None) -> None:
-    """PUT a file as an artifact, streamed, with its sha256 for the server to check."""
+def upload(
+    client: Client,
+    run_id: str,
+    path: str,
+    local: Path,
+    deadline: float | None,
+    direct: DirectArtifacts | None = None,
+) -> None:
+    """Store a file as an artifact: straight to the bucket by a presigned URL when the
+    server offers one (`direct`), else PUT through the server, streamed, with its sha256
+    for the server to check."""
     sha = _sha256(local)
+    if direct is not None and direct.upload(run_id, path, local, sha, timeout_for(deadline)):
+        return
     with open(local, "rb") as f:
         headers = {"X-Autolog-Sha256": sha, "Content-Type": "application/octet-stream"}
         client.call(
@@ -125,7 +140,8 @@ class HttpBackend(SpooledWrites, Backend, RegistryBackend):
     def __init__(self, uri: str, client: Client | None = None) -> None:
         self.uri = uri.rstrip("/")
         self.client = client or Client(self.uri)
-        self.outbox: Outbox = outbox_for(self.uri, NativeTransport(self.client))
+        self.direct = DirectArtifacts(self.client)
+        self.outbox: Outbox = outbox_for(self.uri, NativeTransport(self.client, self.direct))
 
     # -- writing (queued) ---------------------------------------------------------------------
 
@@ -223,10 +239,13 @@ class HttpBackend(SpooledWrites, Backend, RegistryBackend):
         return out
 
     def _download(self, run_id: str, path: str, target: Path, progress: Progress | None) -> None:
-        resp = self.client.call("GET", _artifact_url(run_id, path), stream=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.autolog-tmp")
         try:
+            if self.direct.download(run_id, path, tmp, progress, DEFAULT_TIMEOUT):
+                tmp.replace(target)
+                return
+            resp = self.client.call("GET", _artifact_url(run_id, path), stream=True)
             with resp, open(tmp, "wb") as out:
                 for chunk in resp.iter_content(_CHUNK):
                     out.write(chunk)

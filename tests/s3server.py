@@ -171,6 +171,13 @@ class FaultProxy(_BackgroundServer):
         # Requests by kind: GET, PUT, HEAD, DELETE, POST, and LIST (a GET with list-type).
         self.by_kind: collections.Counter[str] = collections.Counter()
         self.failures: dict[str, int] = dict.fromkeys(modes, 0)
+        # Body bytes received, by (method or LIST, sender): "boto3" for a process with credentials
+        # (botocore's User-Agent), "other" for the holder of a presigned URL.
+        self.received: collections.Counter[tuple[str, str]] = collections.Counter()
+        # Answer 403 to every request not from botocore (an expired or foreign presigned URL).
+        self.refuse_presigned = False
+        # Requests, by the same (method or LIST, sender).
+        self.senders: collections.Counter[tuple[str, str]] = collections.Counter()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         proxy = self
@@ -258,6 +265,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         owner = self.owner
         body = self._read_body()
         listing = self.command == "GET" and "list-type=" in self.path
+        sender = "boto3" if "botocore" in self.headers.get("User-Agent", "").lower() else "other"
+        with owner._lock:
+            owner.received["LIST" if listing else self.command, sender] += len(body)
+            owner.senders["LIST" if listing else self.command, sender] += 1
+        if sender == "other" and owner.refuse_presigned:
+            return self._error(403, "AccessDenied", "Request has expired")
         fault = owner.next_fault("LIST" if listing else self.command)
         conditional = "If-None-Match" in self.headers and self.command in ("PUT", "POST")
         if fault == "503":

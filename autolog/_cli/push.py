@@ -151,7 +151,7 @@ def _push_artifacts(src: Backend, dst: HttpBackend, run_id: str) -> int:
             if path in held and held[path] == size:
                 continue
             local = src.download_artifacts(run_id, path, Path(tmp))
-            upload(dst.client, run_id, path, local, None)
+            upload(dst.client, run_id, path, local, None, dst.direct)
             local.unlink()
             sent += 1
     return sent

@@ -25,6 +25,8 @@ examples:
   autolog server db upgrade --store postgresql://u:p@db/autolog
   autolog server init --store ...                  the first administrator's token (once)
   autolog server --auth proxy --proxy-header X-Forwarded-User --trusted-proxy 10.0.0.5
+  autolog server --artifacts s3://bucket/autolog --artifacts-direct
+                                                   clients move artifacts to S3 themselves
 
 Authentication: --auth none (loopback only), token (the default elsewhere), proxy.
 Clients log to it with AUTOLOG_TRACKING_URI=http://host:5000; MLflow's client works too
@@ -54,6 +56,19 @@ def register(subparsers: Subparsers) -> None:
         metavar="DIR|S3URI",
         help="where artifacts go: a directory or s3://bucket/prefix"
         " (default: ./autolog-server/artifacts)",
+    )
+    parser.add_argument(
+        "--artifacts-direct",
+        action="store_true",
+        help="with --artifacts s3://...: autolog clients move artifact bytes to and from the"
+        " bucket through short-lived presigned URLs instead of through the server",
+    )
+    parser.add_argument(
+        "--artifacts-direct-expiry",
+        type=positive_int,
+        default=300,
+        metavar="SECONDS",
+        help="with --artifacts-direct: how long a presigned URL stays valid (300)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="the address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="the port (5000)")
@@ -159,6 +174,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     store = args.store or default_store()
     auth_env = _auth_environment(args)
+    artifacts = args.artifacts or _default_artifacts()
+    _check_direct(args, artifacts)
     engine = make_engine(store)
     try:
         if engine.dialect.name == "sqlite" and current_revision(engine) is None:
@@ -169,7 +186,9 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn imports the application by name in each worker, which reads its configuration
     # from these variables (autolog._server.app.ServerConfig.from_environment).
     os.environ["AUTOLOG_SERVER_STORE"] = store
-    os.environ["AUTOLOG_SERVER_ARTIFACTS"] = args.artifacts or _default_artifacts()
+    os.environ["AUTOLOG_SERVER_ARTIFACTS"] = artifacts
+    os.environ["AUTOLOG_SERVER_ARTIFACTS_DIRECT"] = "1" if args.artifacts_direct else ""
+    os.environ["AUTOLOG_SERVER_DIRECT_EXPIRY"] = str(args.artifacts_direct_expiry)
     os.environ["AUTOLOG_SERVER_POOL_SIZE"] = str(args.pool_size)
     os.environ.update(auth_env)
     mode = auth_env["AUTOLOG_SERVER_AUTH"]
@@ -188,6 +207,25 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+#: The longest life of a presigned URL (autolog._server.direct.MAX_EXPIRY, which checks again).
+MAX_DIRECT_EXPIRY = 3600
+
+
+def _check_direct(args: argparse.Namespace, artifacts: str) -> None:
+    """Refuse --artifacts-direct settings here, before the workers start, with the message alone."""
+    if args.artifacts_direct and not artifacts.startswith("s3://"):
+        raise InvalidValueError(
+            f"--artifacts-direct needs an S3 artifact store, and --artifacts is {artifacts!r}:"
+            " use --artifacts s3://bucket/prefix, or drop --artifacts-direct (artifacts then"
+            " stream through the server)"
+        )
+    if args.artifacts_direct_expiry > MAX_DIRECT_EXPIRY:
+        raise InvalidValueError(
+            f"--artifacts-direct-expiry {args.artifacts_direct_expiry} is out of range; give 1"
+            f" to {MAX_DIRECT_EXPIRY} seconds (default 300)"
+        )
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")

@@ -55,7 +55,9 @@ class ServerConfig:
     "token" (bearer tokens; the web UI's session cookie) or "proxy" (the identity header
     `proxy_header` from the addresses in `trusted_proxies`, and tokens). `allowed_hosts`:
     the Host names the server answers to (empty: any). `cors_origins`: the origins that
-    may call it from a browser (empty: none).
+    may call it from a browser (empty: none). `artifacts_direct`: hand clients presigned
+    URLs of the S3 artifact store instead of streaming artifacts through the server
+    (autolog._server.direct), each valid for `direct_expiry` seconds.
     """
 
     store: str
@@ -66,6 +68,8 @@ class ServerConfig:
     trusted_proxies: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
+    artifacts_direct: bool = False
+    direct_expiry: int = 300
 
     @classmethod
     def from_environment(cls) -> ServerConfig:
@@ -78,6 +82,8 @@ class ServerConfig:
             trusted_proxies=_words("AUTOLOG_SERVER_TRUSTED_PROXIES"),
             allowed_hosts=_words("AUTOLOG_SERVER_ALLOWED_HOSTS"),
             cors_origins=_words("AUTOLOG_SERVER_CORS_ORIGINS"),
+            artifacts_direct=os.environ.get("AUTOLOG_SERVER_ARTIFACTS_DIRECT") == "1",
+            direct_expiry=int(os.environ.get("AUTOLOG_SERVER_DIRECT_EXPIRY", "300")),
         )
 
 
@@ -150,8 +156,9 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> Starlette:
     """The application serving `config`'s store."""
-    from autolog._server import mlflow_api, native, ui
+    from autolog._server import direct, mlflow_api, native, ui
 
+    direct.check_config(config)
     backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
 
     # Who may call (autolog/_server/guard.py, auth.py, login.py).
@@ -193,6 +200,7 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
         routes=[
             *(routes or []),
             *native.routes(),
+            *direct.routes(),
             *mlflow_api.routes(),
             *ui.routes(),
         ],

@@ -69,7 +69,10 @@ def _text(data: dict[str, Any], name: str, *, required: bool = True) -> Any:
 
 
 async def health(request: Request) -> Response:
-    return reply({"server": "autolog", "api": 1, "schema": SCHEMA_REVISION})
+    direct = bool(request.app.state.config.artifacts_direct)
+    return reply(
+        {"server": "autolog", "api": 1, "schema": SCHEMA_REVISION, "artifacts_direct": direct}
+    )
 
 
 async def openapi(request: Request) -> Response:

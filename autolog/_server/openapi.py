@@ -222,7 +222,32 @@ _SCHEMAS: dict[str, Any] = {
             "sha256": {"type": "string"},
         },
     },
+    "Declared": {
+        "type": "object",
+        "required": ["size", "sha256"],
+        "properties": {
+            "size": {"type": "integer", "minimum": 0},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
+    },
+    "Presigned": {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string"},
+            "method": {"enum": ["PUT", "GET"]},
+            "headers": _STRINGS,
+            "expires_in": {"type": "integer"},
+            "size": {"type": "integer"},
+        },
+    },
 }
+
+
+def _direct(summary: str, reply: str, body: str | None = None) -> dict[str, Any]:
+    """An operation of --artifacts-direct: 409 DIRECT_ARTIFACTS_OFF without the flag."""
+    op = _op(summary, reply, body, parameters=[_RUN_ID, _PATH])
+    op["responses"]["409"] = _ERROR
+    return op
 
 
 def openapi_document() -> dict[str, Any]:
@@ -311,6 +336,23 @@ def openapi_document() -> dict[str, Any]:
                         "404": _ERROR,
                     },
                 },
+            },
+            f"{p}/runs/{{run_id}}/artifact-uploads/{{path}}": {
+                "post": _direct(
+                    "--artifacts-direct: a presigned PUT to S3 for a declared file",
+                    "Presigned",
+                    "Declared",
+                )
+            },
+            f"{p}/runs/{{run_id}}/artifact-commits/{{path}}": {
+                "post": _direct(
+                    "--artifacts-direct: check an uploaded object against its declaration",
+                    "Stored",
+                    "Declared",
+                )
+            },
+            f"{p}/runs/{{run_id}}/artifact-downloads/{{path}}": {
+                "get": _direct("--artifacts-direct: a presigned GET from S3", "Presigned")
             },
         },
         "components": {

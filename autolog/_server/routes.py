@@ -66,12 +66,19 @@ NATIVE: tuple[Rule, ...] = (
     Rule("GET", f"{_N}/runs/{{run_id}}/artifact-list", "run", "reader", "path:run_id"),
     Rule("PUT", f"{_N}/runs/{{run_id}}/artifacts/{{path:path}}", "run", "writer", "path:run_id"),
     Rule("GET", f"{_N}/runs/{{run_id}}/artifacts/{{path:path}}", "run", "reader", "path:run_id"),
+    # --artifacts-direct (autolog/_server/direct.py): presigned URLs of the S3 store.
+    Rule("POST", f"{_N}/runs/{{run_id}}/artifact-uploads/{{path:path}}", "run", "writer",
+         "path:run_id"),
+    Rule("POST", f"{_N}/runs/{{run_id}}/artifact-commits/{{path:path}}", "run", "writer",
+         "path:run_id"),
+    Rule("GET", f"{_N}/runs/{{run_id}}/artifact-downloads/{{path:path}}", "run", "reader",
+         "path:run_id"),
     Rule("POST", f"{_N}/registry/models", "user", "writer"),
     Rule("GET", f"{_N}/registry/models", "user"),
     Rule("GET", f"{_N}/registry/model", "model", "reader", "query:name"),
     Rule("POST", f"{_N}/registry/versions", "model", "writer", "json:name"),
     Rule("POST", f"{_N}/registry/events", "model", "maintainer", "json:name"),
-)
+)  # fmt: skip
 
 _M = "/api/2.0/mlflow"
 _A = "/api/2.0/mlflow-artifacts/artifacts"
