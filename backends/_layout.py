@@ -81,16 +81,6 @@ _READ_ATTEMPTS = 8
 _FIRST_BATCH_MAX = 16 * 1024
 
 
-def _meta_json(meta: RunMeta) -> dict[str, Any]:
-    return {
-        "id": meta.id,
-        "name": meta.name,
-        "experiment_id": meta.experiment_id,
-        "start_time": meta.start_time,
-        "parent_id": meta.parent_id,
-    }
-
-
 def _meta_or_placeholder(run_id: str, meta: dict[str, Any] | None) -> dict[str, Any]:
     """A run's meta, or what stands in for it when its object is damaged."""
     if meta is not None and all(k in meta for k in ("name", "experiment_id", "start_time")):
@@ -207,7 +197,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         check_id(meta.id)
         check_id(meta.experiment_id, "experiment id")
         self._ensure_experiment(meta)
-        creation = {"meta": _meta_json(meta)}
+        creation = {"meta": meta.to_json()}
         self._announce(meta.experiment_id, meta.id)
         self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
         self.store.put(f"experiment-runs/{meta.experiment_id}/{meta.id}", b"")
@@ -254,7 +244,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             super().write_run(meta, batch, artifacts=artifacts, records=records, shared=shared)
             return
         self._ensure_experiment(meta)
-        creation: dict[str, Any] = {"meta": _meta_json(meta)}
+        creation: dict[str, Any] = {"meta": meta.to_json()}
         for path, content in artifacts.items():  # files: a model, the user's own artifacts
             self.put_artifact(meta.id, path, content)
         links = self._artifact_links(meta.id, records, shared)

@@ -133,14 +133,7 @@ def file_info_from_json(data: Mapping[str, Any]) -> FileInfo:
 
 
 def meta_to_json(meta: RunMeta) -> dict[str, Any]:
-    return {
-        "id": meta.id,
-        "name": meta.name,
-        "experiment_id": meta.experiment_id,
-        "start_time": meta.start_time,
-        "parent_id": meta.parent_id,
-        "experiment_name": meta.experiment_name,
-    }
+    return {**meta.to_json(), "experiment_name": meta.experiment_name}
 
 
 def meta_from_json(data: Any) -> RunMeta:

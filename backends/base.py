@@ -57,6 +57,16 @@ class RunMeta:
     parent_id: str | None = None
     experiment_name: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """What a store keeps of it (the experiment by id)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "experiment_id": self.experiment_id,
+            "start_time": self.start_time,
+            "parent_id": self.parent_id,
+        }
+
 
 @dataclass
 class Batch:
