@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from autolog._entities import Experiment
 from autolog.backends import _index_changes
+from autolog.backends._index_changes import transaction as _transaction
 from autolog.backends._objects import ObjectNotFound, ObjectStore
 
 __all__ = ["SCHEMA_VERSION", "IndexSource", "IndexedRun", "RunIndex", "number_or_none"]
@@ -430,17 +431,6 @@ class RunIndex:
                 "SELECT id, name, created_at, tags FROM experiments ORDER BY created_at, name"
             ).fetchall()
         return [Experiment(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
-
-
-@contextlib.contextmanager
-def _transaction(con: sqlite3.Connection) -> Iterator[None]:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _delete_run(con: sqlite3.Connection, run_id: str) -> None:

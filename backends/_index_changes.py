@@ -48,6 +48,7 @@ __all__ = [
     "Change",
     "change_key",
     "parse_change",
+    "transaction",
 ]
 
 CHANGES = "changes"
@@ -160,7 +161,7 @@ def catch_up(reader: ChangeReader, con: sqlite3.Connection, store: ObjectStore) 
     runs_read, more = _apply(reader, con, [c for c in changes if c.key not in settled], now, seen)
     settled |= more
     oldest = f"{CHANGES}/{max(now - RELIST_NS - LAGGING_NS - WINDOW_NS, 0):020d}"
-    with _transaction(con):
+    with transaction(con):
         con.executemany(
             "INSERT OR REPLACE INTO changes_seen VALUES (?, 1, ?)",
             [(k, seen.get(k, now)) for k in settled],
@@ -209,14 +210,15 @@ def _done(change: Change, batches: frozenset[str] | None) -> bool:
 
 
 def _set_meta(con: sqlite3.Connection, **values: int) -> None:
-    with _transaction(con):
+    with transaction(con):
         con.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
         )
 
 
 @contextlib.contextmanager
-def _transaction(con: sqlite3.Connection) -> Iterator[None]:
+def transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """An immediate (write-locking) transaction of the index, rolled back on any error."""
     con.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -111,21 +111,41 @@ def _b64(sha_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(sha_hex)).decode("ascii")
 
 
-async def start_upload(request: Request) -> Response:
-    """A presigned PUT for one artifact, signed with its declared size and sha256."""
+class _Upload(NamedTuple):
+    """An upload a client declares: where it goes and what it holds."""
+
+    backend: SqlBackend
+    store: S3ObjectStore
+    run_id: str
+    path: str
+    size: int
+    sha: str
+    key: str
+
+
+async def _upload(request: Request) -> _Upload | None:
+    """The declared upload of a request to an existing run; None when direct transfers are off."""
     found = _store(request)
     if found is None:
-        return _off()
+        return None
     backend, store = found
     run_id, path = _target(request)
     size, sha = _declared(await json_body(request), path)
+    await run_in_threadpool(backend.check_run_exists, run_id)
+    return _Upload(backend, store, run_id, path, size, sha, backend.artifact_key(run_id, path))
+
+
+async def start_upload(request: Request) -> Response:
+    """A presigned PUT for one artifact, signed with its declared size and sha256."""
+    upload = await _upload(request)
+    if upload is None:
+        return _off()
+    store, path, size, sha, key = upload.store, upload.path, upload.size, upload.sha, upload.key
     if size > MAX_PUT:
         raise InvalidValueError(
             f"artifact {path!r} is {size} bytes, over the {MAX_PUT} bytes one S3 PUT may"
             " carry: stream it through the server (PUT runs/<run>/artifacts/<path>)"
         )
-    await run_in_threadpool(backend.check_run_exists, run_id)
-    key = backend.artifact_key(run_id, path)
     expiry = request.app.state.config.direct_expiry
     checksum = _b64(sha)
     url = await run_in_threadpool(
@@ -138,14 +158,10 @@ async def start_upload(request: Request) -> Response:
 
 async def commit_upload(request: Request) -> Response:
     """Check an object a client uploaded with a presigned URL; delete it unless it is right."""
-    found = _store(request)
-    if found is None:
+    upload = await _upload(request)
+    if upload is None:
         return _off()
-    backend, store = found
-    run_id, path = _target(request)
-    size, sha = _declared(await json_body(request), path)
-    await run_in_threadpool(backend.check_run_exists, run_id)
-    key = backend.artifact_key(run_id, path)
+    store, run_id, path, size, sha, key = upload[1:]
     seen = await run_in_threadpool(store.checked_size, key)
     if seen is None:
         raise ArtifactNotFoundError(

@@ -261,15 +261,18 @@ class ActiveRun:
 
     def log_bytes(self, data: bytes, artifact_file: str) -> None:
         """Queue `data` as the artifact `artifact_file` (a relative path)."""
-        path = check_relative_path(artifact_file, "artifact file", allow_empty=False)
-        self._writer.submit((ARTIFACT, self.id, path, bytes(data)))
+        self._queue_bytes(data, artifact_file)
 
     def log_record(self, data: bytes, artifact_file: str) -> None:
         """`log_bytes` for a small record of autologging's (importances, a data fingerprint):
         a store may keep it with the run rather than as a file of its own (see
         `Backend.write_run`); it reads back like any artifact."""
+        self._queue_bytes(data, artifact_file, record=True)
+
+    def _queue_bytes(self, data: bytes, artifact_file: str, *, record: bool = False) -> None:
         path = check_relative_path(artifact_file, "artifact file", allow_empty=False)
-        self._writer.submit((ARTIFACT, self.id, path, bytes(data), True))
+        item = (ARTIFACT, self.id, path, bytes(data))
+        self._writer.submit((*item, True) if record else item)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store `text` as a UTF-8 artifact."""

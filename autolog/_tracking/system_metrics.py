@@ -407,8 +407,9 @@ class _Sampler:
             # Woken for a baseline at most once a BASELINE_FRESH: a run started meanwhile
             # gets the reading that wake takes (or, ended before it, needs none).
             stale = not fresh and now - self.woken_at > BASELINE_FRESH
+            if stale:
+                self.woken_at = now
             if stale or watch.due < self.next_wake:
-                self.woken_at = now if stale else self.woken_at
                 self.lock.notify()
 
     def remove(self, run: ActiveRun) -> _Watch | None:
