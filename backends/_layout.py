@@ -238,7 +238,8 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         check_id(meta.id)
         check_id(meta.experiment_id, "experiment id")
         data = batch_json(batch.params, batch.tags, batch.metrics, batch.status, batch.end_time)
-        if len(dumps(data)) > _FIRST_BATCH_MAX:
+        body = dumps(data)
+        if len(body) > _FIRST_BATCH_MAX:
             # Many points: kept apart and compacted, so that a read of the run's meta (and
             # of one metric) does not parse them all.
             super().write_run(meta, batch, artifacts=artifacts, records=records, shared=shared)
@@ -250,8 +251,9 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
         links = self._artifact_links(meta.id, records, shared)
         if links:
             creation["links"] = links
-        creation["batch"] = data
         creation["batch_name"] = self._batch_name()
+        # The batch, serialized once above, spliced in as the creation's last member.
+        blob = dumps(creation)[:-1] + b',"batch":' + body + b"}"
         marker = f"experiment-runs/{meta.experiment_id}/{meta.id}"
         # The index learns of the run before it is written (see write_batch): its marker
         # in a directory, an entry of the change log in a bucket (the marker after).
@@ -259,7 +261,7 @@ class LayoutBackend(LayoutIndex, LayoutArtifacts, LayoutRegistry, Backend):
             self.store.put(marker, b"")
         else:
             self._announce(meta.experiment_id, meta.id)
-        self.store.put(f"runs/{meta.id}/run.json", dumps(creation))
+        self.store.put(f"runs/{meta.id}/run.json", blob)
         if not self.store.local:
             self.store.put(marker, b"")
         self._run_experiments[meta.id] = meta.experiment_id

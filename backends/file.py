@@ -112,6 +112,8 @@ class LocalObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes) -> None:
         target = self._path(key)
+        if not data and self._put_empty(target):
+            return
         tmp = self._write_tmp(target, data)
         try:
             tmp.replace(target)
@@ -119,6 +121,32 @@ class LocalObjectStore(ObjectStore):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StoreError(f"cannot write {target}: {exc}") from exc
+
+    def _put_empty(self, target: Path) -> bool:
+        """Create a new empty object (a marker) in place, as it has no partial state for a
+        temporary and a rename to hide; False if it exists. An existing one is replaced
+        by `put`'s rename: that changes its directory's mtime, which readers of the index
+        compare (an in-place truncation would not)."""
+        try:
+            if target.parent not in self._dirs:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._remember_dir(target.parent)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            try:
+                fd = os.open(target, flags, 0o666)
+            except FileNotFoundError:  # its directory removed behind our back
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(target, flags, 0o666)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot write {target} in {self.uri}: {exc}") from exc
+        try:
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        return True
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         target = self._path(key)

@@ -7,15 +7,16 @@ user's thread only copies the training labels (one value a row) and hands over
 the predictions the training metrics already made. The web UI draws them, and
 `autolog plot RUN` renders PNGs with matplotlib. One file, `training_plots.json`,
 holds every plot of a fit (one object written per fit, not three), its numbers
-rounded to `DIGITS` significant digits (a plot needs no more; the areas are exact):
+rounded to `DIGITS` significant digits where they are not counts (a plot needs no more;
+the areas are exact):
 
 - classifiers: `confusion_matrix` (counts, or sample weights summed, with the
   labels in sorted order: true labels are rows, predictions columns; at most
   `MAX_LABELS` labels), and with probabilities `roc_curve` and
   `precision_recall_curve` (the positive class for two classes, one-vs-rest for
-  each class up to `MAX_CURVES`), each curve downsampled to at most `MAX_POINTS`
-  points evenly spaced along its length, with its area (AUC, average precision)
-  computed on the full curve;
+  each class up to `MAX_CURVES`), each curve as the counts of true and false
+  positives (`tps`, `fps`) above at most `MAX_POINTS` evenly spaced thresholds,
+  with its area (AUC, average precision) computed on every threshold;
 - regressors: `residuals` (quantiles, mean and standard deviation of
   y - prediction per output, at most `MAX_OUTPUTS` outputs, unweighted) and a
   predicted-vs-true sample of `SAMPLE_ROWS` evenly spaced rows.
@@ -41,7 +42,9 @@ __all__ = [
     "RESIDUALS",
     "ROC_CURVE",
     "PlotInputs",
+    "curve_rates",
     "plot_artifacts",
+    "roc_points",
 ]
 
 PLOTS_ARTIFACT = "training_plots.json"
@@ -165,56 +168,88 @@ def _confusion_matrix(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> 
     }
 
 
-def _curves(
+def roc_points(
     positive: np.ndarray, score: np.ndarray, w: np.ndarray | None
-) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(ROC curve, precision-recall curve) of one positive class, or None with one class."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(true positives, false positives) counted above each distinct score, from the
+    highest down, as float arrays (summed weights with `w`): sklearn's ROC curve before it
+    drops intermediate points, its areas' input. The training metrics' ROC AUC uses it too."""
     order = np.argsort(score, kind="mergesort")[::-1]
     score = score[order]
     hits = positive[order]
-    last = np.flatnonzero(np.concatenate([score[1:] != score[:-1], [True]]))
-    weight = np.ones(score.shape[0]) if w is None else w[order]
+    # The last index of each run of equal scores: one point per distinct threshold.
+    distinct = np.empty(score.shape[0], dtype=bool)
+    np.not_equal(score[1:], score[:-1], out=distinct[:-1])
+    distinct[-1:] = True
+    last = np.flatnonzero(distinct)
+    if w is None:
+        tps = np.cumsum(hits)[last].astype(np.float64)
+        return tps, (last + 1) - tps
+    weight = w[order]
     tps = np.cumsum(np.where(hits, weight, 0.0))[last]
-    fps = np.cumsum(np.where(hits, 0.0, weight))[last]
-    if tps[-1] <= 0 or fps[-1] <= 0:
+    return tps, np.cumsum(np.where(hits, 0.0, weight))[last]
+
+
+def _curves(
+    positive: np.ndarray, score: np.ndarray, w: np.ndarray | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(ROC curve, precision-recall curve) of one positive class, or None with one class.
+
+    Both as counts at the same thresholds (`tps`, `fps`: integers, or summed weights),
+    which JSON writes four times faster than rates and readers turn into any rate:
+    fpr = fps / negatives, tpr = recall = tps / positives, precision = tps / (tps + fps)
+    (1 at the first point, where both are 0: sklearn's end point of the PR curve).
+    """
+    tps, fps = roc_points(positive, score, w)
+    positives, negatives = float(tps[-1]), float(fps[-1])
+    if positives <= 0 or negatives <= 0:
         return None
-    tpr = np.concatenate([[0.0], tps / tps[-1]])
-    fpr = np.concatenate([[0.0], fps / fps[-1]])
+    n = tps.shape[0] + 1
+    tp = np.zeros(n)
+    fp = np.zeros(n)
+    tp[1:], fp[1:] = tps, fps
+    tpr, fpr = tp / positives, fp / negatives
     auc = float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
-    # sklearn's precision_recall_curve: from the highest threshold down, then (recall 0,
-    # precision 1); average precision is the step-wise area.
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    ap = float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
-    precision = np.concatenate([[1.0], precision])
-    recall = np.concatenate([[0.0], recall])
-    keep = _along(fpr, tpr)
-    roc = {
-        "fpr": _floats(fpr[keep]),
-        "tpr": _floats(tpr[keep]),
-        "auc": auc,
-        "points_total": int(fpr.shape[0]),
-    }
-    keep = _along(recall, precision)
-    pr = {
-        "recall": _floats(recall[keep]),
-        "precision": _floats(precision[keep]),
-        "average_precision": ap,
-        "points_total": int(recall.shape[0]),
-    }
+    # sklearn's average precision: the step-wise area under precision over recall.
+    ap = float(np.sum((tpr[1:] - tpr[:-1]) * (tps / (tps + fps))))
+    if n > MAX_POINTS:
+        # Evenly spaced thresholds, ends kept: the step is at least 1, so no index repeats.
+        picked = np.linspace(0.0, n - 1, MAX_POINTS).round().astype(np.int64)
+        tp, fp = tp[picked], fp[picked]
+    counts = {"tps": _counts(tp, w), "fps": _counts(fp, w)}
+    totals = {"positives": _counts(tps[-1:], w)[0], "negatives": _counts(fps[-1:], w)[0]}
+    roc = {"auc": auc, "points_total": n, **totals, **counts}
+    pr = {"average_precision": ap, "points_total": n, **totals, **counts}
     return roc, pr
 
 
-def _along(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """At most `MAX_POINTS` indices of the curve, evenly spaced along its length, ends kept."""
-    n = x.shape[0]
-    if n <= MAX_POINTS:
-        return slice(None)  # type: ignore[return-value]
-    length = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
-    targets = np.linspace(0.0, length[-1], MAX_POINTS)
-    picked = np.searchsorted(length, targets).clip(0, n - 1)
-    picked[0], picked[-1] = 0, n - 1
-    return np.unique(picked)
+def curve_rates(curve: Mapping[str, Any]) -> dict[str, list[float]]:
+    """The rates of a stored curve (`tps`, `fps`, `positives`, `negatives`), for drawing:
+    `fpr`, `tpr`, `recall` and `precision` at each of its points. Readers of
+    `training_plots.json` use this; ValueError (or KeyError, TypeError) when it is malformed.
+    Curves written before counts (autolog 0.x stored the rates) are returned as stored."""
+    if "tps" not in curve:
+        rates = ("fpr", "tpr") if "fpr" in curve else ("recall", "precision")
+        return {name: [float(v) for v in curve[name]] for name in rates}
+    tps = [float(v) for v in curve["tps"]]
+    fps = [float(v) for v in curve["fps"]]
+    positives, negatives = float(curve["positives"]), float(curve["negatives"])
+    if len(tps) != len(fps) or positives <= 0 or negatives <= 0:
+        raise ValueError("a curve needs as many tps as fps and positive totals")
+    tpr = [t / positives for t in tps]
+    return {
+        "fpr": [f / negatives for f in fps],
+        "tpr": tpr,
+        "recall": tpr,
+        "precision": [t / (t + f) if t + f > 0 else 1.0 for t, f in zip(tps, fps, strict=True)],
+    }
+
+
+def _counts(values: np.ndarray, w: np.ndarray | None) -> list[Any]:
+    """Counts as JSON integers; summed weights to `DIGITS` significant digits."""
+    if w is None:
+        return values.astype(np.int64).tolist()  # type: ignore[no-any-return]
+    return _floats(values)
 
 
 def _floats(values: np.ndarray) -> list[float | None]:

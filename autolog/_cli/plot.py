@@ -23,6 +23,7 @@ from autolog.integrations._plot_data import (
     PRECISION_RECALL,
     RESIDUALS,
     ROC_CURVE,
+    curve_rates,
 )
 
 if TYPE_CHECKING:
@@ -121,7 +122,8 @@ def _confusion(ax: Any, data: dict[str, Any]) -> None:
 
 def _roc(ax: Any, data: dict[str, Any]) -> None:
     for curve in data["curves"]:
-        ax.plot(curve["fpr"], curve["tpr"], label=f"{curve['label']} (AUC {curve['auc']:.3f})")
+        rates = curve_rates(curve)
+        ax.plot(rates["fpr"], rates["tpr"], label=f"{curve['label']} (AUC {curve['auc']:.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -132,7 +134,8 @@ def _roc(ax: Any, data: dict[str, Any]) -> None:
 def _precision_recall(ax: Any, data: dict[str, Any]) -> None:
     for curve in data["curves"]:
         label = f"{curve['label']} (AP {curve['average_precision']:.3f})"
-        ax.step(curve["recall"], curve["precision"], where="post", label=label)
+        rates = curve_rates(curve)
+        ax.step(rates["recall"], rates["precision"], where="post", label=label)
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_title(f"Training precision-recall curve ({data['scheme']})")

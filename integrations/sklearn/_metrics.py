@@ -41,7 +41,7 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
-from autolog.integrations._plot_data import PlotInputs, plot_artifacts
+from autolog.integrations._plot_data import PlotInputs, plot_artifacts, roc_points
 
 __all__ = [
     "MAX_ROWS",
@@ -140,18 +140,7 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float | None:
     """Area under the ROC curve, or None when y has a single class."""
-    order = np.argsort(score, kind="mergesort")[::-1]
-    score = score[order]
-    hits = positive[order]
-    # The last index of each run of equal scores: one ROC point per distinct threshold.
-    last = np.flatnonzero(np.concatenate([score[1:] != score[:-1], [True]]))
-    if w is None:
-        tps = np.cumsum(hits)[last].astype(np.float64)
-        fps = (last + 1) - tps
-    else:
-        weight = w[order]
-        tps = np.cumsum(np.where(hits, weight, 0.0))[last]
-        fps = np.cumsum(np.where(hits, 0.0, weight))[last]
+    tps, fps = roc_points(positive, score, w)
     if tps[-1] <= 0 or fps[-1] <= 0:
         return None
     tpr = np.concatenate([[0.0], tps / tps[-1]])

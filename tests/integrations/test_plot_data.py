@@ -42,16 +42,46 @@ def test_binary_plots_match_sklearn(weighted: bool) -> None:
     (roc,) = found[plots.ROC_CURVE]["curves"]
     assert roc["auc"] == pytest.approx(skm.roc_auc_score(y, p1, sample_weight=w), rel=1e-12)
     fpr, tpr, _ = skm.roc_curve(y, p1, sample_weight=w, drop_intermediate=False)
-    assert roc["points_total"] == len(fpr) > plots.MAX_POINTS >= len(roc["fpr"])
-    assert (roc["fpr"][0], roc["tpr"][0], roc["fpr"][-1], roc["tpr"][-1]) == (0, 0, 1, 1)
-    # Every point kept lies on sklearn's curve (to the 6 significant digits written).
+    assert roc["points_total"] == len(fpr) > plots.MAX_POINTS == len(roc["tps"]) == len(roc["fps"])
+    if not weighted:  # counts are JSON integers
+        assert all(type(v) is int for v in roc["tps"] + roc["fps"])
+        assert (roc["positives"], roc["negatives"]) == (int(y.sum()), int((1 - y).sum()))
+    rates = plots.curve_rates(roc)
+    assert (rates["fpr"][0], rates["tpr"][0], rates["fpr"][-1], rates["tpr"][-1]) == (0, 0, 1, 1)
+    # Every point kept lies on sklearn's curve (to the 6 significant digits of weights).
     on_curve = np.stack([fpr, tpr], axis=1)
-    for point in zip(roc["fpr"], roc["tpr"], strict=True):
+    for point in zip(rates["fpr"], rates["tpr"], strict=True):
         assert np.isclose(on_curve, point, rtol=1e-5, atol=1e-9).all(axis=1).any(), point
     (pr,) = found[plots.PRECISION_RECALL]["curves"]
     ap = skm.average_precision_score(y, p1, sample_weight=w)
     assert pr["average_precision"] == pytest.approx(ap, rel=1e-12)
-    assert len(pr["recall"]) <= plots.MAX_POINTS
+    precision, recall, _ = skm.precision_recall_curve(
+        y, p1, sample_weight=w, drop_intermediate=False
+    )
+    rates = plots.curve_rates(pr)
+    assert (rates["recall"][0], rates["precision"][0]) == (0, 1)  # sklearn's end point
+    on_curve = np.stack([recall, precision], axis=1)
+    for point in zip(rates["recall"], rates["precision"], strict=True):
+        assert np.isclose(on_curve, point, rtol=1e-5, atol=1e-9).all(axis=1).any(), point
+
+
+def test_curves_of_few_thresholds_keep_every_point() -> None:
+    y = np.array([0, 0, 1, 1, 1])
+    p1 = np.array([0.1, 0.4, 0.35, 0.8, 0.8])  # a tie: 4 distinct thresholds
+    proba = np.stack([1 - p1, p1], axis=1)
+    found = _artifacts(plots.PlotInputs.of("classifier", y, (p1 > 0.5).astype(int), proba, [0, 1]))
+    (roc,) = found[plots.ROC_CURVE]["curves"]
+    assert roc["tps"] == [0, 2, 2, 3, 3] and roc["fps"] == [0, 0, 1, 1, 2]
+    fpr, tpr, _ = skm.roc_curve(y, p1, drop_intermediate=False)
+    rates = plots.curve_rates(roc)
+    assert np.allclose(rates["fpr"], fpr) and np.allclose(rates["tpr"], tpr)
+
+
+def test_curve_rates_read_the_rates_older_versions_stored() -> None:
+    assert plots.curve_rates({"fpr": [0, 0.5, 1], "tpr": [0, 1, 1]}) == {
+        "fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 1.0, 1.0]}  # fmt: skip
+    with pytest.raises(ValueError):
+        plots.curve_rates({"tps": [0, 1], "fps": [0], "positives": 1, "negatives": 1})
 
 
 def test_multiclass_plots_are_one_vs_rest_with_string_labels() -> None:
