@@ -160,6 +160,8 @@ def _list(value: Any, what: str, most: int) -> list[Any]:
 
 def _number(value: Any, what: str) -> float:
     """A finite number (JSON's integers may be too large for a float)."""
+    if type(value) is float and math.isfinite(value):  # most values: checked at once
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PlotDataError(f"{what} is {_describe(value)}, not a number")
     try:

@@ -8,6 +8,7 @@ classes. Every number that reaches a path is finite and inside the frame.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,8 +45,14 @@ class Frame:
             - (value - lo) / (hi - lo) * (self.height - self.top - self.bottom)
         )
 
-    def at(self, point: Point) -> str:
-        return f"{self.x(point[0]):.1f} {self.y(point[1]):.1f}"
+    def places(self, points: Sequence[Point]) -> list[str]:
+        """Each point as "x y" in pixels (the scale worked out once: pages hold thousands)."""
+        (x_lo, x_hi), (y_lo, y_hi) = self.x_range, self.y_range
+        x_scale = (self.width - self.left - self.right) / (x_hi - x_lo)
+        y_scale = (self.height - self.top - self.bottom) / (y_hi - y_lo)
+        left, bottom = self.left, self.height - self.bottom
+        return [f"{left + (x - x_lo) * x_scale:.1f} {bottom - (y - y_lo) * y_scale:.1f}"
+                for x, y in points]  # fmt: skip
 
 
 def nice_range(values: Sequence[float]) -> tuple[float, float]:
@@ -75,17 +82,18 @@ def _ticks(lo: float, hi: float, count: int = 6) -> list[float]:
 
 def line(frame: Frame, points: Sequence[Point], steps: bool = False) -> str:
     """Path data joining `points` in order; with `steps`, across then up (matplotlib's post)."""
-    parts = []
-    for i, point in enumerate(points):
-        if i and steps:
-            parts.append(f"L{frame.at((point[0], points[i - 1][1]))}")
-        parts.append(("L" if i else "M") + frame.at(point))
-    return "".join(parts)
+    if steps and points:
+        stepped = [points[0]]
+        for before, point in itertools.pairwise(points):
+            stepped += [(point[0], before[1]), point]
+        points = stepped
+    places = frame.places(points)
+    return ("M" + "L".join(places)) if places else ""
 
 
 def dots(frame: Frame, points: Sequence[Point]) -> str:
     """Path data of a dot per point (zero-length segments, drawn with round caps)."""
-    return "".join(f"M{frame.at(p)}h0" for p in points)
+    return "".join(f"M{place}h0" for place in frame.places(points))
 
 
 def chart(
