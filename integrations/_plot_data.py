@@ -47,6 +47,8 @@ __all__ = [
     "roc_points",
 ]
 
+# The web UI reads the file under this name (autolog/_server/ui/plots.py keeps its own copy:
+# the server does not import integrations); a change of format is a change there too.
 PLOTS_ARTIFACT = "training_plots.json"
 # The plots it may hold, by key.
 CONFUSION_MATRIX = "confusion_matrix"

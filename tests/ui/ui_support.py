@@ -77,14 +77,16 @@ class Served:
         self.log.close()
 
 
-def train(tracking_uri: str, log: Path) -> None:
-    """Log the test runs (tests/ui/train.py) into `tracking_uri`, in a child process."""
+def train(tracking_uri: str, log: Path, script: Path = TRAIN) -> str:
+    """Log the test runs of `script` (tests/ui/train.py) into `tracking_uri`, in a child
+    process; what it printed."""
     env = {**os.environ, "AUTOLOG_TRACKING_URI": tracking_uri}
     done = subprocess.run(
-        [sys.executable, str(TRAIN)], env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=240
     )
     log.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 def chromium_or_skip() -> None:

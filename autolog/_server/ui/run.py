@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from autolog import _tags
-from autolog._entities import Run
+from autolog._entities import FileInfo, Run
 from autolog._search import parse_orders, parse_query
+from autolog._server.ui.plots import read_plots
 from autolog._server.ui.render import json_reply, render, ui_page
 from autolog._server.ui.store import backend, chart_history, metric_summaries, registry
 from autolog._validation import check_id
@@ -76,13 +77,16 @@ def _importances(store: Backend, run_id: str) -> dict[str, Any] | None:
     }
 
 
-def _models(store: Backend, run_id: str) -> list[dict[str, Any]]:
-    """The run's model directories (those holding an MLmodel file)."""
-    found = []
+def _top_artifacts(store: Backend, run_id: str) -> list[FileInfo]:
     try:
-        entries = store.list_artifacts(run_id, "")
+        return store.list_artifacts(run_id, "")
     except AutologError:
         return []
+
+
+def _models(store: Backend, run_id: str, entries: list[FileInfo]) -> list[dict[str, Any]]:
+    """The run's model directories (those holding an MLmodel file) among `entries`."""
+    found = []
     for entry in entries:
         if entry.is_dir:
             try:
@@ -128,6 +132,7 @@ async def run_page(request: Request) -> Response:
                 if k.startswith(_tags.DATA_PREFIX)}  # fmt: skip
         libraries = {k[len(_tags.LIB_PREFIX) :]: v for k, v in run.tags.items()
                      if k.startswith(_tags.LIB_PREFIX)}  # fmt: skip
+        files = _top_artifacts(store, run.id)
         return {
             "run": run,
             "params": sorted(
@@ -140,7 +145,8 @@ async def run_page(request: Request) -> Response:
             "data": sorted(data.items()),
             "libraries": sorted(libraries.items()),
             "importances": _importances(store, run.id),
-            "models": _models(store, run.id),
+            "plots": read_plots(store, run.id, files),
+            "models": _models(store, run.id, files),
             "versions": _versions(request, run.id),
             "children": _children(store, run),
             "error": run.tags.get(_tags.ERROR),
