@@ -175,6 +175,11 @@ def check_relative_path(
     Raises InvalidKeyError for absolute paths, `..` segments, backslashes, NUL and
     percent-encoded forms of those.
     """
+    if type(path) is str:
+        # Autologging logs the same few paths at every fit: those checked are remembered.
+        known = _paths_checked.get((path, allow_empty))
+        if known is not None:
+            return known
     if path is None:
         if not allow_empty:
             raise InvalidKeyError(f"{kind} None is not a path; use a relative path such as 'a.txt'")
@@ -200,4 +205,12 @@ def check_relative_path(
     normalized = "/".join(parts)
     if not normalized and not allow_empty:
         raise InvalidKeyError(f"{kind} {path!r} is empty; {fix}")
+    if len(_paths_checked) >= _PATHS_KEPT:
+        _paths_checked.clear()
+    _paths_checked[(path, allow_empty)] = normalized
     return normalized
+
+
+# Paths found good (with allow_empty) -> their normal form; at most _PATHS_KEPT.
+_paths_checked: dict[tuple[str, bool], str] = {}
+_PATHS_KEPT = 1024
