@@ -160,6 +160,15 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
     return out
 
 
+def _point(key: str, p: Any) -> tuple[float, int, int]:
+    if not isinstance(p, list) or len(p) != 3:
+        raise InvalidValueError(
+            f"metric {key!r} has point {p!r}; expected [value, step, timestamp]"
+        )
+    what = f"metric {key!r}"
+    return _float(p[0], what), _int(p[1], f"{what} step"), _int(p[2], what)
+
+
 def batch_from_json(data: Any) -> Batch:
     """A batch sent by a client, every key and value checked."""
     _want(data, dict, "batch")
@@ -176,12 +185,14 @@ def batch_from_json(data: Any) -> Batch:
         check_key(key, "metric")
         series = []
         for p in _want(points, list, f"metric {key!r}"):
-            if not isinstance(p, list) or len(p) != 3:
-                raise InvalidValueError(
-                    f"metric {key!r} has point {p!r}; expected [value, step, timestamp]"
-                )
-            what = f"metric {key!r}"
-            series.append((_float(p[0], what), _int(p[1], f"{what} step"), _int(p[2], what)))
+            # The common point, [float, int, int] as json.loads makes them (`type(...) is`
+            # refuses bool), checked inline: a server ingests hundreds of thousands a second.
+            if type(p) is list and len(p) == 3:
+                value, step, ts = p
+                if type(value) is float and type(step) is int and type(ts) is int:
+                    series.append((value, step, ts))
+                    continue
+            series.append(_point(key, p))
         if series:
             metrics[key] = series
     status = data.get("status")
