@@ -338,7 +338,7 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
             )
         if not batch.metrics:
             return
-        points = []
+        points: list[tuple[Any, ...]] = []
         latest = []
         for key, series in batch.metrics.items():
             key_id = ids[key]
