@@ -8,8 +8,9 @@ alone while the others are applied. An unexpected database error rolls the trans
 back; the writes are then applied one transaction each, as if they had come one by one, so
 those before the failing one are kept and its error is raised as it would be alone.
 
-The few statements an entry runs are driver SQL written once: building them with
-SQLAlchemy's expression language for every entry cost more than running them.
+The few statements an entry runs are driver SQL written once, run on the driver's cursor:
+building them with SQLAlchemy's expression language, and SQLAlchemy's work around each
+statement, cost more than running them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -106,7 +107,9 @@ class _Transaction:
     ) -> None:
         self.backend = backend
         self.sql: Statements = backend.statements
-        self.conn = conn
+        # The driver's cursor: SQLAlchemy's work around each statement cost more than the
+        # statement (see SqlBackend._write_values).
+        self.cursor = conn.connection.cursor()
         self.ids = ids
         self.user = user
         self.experiments: set[str] = set()  # ids that exist (committed or in this transaction)
@@ -121,7 +124,7 @@ class _Transaction:
     def _experiment_exists(self, exp_id: str) -> bool:
         if exp_id in self.experiments or exp_id in self.backend.known_experiments:
             return True
-        return self.conn.exec_driver_sql(self.sql.find_experiment, (exp_id,)).first() is not None
+        return self._first(self.sql.find_experiment, (exp_id,)) is not None
 
     def _create(self, meta: RunMeta) -> None:
         exp_id, name = meta.experiment_id, meta.experiment_name
@@ -131,9 +134,9 @@ class _Transaction:
                     f"no experiment with id {exp_id!r} in {self.backend.uri}; create it first"
                     " or list them with `autolog experiments`"
                 )
-            self.conn.exec_driver_sql(self.sql.insert_experiment, (exp_id, name, _now_ms()))
+            self.cursor.execute(self.sql.insert_experiment, (exp_id, name, _now_ms()))
         self.experiments.add(exp_id)
-        self.conn.exec_driver_sql(
+        self.cursor.execute(
             self.sql.insert_run,
             (meta.id, exp_id, meta.name, RunStatus.RUNNING.value, meta.start_time,
              meta.parent_id, self.user),
@@ -143,21 +146,23 @@ class _Transaction:
     def _batch(self, write: NamedBatch) -> bool:
         run_id, batch = write.run_id, write.batch
         if run_id not in self.runs:
-            if self.conn.exec_driver_sql(self.sql.find_run, (run_id,)).first() is None:
+            if self._first(self.sql.find_run, (run_id,)) is None:
                 raise RunNotFoundError(
                     f"no run with id {run_id!r} in {self.backend.uri}; list runs with"
                     " `autolog runs`"
                 )
             self.runs.add(run_id)
-        batch_id = self.conn.exec_driver_sql(
-            self.sql.insert_batch, (run_id, write.name, _now_ms())
-        ).scalar()
-        if batch_id is None:
+        row = self._first(self.sql.insert_batch, (run_id, write.name, _now_ms()))
+        if row is None:
             return False  # applied before
-        self.backend._write_values(self.conn, run_id, batch, self.ids, batch_id)
+        self.backend._write_rows(self.cursor, run_id, batch, self.ids, row[0])
         if batch.status is not None:
-            self.conn.exec_driver_sql(self.sql.end_run, (batch.status, batch.end_time, run_id))
+            self.cursor.execute(self.sql.end_run, (batch.status, batch.end_time, run_id))
         return True
+
+    def _first(self, sql: str, values: tuple[Any, ...]) -> Any:
+        self.cursor.execute(sql, values)
+        return self.cursor.fetchone()
 
 
 def apply_writes(backend: SqlBackend, writes: Sequence[Write], user: str | None) -> list[Outcome]:
@@ -180,12 +185,15 @@ def apply_writes(backend: SqlBackend, writes: Sequence[Write], user: str | None)
     try:
         with backend.write() as conn:
             tx = _Transaction(backend, conn, ids, user)
-            for i in todo:
-                try:
-                    outcomes[i] = tx.apply(writes[i])
-                except AutologError as exc:
-                    # Raised before the write changed anything: the others go on.
-                    outcomes[i] = exc
+            try:
+                for i in todo:
+                    try:
+                        outcomes[i] = tx.apply(writes[i])
+                    except AutologError as exc:
+                        # Raised before the write changed anything: the others go on.
+                        outcomes[i] = exc
+            finally:
+                tx.cursor.close()
     except AutologError:
         raise
     except Exception:

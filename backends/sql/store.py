@@ -14,6 +14,7 @@ validated run id and path, never taken from a client.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 import uuid
@@ -68,6 +69,9 @@ def _now_ms() -> int:
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
+
+
+_step_and_time = operator.itemgetter(1, 2)
 
 
 def _raised(outcome: Outcome) -> bool:
@@ -324,15 +328,26 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
     def _write_values(
         self, conn: Connection, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
     ) -> None:
-        # Every row goes straight to the driver's executemany (see `_write_statements`).
+        # Every row goes straight to the driver's executemany (see `_write_statements`), on
+        # the driver's own cursor: SQLAlchemy's work around each statement (its events) cost
+        # more than the database's for a batch of a few rows.
+        cursor = conn.connection.cursor()
+        try:
+            self._write_rows(cursor, run_id, batch, ids, batch_id)
+        finally:
+            cursor.close()
+
+    def _write_rows(
+        self, cursor: Any, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
+    ) -> None:
         sql = self._statements
         if batch.params:
-            conn.exec_driver_sql(
+            cursor.executemany(
                 sql["params"],
                 [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.params.items()],
             )
         if batch.tags:
-            conn.exec_driver_sql(
+            cursor.executemany(
                 sql["tags"],
                 [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.tags.items()],
             )
@@ -342,18 +357,19 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         latest = []
         for key, series in batch.metrics.items():
             key_id = ids[key]
-            best = series[0]
-            for pos, (value, step, ts) in enumerate(series):
-                if value != value:  # NaN, stored as NULL and a flag (the hot loop: no call)
-                    points.append((run_id, key_id, step, ts, batch_id, pos, None, True))
-                else:
-                    points.append((run_id, key_id, step, ts, batch_id, pos, value, False))
-                if step > best[1] or (step == best[1] and ts >= best[2]):
-                    best = (value, step, ts)
+            # NaN (value != value) is stored as NULL and a flag.
+            points += [
+                (run_id, key_id, step, ts, batch_id, pos, None, True)
+                if value != value
+                else (run_id, key_id, step, ts, batch_id, pos, value, False)
+                for pos, (value, step, ts) in enumerate(series)
+            ]
+            # The greatest (step, timestamp); on a tie the point written last.
+            best = max(reversed(series), key=_step_and_time)
             stored, is_nan = _metric_value(best[0])
             latest.append((run_id, key_id, stored, is_nan, best[1], best[2]))
-        conn.exec_driver_sql(self._points_sql, points)
-        conn.exec_driver_sql(sql["latest"], latest)
+        cursor.executemany(self._points_sql, points)
+        cursor.executemany(sql["latest"], latest)
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()

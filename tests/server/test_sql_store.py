@@ -120,14 +120,14 @@ def test_writes_apply_in_one_call_each_with_its_outcome(sql_backend: SqlBackend)
 def test_a_database_error_keeps_the_writes_before_it(
     sql_backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_values = SqlBackend._write_values
+    write_rows = SqlBackend._write_rows
 
-    def failing(self: SqlBackend, conn: Any, run_id: str, *args: Any) -> None:
+    def failing(self: SqlBackend, cursor: Any, run_id: str, *args: Any) -> None:
         if run_id == "r2":
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        write_values(self, conn, run_id, *args)
+        write_rows(self, cursor, run_id, *args)
 
-    monkeypatch.setattr(SqlBackend, "_write_values", failing)
+    monkeypatch.setattr(SqlBackend, "_write_rows", failing)
     exp = sql_backend.local_experiment_id("exp")
     writes: list[Write] = []
     for run_id in ("r1", "r2", "r3"):
