@@ -3,18 +3,23 @@
     python bench/server_vs_mlflow.py [--runs 500] [--scale 100000] [--threads 8]
 
 Same data, same run: each run has 20 params, 5 tags, 10 metrics and two 100-step curves,
-logged the way MLflow's client logs (runs/create, one runs/log-batch, runs/update) by
-`--threads` client threads. Both servers get `--runs` runs through the MLflow REST API,
-measured in turn (chunks of 100 runs, one repeat of each read), so both see the same load
-on a shared machine. Then autolog's store is filled up to `--scale` runs (written straight
-into its database, which is faster than HTTP; the first `--runs` came through the server)
-and its reads are measured again at that size (MLflow stays at `--runs`: at its ingest rate a
-store of that size would take hours). Figures: ingest rate and the server's CPU time per
-ingested run (which, unlike the rate, does not depend on what else the machine runs), first
-search page of
-100 runs, a metric filter with a metric order, a param + tag filter, 1,000 runs through
-runs/search, `mlflow.search_runs()` of up to 2,000 runs through MLflow's own client, a
-metric history of 100 points. MLflow's figures and the ratios are printed with autolog's.
+logged by `--threads` client threads in two ways. Through the MLflow REST API, as MLflow's
+client logs (runs/create, one runs/log-batch, runs/update: three requests a run), to both
+servers: the like-for-like comparison. And through autolog's native API, as autolog's own
+HTTP backend sends a fit's run (one gzipped POST to `ingest` holding the run's creation and
+one named batch, built by the backend's codec and sent by its HTTP client), to autolog's
+server. The lanes are measured in turn, in chunks of 100 runs, so all see the same load on
+a shared machine, and the runs of each are counted through runs/search afterwards. Then
+autolog's store is filled up to `--scale` runs (written straight into its database, which
+is faster than HTTP; the first `--runs` came through the server), 400 more runs are logged
+each way, and the reads are measured again at that size (MLflow stays at `--runs`: at its
+ingest rate a store of that size would take hours). Figures: ingest rate and the server's
+CPU time per ingested run (which, unlike the rate, does not depend on what else the
+machine runs), each way; first search page of 100 runs, a metric filter with a metric
+order, a param + tag filter, 1,000 runs through runs/search, `mlflow.search_runs()` of up
+to 2,000 runs through MLflow's own client, a metric history of 100 points. MLflow's figures
+and the ratios are printed with autolog's (the native API's against MLflow's REST figures
+for the same runs).
 """
 
 from __future__ import annotations
@@ -512,7 +517,7 @@ def _shape(name: str) -> str:
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     ours, theirs = results["autolog"], results.get("mlflow", {})
     scaled = results.get("autolog@scale", {})
-    print(f"\n{'operation (p50 / p95)':34} {'autolog':>21} {'mlflow':>21} {'ratio':>7}"
+    print(f"\n{'operation (p50 / p95)':38} {'autolog':>21} {'mlflow':>21} {'ratio':>7}"
           f"   autolog at {args.scale + 400} runs")  # fmt: skip
     for key, value in ours.items():
         # The native API's rows are compared with MLflow's figures for the same runs.
@@ -526,7 +531,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
             else:
                 ratio = f"{value / other:6.1f}x"
         at_scale = next((v for k, v in scaled.items() if _shape(k) == _shape(key)), None)
-        print(f"{key:34} {_fmt(value)} {_fmt(other) if other is not None else '':>21} {ratio:>7}"
+        print(f"{key:38} {_fmt(value)} {_fmt(other) if other is not None else '':>21} {ratio:>7}"
               f"   {_fmt(at_scale) if at_scale is not None else ''}")  # fmt: skip
 
 
