@@ -160,28 +160,47 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
     return out
 
 
+def _value(value: Any, kind: str, key: str) -> str:
+    return str(_want(value, str, f"{kind} {key!r}"))
+
+
+def _point(key: str, p: Any) -> tuple[float, int, int]:
+    if not isinstance(p, list) or len(p) != 3:
+        raise InvalidValueError(
+            f"metric {key!r} has point {p!r}; expected [value, step, timestamp]"
+        )
+    what = f"metric {key!r}"
+    return _float(p[0], what), _int(p[1], f"{what} step"), _int(p[2], what)
+
+
 def batch_from_json(data: Any) -> Batch:
     """A batch sent by a client, every key and value checked."""
     _want(data, dict, "batch")
+    # A server decodes hundreds of thousands of values a second: the messages of errors
+    # are built only for the values that fail (`_value`, `_point`).
     params = {
-        check_key(k, "param"): check_param_value(k, _want(v, str, f"param {k!r}"))
+        check_key(k, "param"): check_param_value(k, v if type(v) is str else _value(v, "param", k))
         for k, v in _want(data.get("params", {}), dict, "params").items()
     }
     tags = {
-        check_key(k, "tag"): check_tag_value(k, _want(v, str, f"tag {k!r}"))
+        check_key(k, "tag"): check_tag_value(k, v if type(v) is str else _value(v, "tag", k))
         for k, v in _want(data.get("tags", {}), dict, "tags").items()
     }
     metrics: dict[str, list[tuple[float, int, int]]] = {}
     for key, points in _want(data.get("metrics", {}), dict, "metrics").items():
         check_key(key, "metric")
-        series = []
-        for p in _want(points, list, f"metric {key!r}"):
-            if not isinstance(p, list) or len(p) != 3:
-                raise InvalidValueError(
-                    f"metric {key!r} has point {p!r}; expected [value, step, timestamp]"
-                )
-            what = f"metric {key!r}"
-            series.append((_float(p[0], what), _int(p[1], f"{what} step"), _int(p[2], what)))
+        # The common point, [float, int, int] as json.loads makes it, checked inline
+        # (`type(...) is` refuses bool); any other goes through `_point`.
+        series = [
+            (p[0], p[1], p[2])
+            if type(p) is list
+            and len(p) == 3
+            and type(p[0]) is float
+            and type(p[1]) is int
+            and type(p[2]) is int
+            else _point(key, p)
+            for p in (points if type(points) is list else _want(points, list, f"metric {key!r}"))
+        ]
         if series:
             metrics[key] = series
     status = data.get("status")

@@ -3,18 +3,23 @@
     python bench/server_vs_mlflow.py [--runs 500] [--scale 100000] [--threads 8]
 
 Same data, same run: each run has 20 params, 5 tags, 10 metrics and two 100-step curves,
-logged the way MLflow's client logs (runs/create, one runs/log-batch, runs/update) by
-`--threads` client threads. Both servers get `--runs` runs through the MLflow REST API,
-measured in turn (chunks of 100 runs, one repeat of each read), so both see the same load
-on a shared machine. Then autolog's store is filled up to `--scale` runs (written straight
-into its database, which is faster than HTTP; the first `--runs` came through the server)
-and its reads are measured again at that size (MLflow stays at `--runs`: at its ingest rate a
-store of that size would take hours). Figures: ingest rate and the server's CPU time per
-ingested run (which, unlike the rate, does not depend on what else the machine runs), first
-search page of
-100 runs, a metric filter with a metric order, a param + tag filter, 1,000 runs through
-runs/search, `mlflow.search_runs()` of up to 2,000 runs through MLflow's own client, a
-metric history of 100 points. MLflow's figures and the ratios are printed with autolog's.
+logged by `--threads` client threads in two ways. Through the MLflow REST API, as MLflow's
+client logs (runs/create, one runs/log-batch, runs/update: three requests a run), to both
+servers: the like-for-like comparison. And through autolog's native API, as autolog's own
+HTTP backend sends a fit's run (one gzipped POST to `ingest` holding the run's creation and
+one named batch, built by the backend's codec and sent by its HTTP client), to autolog's
+server. The lanes are measured in turn, in chunks of 100 runs, so all see the same load on
+a shared machine, and the runs of each are counted through runs/search afterwards. Then
+autolog's store is filled up to `--scale` runs (written straight into its database, which
+is faster than HTTP; the first `--runs` came through the server), 400 more runs are logged
+each way, and the reads are measured again at that size (MLflow stays at `--runs`: at its
+ingest rate a store of that size would take hours). Figures: ingest rate and the server's
+CPU time per ingested run (which, unlike the rate, does not depend on what else the
+machine runs), each way; first search page of 100 runs, a metric filter with a metric
+order, a param + tag filter, 1,000 runs through runs/search, `mlflow.search_runs()` of up
+to 2,000 runs through MLflow's own client, a metric history of 100 points. MLflow's figures
+and the ratios are printed with autolog's (the native API's against MLflow's REST figures
+for the same runs).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any
 import requests
 
 API = "/api/2.0/mlflow"
+NATIVE = "/api/autolog/v1"
 PARAMS, TAGS, METRICS, CURVE_STEPS = 20, 5, 10, 100
 REPEATS = 15
 
@@ -152,13 +158,117 @@ def ingest(url: str, exp_id: str, first: int, count: int, threads: int) -> float
                 "run_id": run_id, "status": "FINISHED", "end_time": ts + 500},
                 timeout=120).raise_for_status()  # fmt: skip
 
+    return _in_threads(worker, count, threads)
+
+
+def _in_threads(worker: Callable[[], None], count: int, threads: int) -> float:
+    """Run `worker` in `threads` threads until they return; `count` / seconds taken.
+
+    A worker that fails fails the measurement (its exception is raised here).
+    """
+    failures: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            worker()
+        except BaseException as exc:  # raised again below, in the caller's thread
+            failures.append(exc)
+
     start = time.perf_counter()
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    pool = [threading.Thread(target=guarded) for _ in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
+    if failures:
+        raise failures[0]
     return count / (time.perf_counter() - start)
+
+
+def native_entries(i: int, exp_id: str, experiment_name: str) -> list[dict[str, Any]]:
+    """Run `i` as autolog's HTTP backend spools it: a creation and one named batch.
+
+    The same values as `batch_json`, built by the writer's own codec (backends/_wire.py).
+    """
+    from autolog.backends import _wire as wire
+    from autolog.backends.base import Batch, RunMeta
+
+    params, tags, metrics, ts = run_values(i)
+    run_id = uuid.uuid4().hex
+    series = {k: [(v, 0, ts)] for k, v in metrics.items()}
+    for curve in ("c0", "c1"):
+        series[curve] = [(1.0 / (s + 1), s, ts + s) for s in range(CURVE_STEPS)]
+    meta = RunMeta(run_id, f"run-{i}", exp_id, ts, experiment_name=experiment_name)
+    batch = Batch(params, {**tags, "mlflow.user": "bench"}, series, "FINISHED", ts + 500)
+    return [
+        {"type": "create", "run": wire.meta_to_json(meta)},
+        {"type": "batch", "run_id": run_id, "name": uuid.uuid4().hex,
+         "batch": wire.batch_to_json(batch)},
+    ]  # fmt: skip
+
+
+def ingest_native(url: str, exp_id: str, first: int, count: int, threads: int) -> float:
+    """Log `count` runs as autolog's HTTP backend does, from `threads` threads; runs per second.
+
+    One gzipped POST to the native `ingest` route per run (what one writer cycle sends after
+    a fit), through the backend's own HTTP client.
+    """
+    from autolog.backends._http_client import Client
+
+    name = native_experiment_name(url, exp_id)
+    lock = threading.Lock()
+    todo = iter(range(first, first + count))
+
+    def worker() -> None:
+        client = Client(url)
+        try:
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                body = {"entries": native_entries(i, exp_id, name)}
+                reply = client.json("POST", "/ingest", body=body, gzip_body=True, timeout=(5, 120))
+                failed = [r for r in reply["results"] if not r.get("ok")]
+                if failed:
+                    raise RuntimeError(f"the server refused entries of run {i}: {failed}")
+        finally:
+            client.close()
+
+    return _in_threads(worker, count, threads)
+
+
+def native_experiment_name(url: str, exp_id: str) -> str:
+    reply = requests.get(f"{url}{NATIVE}/experiment", params={"name_or_id": exp_id}, timeout=60)
+    reply.raise_for_status()
+    return str(reply.json()["name"])
+
+
+def count_runs(url: str, exp_id: str, query: str = "") -> int:
+    """How many runs of experiment `exp_id` (matching `query`) the server lists (runs/search)."""
+    total, token = 0, None
+    with requests.Session() as session:
+        while True:
+            body: dict[str, Any] = {"experiment_ids": [exp_id], "max_results": 1000,
+                                    "filter": query}  # fmt: skip
+            if token:
+                body["page_token"] = token
+            reply = session.post(f"{url}{API}/runs/search", json=body, timeout=600)
+            reply.raise_for_status()
+            data = reply.json()
+            total += len(data.get("runs", []))
+            token = data.get("next_page_token")
+            if not token:
+                return total
+
+
+def check_arrived(url: str, exp_id: str, expected: int, what: str, first: int = 0) -> None:
+    """Stop the bench unless the server lists `expected` runs from run `first` on."""
+    ts = run_values(first)[3]
+    found = count_runs(url, exp_id, f"attributes.start_time >= {ts}")
+    if found != expected:
+        raise SystemExit(f"{what}: {found} runs arrived, not {expected}")
+    print(f"{what}: all {found} runs arrived (counted through runs/search)")
 
 
 def bulk_fill(store: str, exp_id: str, first: int, count: int) -> float:
@@ -301,21 +411,26 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def ingest_both(
-    servers: list[tuple[str, str]], pids: list[int], count: int, threads: int
+#: A way of ingesting: (url, experiment id, first run, count, threads) -> runs per second.
+Ingest = Callable[[str, str, int, int, int], float]
+
+
+def ingest_lanes(
+    lanes: list[tuple[Ingest, str, str, int]], first: int, count: int, threads: int
 ) -> list[tuple[float, float]]:
-    """Runs per second of each server and its CPU ms per run, in chunks of 100 to each in turn.
+    """Runs per second of each lane (ingest, url, experiment, server pid) and its server's
+    CPU ms per run, in chunks of 100 runs to each lane in turn (the same load for all).
 
     The CPU time per run does not depend on what else the machine runs, unlike the rate.
     """
-    spent = [0.0 for _ in servers]
-    cpu = [0.0 for _ in servers]
-    for first in range(0, count, 100):
-        n = min(100, count - first)
-        for i, (url, exp) in enumerate(servers):
-            before = cpu_seconds(pids[i])
-            spent[i] += n / ingest(url, exp, first, n, threads)
-            cpu[i] += cpu_seconds(pids[i]) - before
+    spent = [0.0 for _ in lanes]
+    cpu = [0.0 for _ in lanes]
+    for start in range(first, first + count, 100):
+        n = min(100, first + count - start)
+        for i, (fn, url, exp, pid) in enumerate(lanes):
+            before = cpu_seconds(pid)
+            spent[i] += n / fn(url, exp, start, n, threads)
+            cpu[i] += cpu_seconds(pid) - before
     return [(count / s, c * 1000 / count) for s, c in zip(spent, cpu, strict=True)]
 
 
@@ -323,6 +438,13 @@ def experiment(url: str, name: str) -> str:
     reply = requests.post(f"{url}{API}/experiments/create", json={"name": name}, timeout=60)
     reply.raise_for_status()
     return str(reply.json()["experiment_id"])
+
+
+REST, NATIVE_ROW = "MLflow REST", "native API"
+
+
+def ingest_rows(rate: float, cpu: float, how: str) -> dict[str, float]:
+    return {f"ingest, {how} (runs/s)": rate, f"server CPU per run, {how} (ms)": cpu}
 
 
 def main() -> None:
@@ -339,17 +461,26 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as stack:
         url, store, pid = stack.enter_context(autolog_server(root))
-        servers = [(url, experiment(url, "bench"))]
-        pids = [pid]
+        exp, native_exp = experiment(url, "bench"), experiment(url, "bench-native")
+        lanes: list[tuple[Ingest, str, str, int]] = [
+            (ingest, url, exp, pid), (ingest_native, url, native_exp, pid)]  # fmt: skip
+        servers = [(url, exp)]
         if not args.skip_mlflow:
             mlflow_url, mlflow_pid = stack.enter_context(mlflow_server(root))
             servers.append((mlflow_url, experiment(mlflow_url, "bench")))
-            pids.append(mlflow_pid)
-        rates = ingest_both(servers, pids, args.runs, args.threads)
+            lanes.append((ingest, *servers[1], mlflow_pid))
+        rates = ingest_lanes(lanes, 0, args.runs, args.threads)
+        for (_, lane_url, lane_exp, _), what in zip(
+            lanes,
+            ["autolog, MLflow REST", "autolog, native API", "mlflow, MLflow REST"],
+            strict=False,
+        ):
+            check_arrived(lane_url, lane_exp, args.runs, what)
         figures = reads(servers, args.runs)
-        for name, (rate, cpu), found in zip(("autolog", "mlflow"), rates, figures, strict=False):
-            results[name] = {"ingest (runs/s)": rate, "server CPU per run (ms)": cpu, **found}
-        exp = servers[0][1]
+        results["autolog"] = {**ingest_rows(*rates[0], REST), **ingest_rows(*rates[1], NATIVE_ROW),
+                              **figures[0]}  # fmt: skip
+        if not args.skip_mlflow:
+            results["mlflow"] = {**ingest_rows(*rates[2], REST), **figures[1]}
         if args.scale > args.runs:
             start = time.perf_counter()
             fill = bulk_fill(store, exp, args.runs, args.scale - args.runs)
@@ -360,9 +491,12 @@ def main() -> None:
                 f" too long); {time.perf_counter() - start:.0f} s. MLflow stays at {args.runs}"
                 " runs: at its ingest rate more would take hours"
             )  # fmt: skip
-            ((rate, cpu),) = ingest_both([(url, exp)], [pid], 400, args.threads)
+            # Runs numbered from --scale on: their start times follow every run before them.
+            rest, native = ingest_lanes(lanes[:2], args.scale, 400, args.threads)
+            check_arrived(url, exp, 400, "autolog at scale, MLflow REST", args.scale)
+            check_arrived(url, native_exp, 400, "autolog at scale, native API", args.scale)
             results["autolog@scale"] = {
-                "ingest (runs/s)": rate, "server CPU per run (ms)": cpu,
+                **ingest_rows(*rest, REST), **ingest_rows(*native, NATIVE_ROW),
                 **reads([(url, exp)], args.scale + 400)[0],
             }  # fmt: skip
     report(results, args)
@@ -383,10 +517,11 @@ def _shape(name: str) -> str:
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     ours, theirs = results["autolog"], results.get("mlflow", {})
     scaled = results.get("autolog@scale", {})
-    print(f"\n{'operation (p50 / p95)':34} {'autolog':>21} {'mlflow':>21} {'ratio':>7}"
+    print(f"\n{'operation (p50 / p95)':38} {'autolog':>21} {'mlflow':>21} {'ratio':>7}"
           f"   autolog at {args.scale + 400} runs")  # fmt: skip
     for key, value in ours.items():
-        other = theirs.get(key)
+        # The native API's rows are compared with MLflow's figures for the same runs.
+        other = theirs.get(key.replace(NATIVE_ROW, REST))
         ratio = ""
         if other is not None:
             if isinstance(value, tuple):
@@ -396,7 +531,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
             else:
                 ratio = f"{value / other:6.1f}x"
         at_scale = next((v for k, v in scaled.items() if _shape(k) == _shape(key)), None)
-        print(f"{key:34} {_fmt(value)} {_fmt(other) if other is not None else '':>21} {ratio:>7}"
+        print(f"{key:38} {_fmt(value)} {_fmt(other) if other is not None else '':>21} {ratio:>7}"
               f"   {_fmt(at_scale) if at_scale is not None else ''}")  # fmt: skip
 
 

@@ -159,7 +159,12 @@ def create_app(config: ServerConfig, routes: list[BaseRoute] | None = None) -> S
     from autolog._server import direct, mlflow_api, native, ui
 
     direct.check_config(config)
-    backend = SqlBackend(config.store, artifact_store(config.artifacts), pool_size=config.pool_size)
+    backend = SqlBackend(
+        config.store,
+        artifact_store(config.artifacts),
+        pool_size=config.pool_size,
+        background_checkpoints=True,
+    )
 
     # Who may call (autolog/_server/guard.py, auth.py, login.py).
     from autolog._server import login

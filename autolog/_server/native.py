@@ -1,8 +1,9 @@
 """The native API: what autolog's HTTP backend speaks (`/api/autolog/v1/...`).
 
 One POST to `ingest` per writer cycle carries every run's creations and batches, each
-with a name unique within its run; the server applies each entry in a transaction of its
-own and records the name with it, so an entry sent again is applied once. Artifacts are
+batch with a name unique within its run; the server applies the request's entries in one
+transaction (one result per entry: an entry refused is refused alone) and records each
+batch's name with it, so an entry sent again is applied once. Artifacts are
 streamed into a temporary file while their sha256 is computed, checked against the
 client's, and only then stored under the key the server builds from the run id and the
 validated path.
@@ -29,7 +30,8 @@ from autolog._server.identity import allowed, created, identity, readable
 from autolog._server.openapi import openapi_document
 from autolog._validation import check_id, check_relative_path
 from autolog.backends import _wire as wire
-from autolog.backends.base import StoredModel
+from autolog.backends.base import RunMeta, StoredModel
+from autolog.backends.sql.ingest import NamedBatch, Outcome, Write
 from autolog.backends.sql.schema import SCHEMA_REVISION
 from autolog.backends.sql.store import SqlBackend
 from autolog.errors import (
@@ -118,34 +120,60 @@ async def list_experiments(request: Request) -> Response:
 # -- runs ----------------------------------------------------------------------------------------
 
 
-def _apply(backend: SqlBackend, entry: Any, user: str | None) -> dict[str, Any]:
-    """Apply one ingest entry; its result, an error for bad input (never raised)."""
-    try:
-        if not isinstance(entry, dict):
-            raise InvalidValueError(f"entry {entry!r} is not an object")
-        kind = entry.get("type")
-        if kind == "create":
-            backend.create_run(wire.meta_from_json(entry.get("run")), user)
-            return {"ok": True}
-        if kind == "batch":
-            run_id = check_id(entry.get("run_id"))
-            name = entry.get("name")
-            if not isinstance(name, str) or not 1 <= len(name) <= 128:
-                raise InvalidValueError(f"batch name {name!r} must be a string of 1 to 128 chars")
-            batch = wire.batch_from_json(entry.get("batch"))
-            return {"ok": True, "applied": backend.apply_batch(run_id, name, batch)}
-        raise InvalidValueError(f"entry type {kind!r} is unknown; use 'create' or 'batch'")
-    except InvalidInputError as exc:
+def _decode(entry: Any) -> Write:
+    """The write an ingest entry asks for; InvalidInputError for bad input."""
+    if not isinstance(entry, dict):
+        raise InvalidValueError(f"entry {entry!r} is not an object")
+    kind = entry.get("type")
+    if kind == "create":
+        return wire.meta_from_json(entry.get("run"))
+    if kind == "batch":
+        run_id = check_id(entry.get("run_id"))
+        name = entry.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            raise InvalidValueError(f"batch name {name!r} must be a string of 1 to 128 chars")
+        return NamedBatch(run_id, name, wire.batch_from_json(entry.get("batch")))
+    raise InvalidValueError(f"entry type {kind!r} is unknown; use 'create' or 'batch'")
+
+
+def _result(write: Write, outcome: Outcome) -> dict[str, Any]:
+    if isinstance(outcome, AutologError):
+        return _error_result(outcome)
+    return {"ok": True} if isinstance(write, RunMeta) else {"ok": True, "applied": outcome}
+
+
+def _error_result(exc: AutologError) -> dict[str, Any]:
+    if isinstance(exc, InvalidInputError):
         # Bad input fails the same way every time: the client drops the entry.
         return {"ok": False, "retry": False, **wire.error_json(exc)[1]}
-    except AutologError as exc:
-        body = wire.error_json(exc)[1]
-        # A batch for a run whose creation is still on its way is worth retrying.
-        return {"ok": False, "retry": True, **body}
+    # E.g. a batch for a run whose creation is still on its way: worth retrying.
+    return {"ok": False, "retry": True, **wire.error_json(exc)[1]}
+
+
+def _apply_all(
+    backend: SqlBackend, entries: list[Any], refused: dict[int, dict[str, Any]], user: str | None
+) -> list[dict[str, Any]]:
+    """Apply the entries not refused in one transaction (SqlBackend.apply_writes); one
+    result per entry, in order."""
+    results: list[dict[str, Any] | None] = []
+    writes: list[tuple[int, Write]] = []
+    for i, entry in enumerate(entries):
+        if i in refused:
+            results.append(refused[i])
+            continue
+        try:
+            writes.append((i, _decode(entry)))
+            results.append(None)
+        except InvalidInputError as exc:
+            results.append(_error_result(exc))
+    outcomes = backend.apply_writes([w for _, w in writes], user)
+    for (i, write), outcome in zip(writes, outcomes, strict=True):
+        results[i] = _result(write, outcome)
+    return [r for r in results if r is not None]
 
 
 async def ingest(request: Request) -> Response:
-    """Apply a writer cycle's entries in order; one result per entry."""
+    """Apply a writer cycle's entries in order, in one transaction; one result per entry."""
     data = await json_body(request)
     entries = data.get("entries")
     if not isinstance(entries, list):
@@ -157,11 +185,7 @@ async def ingest(request: Request) -> Response:
     backend = _backend(request)
     refused, new = await _refusals(request, backend, entries)
     user = identity(request).name
-
-    def apply_all() -> list[dict[str, Any]]:
-        return [refused.get(i) or _apply(backend, e, user) for i, e in enumerate(entries)]
-
-    results = await run_in_threadpool(apply_all)
+    results = await run_in_threadpool(_apply_all, backend, entries, refused, user)
     for exp_id in new:
         await created(request, "experiment", exp_id)
     return reply({"results": results})

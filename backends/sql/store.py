@@ -14,6 +14,7 @@ validated run id and path, never taken from a client.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, select, tuple_, update
+from sqlalchemy import Connection, Engine, Row, and_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autolog._entities import Experiment, FileInfo, Metric, Run, RunStatus
@@ -38,10 +39,11 @@ from autolog.backends.sql.database import (
     shown_url,
     write_transaction,
 )
+from autolog.backends.sql.ingest import NamedBatch, Outcome, Statements, Write, apply_writes
 from autolog.backends.sql.registry import SqlRegistry
 from autolog.errors import (
+    AutologError,
     ExperimentNotFoundError,
-    InvalidValueError,
     RunNotFoundError,
 )
 
@@ -69,6 +71,16 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[i : i + _CHUNK]
 
 
+_step_and_time = operator.itemgetter(1, 2)
+
+
+def _raised(outcome: Outcome) -> bool:
+    """`outcome` of a write, raised if it is an error."""
+    if isinstance(outcome, AutologError):
+        raise outcome
+    return outcome
+
+
 def _metric_value(value: float) -> tuple[float | None, bool]:
     return (None, True) if math.isnan(value) else (value, False)
 
@@ -83,9 +95,12 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         *,
         engine: Engine | None = None,
         pool_size: int = 5,
+        background_checkpoints: bool = False,
     ) -> None:
         self.uri = shown_url(url)  # in messages: never the password
-        self.engine = engine or make_engine(url, pool_size)
+        self.engine = engine or make_engine(
+            url, pool_size, background_checkpoints=background_checkpoints
+        )
         check_schema(self.engine, url)
         self.artifacts = artifacts
         self.dialect = self.engine.dialect.name
@@ -95,6 +110,9 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
         self._lock = threading.Lock()
         self._retry_names: dict[int, str] = {}
         self._statements = self._write_statements()
+        self.statements = Statements(self.dialect)
+        # Experiments are never deleted (MLflow's delete is a mark), so one seen once exists.
+        self.known_experiments: set[str] = set()
         mark = "%s" if self.dialect == "postgresql" else "?"
         columns = ("run_id", "key_id", "step", "timestamp", "batch_id", "pos", "value", "is_nan")
         self._points_sql = (
@@ -284,33 +302,7 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
     # -- runs ---------------------------------------------------------------------------------
 
     def create_run(self, meta: RunMeta, user: str | None = None) -> None:
-        check_id(meta.id)
-        check_id(meta.experiment_id, "experiment id")
-        check_name(meta.name)
-        if meta.parent_id is not None:
-            check_id(meta.parent_id, "parent run id")
-        with self.write() as conn:
-            name = meta.experiment_name
-            if name is not None and experiment_id_for(name) == meta.experiment_id:
-                check_name(name, "experiment name")
-                self._ensure_experiment(conn, meta.experiment_id, name)
-            else:
-                self._check_experiment(conn, meta.experiment_id)
-            # A retried creation (its reply was lost) finds the run there: nothing to do.
-            conn.execute(
-                self._insert(t.runs)
-                .values(
-                    id=meta.id,
-                    experiment_id=meta.experiment_id,
-                    name=meta.name,
-                    status=RunStatus.RUNNING.value,
-                    start_time=meta.start_time,
-                    end_time=None,
-                    parent_id=meta.parent_id,
-                    user_id=user,
-                )
-                .on_conflict_do_nothing()
-            )
+        _raised(self.apply_writes([meta], user)[0])
 
     def write_batch(self, run_id: str, batch: Batch) -> None:
         name = self._retry_names.pop(id(batch), None) or uuid.uuid4().hex
@@ -322,62 +314,62 @@ class SqlBackend(SqlRegistry, Backend, RegistryBackend):
 
     def apply_batch(self, run_id: str, name: str, batch: Batch) -> bool:
         """Apply a batch named `name` unless the run already has it; True when applied."""
-        check_id(run_id)
-        if batch.status is not None and batch.status not in RunStatus.__members__:
-            raise InvalidValueError(
-                f"run status {batch.status!r} is not one of {', '.join(RunStatus.__members__)}"
-            )
-        ids = self.key_ids([*batch.params, *batch.tags, *batch.metrics])
-        with self.write() as conn:
-            self._check_run(conn, run_id)
-            batch_id = conn.execute(
-                self._insert(t.batches)
-                .values(run_id=run_id, name=name, created_at=_now_ms())
-                .on_conflict_do_nothing()
-                .returning(t.batches.c.id)
-            ).scalar()
-            if batch_id is None:
-                return False  # applied before
-            self._write_values(conn, run_id, batch, ids, batch_id)
-            if batch.status is not None:
-                conn.execute(
-                    update(t.runs)
-                    .where(t.runs.c.id == run_id)
-                    .values(status=batch.status, end_time=batch.end_time)
-                )
-        return True
+        return _raised(self.apply_writes([NamedBatch(run_id, name, batch)])[0])
+
+    def apply_writes(self, writes: Sequence[Write], user: str | None = None) -> list[Outcome]:
+        """Apply run creations and named batches in order, in one transaction.
+
+        What became of each write, in the same order: True when applied, False for a batch
+        applied before (the run has its name), or the error that refused it (nothing of it
+        written; the others are applied). See `autolog.backends.sql.ingest`.
+        """
+        return apply_writes(self, writes, user)
 
     def _write_values(
         self, conn: Connection, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
     ) -> None:
-        # Every row goes straight to the driver's executemany (see `_write_statements`).
+        # Every row goes straight to the driver's executemany (see `_write_statements`), on
+        # the driver's own cursor: SQLAlchemy's work around each statement (its events) cost
+        # more than the database's for a batch of a few rows.
+        cursor = conn.connection.cursor()
+        try:
+            self._write_rows(cursor, run_id, batch, ids, batch_id)
+        finally:
+            cursor.close()
+
+    def _write_rows(
+        self, cursor: Any, run_id: str, batch: Batch, ids: dict[str, int], batch_id: int
+    ) -> None:
         sql = self._statements
         if batch.params:
-            conn.exec_driver_sql(
+            cursor.executemany(
                 sql["params"],
                 [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.params.items()],
             )
         if batch.tags:
-            conn.exec_driver_sql(
+            cursor.executemany(
                 sql["tags"],
                 [(run_id, ids[k], v, number_or_none(v)) for k, v in batch.tags.items()],
             )
         if not batch.metrics:
             return
-        points = []
+        points: list[tuple[Any, ...]] = []
         latest = []
         for key, series in batch.metrics.items():
             key_id = ids[key]
-            best = series[0]
-            for pos, (value, step, ts) in enumerate(series):
-                stored, is_nan = _metric_value(value)
-                points.append((run_id, key_id, step, ts, batch_id, pos, stored, is_nan))
-                if (step, ts) >= (best[1], best[2]):
-                    best = (value, step, ts)
+            # NaN (value != value) is stored as NULL and a flag.
+            points += [
+                (run_id, key_id, step, ts, batch_id, pos, None, True)
+                if value != value
+                else (run_id, key_id, step, ts, batch_id, pos, value, False)
+                for pos, (value, step, ts) in enumerate(series)
+            ]
+            # The greatest (step, timestamp); on a tie the point written last.
+            best = max(reversed(series), key=_step_and_time)
             stored, is_nan = _metric_value(best[0])
             latest.append((run_id, key_id, stored, is_nan, best[1], best[2]))
-        conn.exec_driver_sql(self._points_sql, points)
-        conn.exec_driver_sql(sql["latest"], latest)
+        cursor.executemany(self._points_sql, points)
+        cursor.executemany(sql["latest"], latest)
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()

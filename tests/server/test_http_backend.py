@@ -148,6 +148,46 @@ def test_a_bad_entry_is_refused_alone_and_for_good(server: ServerProcess) -> Non
     assert "'../x'" in results[0]["message"] and "'what'" in results[1]["message"]
 
 
+def test_one_request_carries_many_runs_and_a_replay_changes_nothing(server: ServerProcess) -> None:
+    exp = HttpBackend.local_experiment_id(HttpBackend.__new__(HttpBackend), "many")
+    runs = [_uid(f"m{i}x") for i in range(3)]
+    entries: list[dict[str, object]] = []
+    for i, rid in enumerate(runs):
+        entries += [
+            {"type": "create", "run": {"id": rid, "name": f"n{i}", "experiment_id": exp,
+                                       "experiment_name": "many", "start_time": i}},
+            {"type": "batch", "run_id": rid, "name": f"b{i}", "batch": {
+                "params": {"i": str(i)}, "metrics": {"m": [[0.5, 0, 1], ["NaN", 1, 2]]},
+                "status": "FINISHED", "end_time": 10}},
+        ]  # fmt: skip
+    # In the middle: bad input (refused for good) and a batch for a run not there (retried).
+    entries[2:2] = [
+        {"type": "batch", "run_id": runs[0], "name": "bad", "batch": {"status": "DONE"}},
+        {"type": "batch", "run_id": _uid("absent"), "name": "b", "batch": {"tags": {"t": "x"}}},
+    ]
+    body = gzip.compress(json.dumps({"entries": entries}).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    outcomes = []
+    for _ in range(2):
+        r = requests.post(f"{server.url}{API}/ingest", data=body, headers=headers, timeout=30)
+        assert r.status_code == 200
+        results = r.json()["results"]
+        assert len(results) == len(entries)
+        assert [(x["ok"], x.get("retry")) for x in results[2:4]] == [(False, False), (False, True)]
+        assert "'DONE'" in results[2]["message"] and "absent" in results[3]["message"]
+        outcomes.append([x.get("applied") for x in results if x["ok"]])
+    assert outcomes == [
+        [None, True, None, True, None, True],
+        [None, False, None, False, None, False],
+    ]
+    for i, rid in enumerate(runs):
+        run = requests.get(f"{server.url}{API}/runs/{rid}", timeout=10).json()
+        assert run["params"] == {"i": str(i)} and run["status"] == "FINISHED"
+        history = requests.get(f"{server.url}{API}/runs/{rid}/metric-history",
+                               params={"key": "m"}, timeout=10).json()  # fmt: skip
+        assert history["points"] == [[0.5, 0, 1], ["NaN", 1, 2]]  # once, after two requests
+
+
 def test_bad_gzip_and_an_unknown_encoding_are_refused(server: ServerProcess) -> None:
     r = requests.post(f"{server.url}{API}/ingest", data=b"\x1f\x8bnot gzip",
                       headers={"Content-Encoding": "gzip"}, timeout=10)  # fmt: skip

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from autolog._entities import RunStatus
 from autolog.backends.base import Batch, RunMeta
 from autolog.backends.file import LocalObjectStore
 from autolog.backends.sql.database import check_schema, current_revision, make_engine, upgrade
+from autolog.backends.sql.ingest import NamedBatch, Write
 from autolog.backends.sql.schema import SCHEMA_REVISION
 from autolog.backends.sql.store import SqlBackend
 from autolog.errors import (
@@ -86,6 +89,54 @@ def test_a_named_batch_is_applied_once(sql_backend: SqlBackend) -> None:
     assert sql_backend.apply_batch("r1", "b-1", batch)
     assert not sql_backend.apply_batch("r1", "b-1", batch)
     assert len(sql_backend.get_metric_history("r1", "loss")) == 1
+
+
+def test_writes_apply_in_one_call_each_with_its_outcome(sql_backend: SqlBackend) -> None:
+    exp = sql_backend.local_experiment_id("exp")
+    writes: list[Write] = [
+        RunMeta("r1", "n1", exp, 1, experiment_name="exp"),
+        NamedBatch("r1", "b1", Batch(params={"a": "1"}, metrics={"m": [(0.5, 0, 1)]})),
+        NamedBatch("nope", "b1", Batch(tags={"t": "x"})),  # no such run
+        RunMeta("r2", "n2", "e0", 1),  # no such experiment
+        NamedBatch("r1", "b1", Batch(params={"a": "2"})),  # the name again
+        NamedBatch("r1", "b2", Batch(status="DONE")),  # bad input
+        RunMeta("r3", "n3", exp, 2, experiment_name="exp"),
+        NamedBatch("r3", "b1", Batch(tags={"t": "y"}, status="FINISHED", end_time=9)),
+    ]
+    first = sql_backend.apply_writes(writes)
+    assert first[:2] == [True, True] and first[4] is False and first[6:] == [True, True]
+    assert isinstance(first[2], RunNotFoundError) and isinstance(first[3], ExperimentNotFoundError)
+    assert isinstance(first[5], InvalidValueError) and "'DONE'" in str(first[5])
+    assert sql_backend.get_run("r1").params == {"a": "1"}
+    r3 = sql_backend.get_run("r3")
+    assert r3.tags == {"t": "y"} and r3.status is RunStatus.FINISHED and r3.end_time == 9
+    # Sent again: every batch known by its name, nothing written twice.
+    again = sql_backend.apply_writes(writes)
+    assert [o for o in again if isinstance(o, bool)] == [True, False, False, True, False]
+    assert len(sql_backend.get_metric_history("r1", "m")) == 1
+    assert [r.id for r in sql_backend.list_runs()] == ["r1", "r3"]
+
+
+def test_a_database_error_keeps_the_writes_before_it(
+    sql_backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_rows = SqlBackend._write_rows
+
+    def failing(self: SqlBackend, cursor: Any, run_id: str, *args: Any) -> None:
+        if run_id == "r2":
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        write_rows(self, cursor, run_id, *args)
+
+    monkeypatch.setattr(SqlBackend, "_write_rows", failing)
+    exp = sql_backend.local_experiment_id("exp")
+    writes: list[Write] = []
+    for run_id in ("r1", "r2", "r3"):
+        writes += [RunMeta(run_id, "n", exp, 1, experiment_name="exp"),
+                   NamedBatch(run_id, "b", Batch(params={"a": run_id}))]  # fmt: skip
+    # The transaction of all of them rolls back; then one each, as if sent one by one.
+    with pytest.raises(OperationalError, match="disk I/O"):
+        sql_backend.apply_writes(writes)
+    assert [(r.id, r.params) for r in sql_backend.list_runs()] == [("r1", {"a": "r1"}), ("r2", {})]
 
 
 def test_concurrent_batches_lose_nothing(sql_backend: SqlBackend) -> None:
