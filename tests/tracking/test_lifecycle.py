@@ -21,7 +21,8 @@ from autolog._entities import Run, RunStatus
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 PRELUDE = """
-import os, signal, sys, time
+import faulthandler, os, signal, sys, time
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hung child shows its stacks
 import autolog
 
 def ready(run):
@@ -80,7 +81,17 @@ class Child:
                 self.lines.extend(line.decode() for line in done)
 
     def finish(self, timeout: float = 30.0) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=timeout)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Hung: its threads' stacks (faulthandler, registered by PRELUDE) say where.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise AssertionError(
+                f"child still running {timeout} s later; its stacks:\n{err.decode()[-6000:]}"
+            ) from None
         self.lines.extend((self._partial + out).decode().splitlines())
         self._partial = b""
         return self.proc.returncode, "\n".join(self.lines), err.decode()
