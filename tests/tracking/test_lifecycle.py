@@ -23,6 +23,11 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 PRELUDE = """
 import faulthandler, os, signal, sys, time
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hung child shows its stacks
+# A fresh interpreter as a user starts it: a child inherits its parent's blocked and
+# ignored signals, and some library loaded in the test process (not autolog) leaves SIGINT
+# blocked or ignored there, so that a SIGINT never reached the sleeping child.
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import autolog
 
 def ready(run):
@@ -84,13 +89,20 @@ class Child:
         try:
             out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            # Hung: its threads' stacks (faulthandler, registered by PRELUDE) say where.
+            # Hung: its threads' stacks (faulthandler, registered by PRELUDE) say where, and
+            # its signal masks what it could not receive.
+            status = Path(f"/proc/{self.proc.pid}/status")
+            masks = [
+                line for line in (status.read_text().splitlines() if status.exists() else [])
+                if line.startswith(("SigBlk", "SigIgn", "SigPnd", "ShdPnd"))
+            ]  # fmt: skip
             self.proc.send_signal(signal.SIGUSR1)
             time.sleep(1.0)
             self.proc.kill()
             _, err = self.proc.communicate()
             raise AssertionError(
-                f"child still running {timeout} s later; its stacks:\n{err.decode()[-6000:]}"
+                f"child still running {timeout} s later; {masks}; its stacks:\n"
+                f"{err.decode()[-6000:]}"
             ) from None
         self.lines.extend((self._partial + out).decode().splitlines())
         self._partial = b""
