@@ -42,6 +42,7 @@ __all__ = [
     "RESIDUALS",
     "ROC_CURVE",
     "PlotInputs",
+    "RocPoints",
     "curve_rates",
     "plot_artifacts",
     "roc_points",
@@ -98,11 +99,31 @@ class PlotInputs:
         )
 
 
-def plot_artifacts(inputs: PlotInputs) -> dict[str, bytes]:
-    """The plot artifact of one fit, {`PLOTS_ARTIFACT`: compact JSON}, or {} if none."""
+class RocPoints:
+    """`roc_points` of each class column of one fit's probabilities, computed once for the
+    training metrics' ROC AUC and the plots' curves (a sort each: the larger part of both)."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def of(
+        self, column: int, positive: np.ndarray, score: np.ndarray, w: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`roc_points(positive, score, w)` for the class of `column`: each call for one
+        column must pass the same rows (that class's rows, its probabilities, the weights)."""
+        found = self._found.get(column)
+        if found is None:
+            found = self._found[column] = roc_points(positive, score, w)
+        return found
+
+
+def plot_artifacts(inputs: PlotInputs, points: RocPoints | None = None) -> dict[str, bytes]:
+    """The plot artifact of one fit, {`PLOTS_ARTIFACT`: compact JSON}, or {} if none.
+
+    `points`: the ROC points the training metrics already counted (by class column)."""
     found: dict[str, Any] = {}
     if inputs.kind == "classifier":
-        found.update(_classifier_plots(inputs))
+        found.update(_classifier_plots(inputs, points or RocPoints()))
     elif inputs.kind == "regressor":
         found[RESIDUALS] = _residuals(inputs.y_true, inputs.y_pred)
     plots = {key: data for key, data in found.items() if data is not None}
@@ -124,7 +145,7 @@ def _label(value: Any) -> Any:
 # -- classifiers ---------------------------------------------------------------------------
 
 
-def _classifier_plots(inputs: PlotInputs) -> dict[str, Any]:
+def _classifier_plots(inputs: PlotInputs, points: RocPoints) -> dict[str, Any]:
     y = inputs.y_true.reshape(-1) if inputs.y_true.ndim == 2 else inputs.y_true
     pred = inputs.y_pred.reshape(-1) if inputs.y_pred.ndim == 2 else inputs.y_pred
     if y.ndim != 1 or pred.shape != y.shape:
@@ -140,7 +161,7 @@ def _classifier_plots(inputs: PlotInputs) -> dict[str, Any]:
     roc, pr = [], []
     for column in targets:
         positive = y == classes[column]
-        curves = _curves(positive, proba[:, column].astype(np.float64), w)
+        curves = _curves(points.of(column, positive, proba[:, column], w), w)
         if curves is None:
             continue
         label = _label(classes[column])
@@ -193,16 +214,17 @@ def roc_points(
 
 
 def _curves(
-    positive: np.ndarray, score: np.ndarray, w: np.ndarray | None
+    points: tuple[np.ndarray, np.ndarray], w: np.ndarray | None
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(ROC curve, precision-recall curve) of one positive class, or None with one class.
+    """(ROC curve, precision-recall curve) of one positive class from its `roc_points`,
+    or None with one class.
 
     Both as counts at the same thresholds (`tps`, `fps`: integers, or summed weights),
     which JSON writes four times faster than rates and readers turn into any rate:
     fpr = fps / negatives, tpr = recall = tps / positives, precision = tps / (tps + fps)
     (1 at the first point, where both are 0: sklearn's end point of the PR curve).
     """
-    tps, fps = roc_points(positive, score, w)
+    tps, fps = points
     positives, negatives = float(tps[-1]), float(fps[-1])
     if positives <= 0 or negatives <= 0:
         return None

@@ -41,7 +41,7 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
-from autolog.integrations._plot_data import PlotInputs, plot_artifacts, roc_points
+from autolog.integrations._plot_data import PlotInputs, RocPoints, plot_artifacts, roc_points
 
 __all__ = [
     "MAX_ROWS",
@@ -140,7 +140,12 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float | None:
     """Area under the ROC curve, or None when y has a single class."""
-    tps, fps = roc_points(positive, score, w)
+    return _area(roc_points(positive, score, w))
+
+
+def _area(points: tuple[np.ndarray, np.ndarray]) -> float | None:
+    """Area under the ROC curve of `roc_points`, or None when y has a single class."""
+    tps, fps = points
     if tps[-1] <= 0 or fps[-1] <= 0:
         return None
     tpr = np.concatenate([[0.0], tps / tps[-1]])
@@ -161,9 +166,15 @@ def _codes(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
 
 
 def probability_metrics(
-    y_true: Any, proba: Any, classes: Any, sample_weight: Any = None
+    y_true: Any,
+    proba: Any,
+    classes: Any,
+    sample_weight: Any = None,
+    points: RocPoints | None = None,
 ) -> dict[str, float]:
-    """Log loss and ROC AUC of `predict_proba` output whose columns are `classes`."""
+    """Log loss and ROC AUC of `predict_proba` output whose columns are `classes`.
+
+    `points` keeps the one-vs-rest ROC points it counts, for the plots of the same fit."""
     yt = _labels_1d(y_true)
     prob = np.asarray(proba)
     if prob.dtype not in (np.float32, np.float64):
@@ -185,8 +196,9 @@ def probability_metrics(
     eps = np.finfo(prob.dtype).eps
     picked = np.clip(prob[np.arange(n), column], eps, 1 - eps)
     out = {"log_loss": float(np.average(-np.log(picked), weights=w))}
+    points = points or RocPoints()
     if cls.shape[0] == 2:
-        auc = _binary_auc(column == 1, prob[:, 1], w)
+        auc = _area(points.of(1, column == 1, prob[:, 1], w))
         if auc is not None:
             out["roc_auc"] = auc
         return out
@@ -196,7 +208,7 @@ def probability_metrics(
         return out
     if w is None:  # sklearn's one-vs-one takes no sample weights: MLflow then logs none
         out["roc_auc"] = _one_vs_one_auc(column, prob)
-    ovr = _one_vs_rest_auc(column, prob, w)
+    ovr = _one_vs_rest_auc(column, prob, w, points)
     if ovr is not None:
         out["roc_auc_ovr"] = ovr
     return out
@@ -227,12 +239,14 @@ def _one_vs_one_auc(column: np.ndarray, prob: np.ndarray) -> float:
     return float(np.average(scores, weights=prevalence))
 
 
-def _one_vs_rest_auc(column: np.ndarray, prob: np.ndarray, w: np.ndarray | None) -> float | None:
+def _one_vs_rest_auc(
+    column: np.ndarray, prob: np.ndarray, w: np.ndarray | None, points: RocPoints
+) -> float | None:
     """One-vs-rest AUC weighted by support, with sample weights: `training_roc_auc_ovr`."""
     scores, supports = [], []
     for c in range(prob.shape[1]):
         positive = column == c
-        auc = _binary_auc(positive, prob[:, c], w)
+        auc = _area(points.of(c, positive, prob[:, c], w))
         if auc is None:  # a class absent from y: sklearn refuses, and so does this
             return None
         scores.append(auc)
@@ -378,18 +392,21 @@ def evaluate(
     p = predictions
     found: dict[str, float] = {}
     tags: dict[str, str] = {}
+    points = RocPoints()  # counted once for the ROC AUC and the plots' curves
     if p.kind == "classifier":
         found.update(classification_metrics(p.y_true, p.y_pred, p.sample_weight))
         if p.proba is not None:
             try:
-                found.update(probability_metrics(p.y_true, p.proba, p.classes, p.sample_weight))
+                found.update(
+                    probability_metrics(p.y_true, p.proba, p.classes, p.sample_weight, points)
+                )
             except ValueError as exc:  # labels outside classes_, a ragged or multi-output proba
                 tags[_tags.METRICS_SKIPPED] = f"log_loss, roc_auc: {exc}"[:1000]
     else:
         found.update(regression_metrics(p.y_true, p.y_pred, p.sample_weight))
     if score_as is not None and score_as in found:
         found["score"] = found[score_as]  # what score() would compute, already known
-    artifacts = plot_artifacts(p) if for_plots else {}
+    artifacts = plot_artifacts(p, points) if for_plots else {}
     return {f"training_{k}": v for k, v in found.items()}, tags, artifacts
 
 
