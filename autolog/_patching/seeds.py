@@ -12,6 +12,9 @@ The tags a fit gets (`fit_tags`):
                                  present only when there is one; `autolog show` warns about it
     autolog.seed.numpy           fingerprint of numpy's global RandomState at the start of the fit
     autolog.seed.python          fingerprint of Python's `random` state at the start of the fit
+                                 (these two when the fit may draw from them: not for a fit of
+                                 scikit-learn's code alone with every random_state fixed or
+                                 unread, see `_sklearn_only`)
     autolog.seed.pythonhashseed  PYTHONHASHSEED, or "unset" (str hashes, set order vary per run)
     autolog.env.<NAME>           thread and device settings that change floating-point results
     autolog.blas.library         BLAS libraries in use (threadpoolctl): "openblas 0.3.30 pthreads"
@@ -244,6 +247,26 @@ def blas_tags() -> dict[str, str]:
     return tags
 
 
+def _sklearn_only(params: Mapping[str, Any], owner: Any) -> bool:
+    """Whether the fit runs scikit-learn's code alone: the estimator and every estimator or
+    callable among its params are scikit-learn's own.
+
+    scikit-learn's estimators draw randomness only through their `random_state` params. With
+    every one fixed or unread, numpy's global stream and Python's `random` cannot change the
+    result, and their fingerprints (0.1 ms to read) would only be noise in `autolog compare`.
+    A user's estimator or function (a FunctionTransformer's, a scorer, a kernel) may draw
+    from them: those fits keep the fingerprints.
+    """
+    if owner is None or not type(owner).__module__.startswith("sklearn."):
+        return False
+    for value in params.values():
+        if callable(value) or hasattr(value, "get_params"):
+            module = getattr(value, "__module__", None)  # a function's, an instance's class's
+            if not isinstance(module, str) or not module.startswith("sklearn."):
+                return False
+    return True
+
+
 def fit_tags(
     params: Mapping[str, Any] | Iterable[tuple[Any, Any]] | None,
     owner: Any = None,
@@ -253,7 +276,8 @@ def fit_tags(
     """The `autolog.seed.*`, `autolog.env.*` and BLAS tags of a fit about to start."""
     pairs = params if isinstance(params, Mapping) else dict(params or ())
     fixed, chance = seed_params(pairs, owner, library=library)
-    tags = rng_fingerprints()
+    may_draw = chance or library != "sklearn" or not _sklearn_only(pairs, owner)
+    tags = rng_fingerprints() if may_draw else {}
     if fixed:
         tags[FIXED_TAG] = ", ".join(fixed)[:_MAX_TAG]
     if chance:

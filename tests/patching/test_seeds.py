@@ -161,3 +161,48 @@ def test_runs_record_seeds_and_show_warns(capsys: pytest.CaptureFixture[str]) ->
     assert "Warning" in out and "left to chance" in out and "random_state=None" in out
     assert main(["show", booster.id]) == 0
     assert "left to chance" not in capsys.readouterr().out
+
+
+class _Jitter(StandardScaler):
+    """A user's transformer that draws from numpy's global stream without a random_state."""
+
+    def fit(self, X, y=None):  # type: ignore[no-untyped-def]
+        return super().fit(X + np.random.normal(scale=1e-9, size=np.shape(X)), y)
+
+
+def _add_noise(X):  # type: ignore[no-untyped-def]
+    return X + np.random.normal(scale=1e-9, size=np.shape(X))
+
+
+@pytest.mark.usefixtures("autolog_on")
+def test_state_fingerprints_only_where_the_fit_may_draw() -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = make_classification(80, 4, random_state=0)
+    fits = {
+        # scikit-learn's code alone, every random_state fixed or unread: nothing to draw.
+        "lbfgs": LogisticRegression(),
+        "fixed forest": RandomForestClassifier(n_estimators=2, random_state=0),
+        "pipeline": make_pipeline(StandardScaler(), LogisticRegression()),
+        # May draw: a seed left to chance, a user's estimator or function.
+        "unseeded forest": RandomForestClassifier(n_estimators=2),
+        "user estimator": make_pipeline(_Jitter(), LogisticRegression()),
+        "user function": make_pipeline(FunctionTransformer(_add_noise), LogisticRegression()),
+    }
+    for name, estimator in fits.items():
+        with autolog.start_run(name=name):
+            estimator.fit(X, y)
+    found = {}
+    for run in autolog.search_runs():
+        if run.name in fits:
+            found[run.name] = {"autolog.seed.numpy", "autolog.seed.python"} <= set(run.tags)
+            # The other seed and numerics tags are there either way.
+            assert "autolog.seed.pythonhashseed" in run.tags, run.name
+    assert found == {
+        "lbfgs": False,
+        "fixed forest": False,
+        "pipeline": False,
+        "unseeded forest": True,
+        "user estimator": True,
+        "user function": True,
+    }
