@@ -259,11 +259,14 @@ def _sklearn_only(params: Mapping[str, Any], owner: Any) -> bool:
     """
     if owner is None or not type(owner).__module__.startswith("sklearn."):
         return False
-    for value in params.values():
-        if callable(value) or hasattr(value, "get_params"):
-            module = getattr(value, "__module__", None)  # a function's, an instance's class's
-            if not isinstance(module, str) or not module.startswith("sklearn."):
-                return False
+    try:
+        for value in params.values():
+            if callable(value) or hasattr(value, "get_params"):
+                module = getattr(value, "__module__", None)  # a function's, a class's
+                if not isinstance(module, str) or not module.startswith("sklearn."):
+                    return False
+    except Exception:  # noqa: BLE001 - a param of the user's whose attributes raise
+        return False
     return True
 
 

@@ -206,3 +206,17 @@ def test_state_fingerprints_only_where_the_fit_may_draw() -> None:
         "user estimator": True,
         "user function": True,
     }
+
+
+def test_a_param_whose_attributes_raise_keeps_the_fingerprints() -> None:
+    class Odd:
+        def __getattr__(self, name: str) -> None:
+            raise RuntimeError(f"no {name}")
+
+    tags = seeds.fit_tags({"thing": Odd(), "random_state": 0}, LogisticRegression())
+    assert {"autolog.seed.numpy", "autolog.seed.python"} <= set(tags)
+    assert (
+        seeds.fit_tags({"random_state": 0}, LogisticRegression())
+        .keys()
+        .isdisjoint({"autolog.seed.numpy", "autolog.seed.python"})
+    )
