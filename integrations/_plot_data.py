@@ -234,8 +234,12 @@ def _curves(
     tp[1:], fp[1:] = tps, fps
     tpr, fpr = tp / positives, fp / negatives
     auc = float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
-    # sklearn's average precision: the step-wise area under precision over recall.
-    ap = float(np.sum((tpr[1:] - tpr[:-1]) * (tps / (tps + fps))))
+    # sklearn's average precision: the step-wise area under precision over recall. Where no
+    # weight lies above a threshold yet (the top rows weigh 0), precision is 0 as in
+    # sklearn's precision_recall_curve; recall does not move there, so the area is unchanged.
+    above = tps + fps
+    precision = np.divide(tps, above, out=np.zeros_like(tps), where=above > 0)
+    ap = float(np.sum((tpr[1:] - tpr[:-1]) * precision))
     if n > MAX_POINTS:
         # Evenly spaced thresholds, ends kept: the step is at least 1, so no index repeats.
         picked = np.linspace(0.0, n - 1, MAX_POINTS).round().astype(np.int64)

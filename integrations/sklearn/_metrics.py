@@ -41,6 +41,7 @@ import numpy as np
 
 from autolog import _tags
 from autolog._randomness import private_numpy_global
+from autolog._safety import capture_internal_errors
 from autolog.integrations._plot_data import PlotInputs, RocPoints, plot_artifacts, roc_points
 
 __all__ = [
@@ -406,7 +407,11 @@ def evaluate(
         found.update(regression_metrics(p.y_true, p.y_pred, p.sample_weight))
     if score_as is not None and score_as in found:
         found["score"] = found[score_as]  # what score() would compute, already known
-    artifacts = plot_artifacts(p, points) if for_plots else {}
+    artifacts: dict[str, bytes] = {}
+    if for_plots:
+        # A plot that cannot be drawn must not cost the fit its metrics.
+        with capture_internal_errors("sklearn: evaluation plot data"):
+            artifacts = plot_artifacts(p, points)
     return {f"training_{k}": v for k, v in found.items()}, tags, artifacts
 
 

@@ -193,3 +193,28 @@ def test_autolog_plot_without_matplotlib_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what Python does when it is absent
     assert main(["plot", trained["classifier"]]) == 2
     assert "pip install matplotlib" in capsys.readouterr().err
+
+
+def test_zero_weights_on_the_top_scores_keep_metrics_and_plots() -> None:
+    """scikit-learn's own sample-weight checks fit with zero weights: where no weight lies
+    above a threshold yet, precision is 0 (as sklearn's), never NaN, which JSON refuses."""
+    X, y = make_classification(120, random_state=1)
+    w = np.random.default_rng(1).integers(1, 3, 120).astype(float)
+    scores = LogisticRegression().fit(X, y).decision_function(X)
+    w[np.argsort(scores)[-3:]] = 0.0  # the highest scores weigh nothing
+    autolog.enable(integrations=["sklearn"], log_models=False)
+    try:
+        model = LogisticRegression().fit(X, y, sample_weight=w)
+    finally:
+        autolog.disable()
+    run = autolog.last_run()
+    assert run is not None
+    p1 = model.predict_proba(X)[:, 1]
+    metrics = autolog.get_run(run.id).metrics
+    assert metrics["training_roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y, p1, sample_weight=w), rel=1e-12
+    )
+    stored = json.loads(autolog.download_artifacts(run.id, plots.PLOTS_ARTIFACT).read_text())
+    (pr,) = stored[plots.PRECISION_RECALL]["curves"]
+    ap = skm.average_precision_score(y, p1, sample_weight=w)
+    assert pr["average_precision"] == pytest.approx(ap, rel=1e-12)
