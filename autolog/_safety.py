@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["capture_internal_errors", "is_strict", "swallowed"]
+__all__ = ["capture_internal_errors", "is_strict", "raised_in_background", "swallowed"]
 
 logger = logging.getLogger("autolog")
 
@@ -23,6 +23,9 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 # Every error swallowed in this process, newest last (bounded); tests read it.
 swallowed: list[BaseException] = []
+# In strict mode, the errors raised in autolog's own threads (the writer retries what
+# raised, as it does a failed write, so they would only show as a slow flush); tests read it.
+raised_in_background: list[str] = []
 
 
 def is_strict() -> bool:
@@ -32,6 +35,11 @@ def is_strict() -> bool:
 def report_internal_error(exc: BaseException, where: str) -> None:
     """Log `exc` once per place and kind as a warning, or raise it in strict mode."""
     if is_strict():
+        if (
+            threading.current_thread().name.startswith("autolog-")
+            and len(raised_in_background) < 1000
+        ):
+            raised_in_background.append(f"{where}: {type(exc).__name__}: {exc}")
         raise exc
     if len(swallowed) < 1000:
         swallowed.append(exc)

@@ -36,6 +36,7 @@ def _fresh_tracking(
     monkeypatch.chdir(tmp_path)
     tracking.reset()
     _safety.swallowed.clear()
+    _safety.raised_in_background.clear()
     yield
     for run in _runs.live_runs():
         run.end()
@@ -45,6 +46,9 @@ def _fresh_tracking(
     memory.reset()
     if not request.node.get_closest_marker("no_strict"):
         assert not _safety.swallowed, f"autolog swallowed internal errors: {_safety.swallowed}"
+        assert not _safety.raised_in_background, (
+            f"autolog's threads raised internal errors: {_safety.raised_in_background}"
+        )
 
 
 @pytest.fixture
