@@ -45,6 +45,7 @@ __all__ = [
     "RocPoints",
     "curve_rates",
     "plot_artifacts",
+    "roc_area",
     "roc_points",
 ]
 
@@ -213,6 +214,17 @@ def roc_points(
     return tps, np.cumsum(np.where(hits, 0.0, weight))[last]
 
 
+def roc_area(points: tuple[np.ndarray, np.ndarray]) -> float | None:
+    """Area under the ROC curve of `roc_points` (the trapezoid over every threshold), or
+    None when y has a single class. The training metrics' ROC AUC and the curves' `auc`."""
+    tps, fps = points
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return None
+    tpr = np.concatenate([[0.0], tps / tps[-1]])
+    fpr = np.concatenate([[0.0], fps / fps[-1]])
+    return float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
+
+
 def _curves(
     points: tuple[np.ndarray, np.ndarray], w: np.ndarray | None
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -224,16 +236,15 @@ def _curves(
     fpr = fps / negatives, tpr = recall = tps / positives, precision = tps / (tps + fps)
     (1 at the first point, where both are 0: sklearn's end point of the PR curve).
     """
-    tps, fps = points
-    positives, negatives = float(tps[-1]), float(fps[-1])
-    if positives <= 0 or negatives <= 0:
+    auc = roc_area(points)
+    if auc is None:
         return None
+    tps, fps = points
     n = tps.shape[0] + 1
     tp = np.zeros(n)
     fp = np.zeros(n)
     tp[1:], fp[1:] = tps, fps
-    tpr, fpr = tp / positives, fp / negatives
-    auc = float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
+    tpr = tp / tps[-1]
     # sklearn's average precision: the step-wise area under precision over recall. Where no
     # weight lies above a threshold yet (the top rows weigh 0), precision is 0 as in
     # sklearn's precision_recall_curve; recall does not move there, so the area is unchanged.

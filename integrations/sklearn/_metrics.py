@@ -42,7 +42,13 @@ import numpy as np
 from autolog import _tags
 from autolog._randomness import private_numpy_global
 from autolog._safety import capture_internal_errors
-from autolog.integrations._plot_data import PlotInputs, RocPoints, plot_artifacts, roc_points
+from autolog.integrations._plot_data import (
+    PlotInputs,
+    RocPoints,
+    plot_artifacts,
+    roc_area,
+    roc_points,
+)
 
 __all__ = [
     "MAX_ROWS",
@@ -141,17 +147,7 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float | None:
     """Area under the ROC curve, or None when y has a single class."""
-    return _area(roc_points(positive, score, w))
-
-
-def _area(points: tuple[np.ndarray, np.ndarray]) -> float | None:
-    """Area under the ROC curve of `roc_points`, or None when y has a single class."""
-    tps, fps = points
-    if tps[-1] <= 0 or fps[-1] <= 0:
-        return None
-    tpr = np.concatenate([[0.0], tps / tps[-1]])
-    fpr = np.concatenate([[0.0], fps / fps[-1]])
-    return float(np.dot(fpr[1:] - fpr[:-1], tpr[1:] + tpr[:-1]) / 2.0)
+    return roc_area(roc_points(positive, score, w))
 
 
 def _codes(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -199,7 +195,7 @@ def probability_metrics(
     out = {"log_loss": float(np.average(-np.log(picked), weights=w))}
     points = points or RocPoints()
     if cls.shape[0] == 2:
-        auc = _area(points.of(1, column == 1, prob[:, 1], w))
+        auc = roc_area(points.of(1, column == 1, prob[:, 1], w))
         if auc is not None:
             out["roc_auc"] = auc
         return out
@@ -247,7 +243,7 @@ def _one_vs_rest_auc(
     scores, supports = [], []
     for c in range(prob.shape[1]):
         positive = column == c
-        auc = _area(points.of(c, positive, prob[:, c], w))
+        auc = roc_area(points.of(c, positive, prob[:, c], w))
         if auc is None:  # a class absent from y: sklearn refuses, and so does this
             return None
         scores.append(auc)
