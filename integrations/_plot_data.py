@@ -177,12 +177,17 @@ def _classifier_plots(inputs: PlotInputs, points: RocPoints) -> dict[str, Any]:
 
 
 def _confusion_matrix(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> Any:
-    labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+    found = _small_int_codes(y, pred)
+    if found is None:
+        labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+        n = y.shape[0]
+        true_codes, pred_codes = codes[:n], codes[n:]
+    else:
+        labels, true_codes, pred_codes = found
     k = labels.shape[0]
     if k > MAX_LABELS:
         return None
-    n = y.shape[0]
-    cells = np.bincount(codes[:n] * k + codes[n:], weights=w, minlength=k * k).reshape(k, k)
+    cells = np.bincount(true_codes * k + pred_codes, weights=w, minlength=k * k).reshape(k, k)
     return {
         "labels": [_label(v) for v in labels],
         "matrix": cells.tolist() if w is not None else cells.astype(np.int64).tolist(),
@@ -190,6 +195,26 @@ def _confusion_matrix(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> 
         "rows": "true label",
         "columns": "predicted label",
     }
+
+
+def _small_int_codes(
+    y: np.ndarray, pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """np.unique's (labels, codes of y, codes of pred) for integer labels of a small range
+    (the common case: 0..k-1), by offsets and a count instead of a sort; else None."""
+    if y.dtype.kind not in "iu" or pred.dtype.kind not in "iu" or y.shape[0] == 0:
+        return None
+    low = min(int(y.min()), int(pred.min()))
+    span = max(int(y.max()), int(pred.max())) - low + 1
+    if span > MAX_LABELS:
+        return None  # too many to draw, or sparse: np.unique decides
+    t, p = y.astype(np.int64) - low, pred.astype(np.int64) - low
+    present = (np.bincount(t, minlength=span) + np.bincount(p, minlength=span)) > 0
+    if present.all():
+        return np.arange(low, low + span, dtype=np.result_type(y, pred)), t, p
+    code = np.cumsum(present) - 1
+    labels = np.flatnonzero(present) + low
+    return labels.astype(np.result_type(y, pred)), code[t], code[p]
 
 
 def roc_points(
@@ -253,7 +278,10 @@ def _curves(
     ap = float(np.sum((tpr[1:] - tpr[:-1]) * precision))
     if n > MAX_POINTS:
         # Evenly spaced thresholds, ends kept: the step is at least 1, so no index repeats.
-        picked = np.linspace(0.0, n - 1, MAX_POINTS).round().astype(np.int64)
+        # np.linspace(0, n - 1, MAX_POINTS)'s arithmetic, without its wrapper's cost.
+        spaced = np.arange(MAX_POINTS) * ((n - 1) / (MAX_POINTS - 1))
+        spaced[-1] = n - 1
+        picked = spaced.round().astype(np.int64)
         tp, fp = tp[picked], fp[picked]
     counts = {"tps": _counts(tp, w), "fps": _counts(fp, w)}
     totals = {"positives": _counts(tps[-1:], w)[0], "negatives": _counts(fps[-1:], w)[0]}

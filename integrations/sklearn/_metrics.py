@@ -162,6 +162,9 @@ def _codes(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
     return codes[:n], codes[n:], int(labels.shape[0])
 
 
+_EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
+
+
 def probability_metrics(
     y_true: Any,
     proba: Any,
@@ -186,13 +189,17 @@ def probability_metrics(
         )
     w = _weights(sample_weight, n)
     order = np.argsort(cls, kind="mergesort")
-    pos = np.searchsorted(cls[order], yt).clip(0, cls.shape[0] - 1)
-    column = order[pos]
-    if not np.all(cls[column] == yt):
+    column = order[np.minimum(np.searchsorted(cls[order], yt), cls.shape[0] - 1)]
+    if not (cls[column] == yt).all():
         raise ValueError("y holds labels that are not among the estimator's classes_")
-    eps = np.finfo(prob.dtype).eps
-    picked = np.clip(prob[np.arange(n), column], eps, 1 - eps)
-    out = {"log_loss": float(np.average(-np.log(picked), weights=w))}
+    # np.clip and np.average, in the ufuncs they run (their Python wrappers cost more
+    # than the arithmetic on small data): the same operations, the same rounding.
+    eps = _EPS[prob.dtype.type]
+    picked = prob[np.arange(n), column]
+    np.minimum(np.maximum(picked, eps, out=picked), 1 - eps, out=picked)
+    losses = np.negative(np.log(picked, out=picked), out=picked)
+    loss = float(np.add.reduce(losses) / n) if w is None else float(np.average(losses, weights=w))
+    out = {"log_loss": loss}
     points = points or RocPoints()
     if cls.shape[0] == 2:
         auc = roc_area(points.of(1, column == 1, prob[:, 1], w))
@@ -427,11 +434,22 @@ def _method(estimator: Any, name: str) -> Any:
 
 
 def _predict(out: TrainingMetrics, estimator: Any, name: str, X: Any) -> Any:
-    """`estimator.<name>(X)`, or None (the reason noted) when it is missing or raises."""
+    """`estimator.<name>(X)`, or None (the reason noted) when it is missing or raises.
+
+    X is the data the estimator was just fitted on. A scikit-learn estimator's fit has
+    already checked it for NaN and infinity, as its `predict` would again: that second
+    pass over X (half the cost of predicting on 200,000 x 25, 5 ms) is skipped with
+    sklearn's `assume_finite` for scikit-learn's own estimators. Another's checks run.
+    """
     method = _method(estimator, name)
     if method is None:
         return None
-    return _call(out, name, method, X)
+    if not type(estimator).__module__.startswith("sklearn."):
+        return _call(out, name, method, X)
+    from sklearn import config_context
+
+    with config_context(assume_finite=True):
+        return _call(out, name, method, X)
 
 
 def _classifier(estimator: Any, X: Any, y: Any, sample_weight: Any, out: TrainingMetrics) -> None:

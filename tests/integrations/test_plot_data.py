@@ -218,3 +218,23 @@ def test_zero_weights_on_the_top_scores_keep_metrics_and_plots() -> None:
     (pr,) = stored[plots.PRECISION_RECALL]["curves"]
     ap = skm.average_precision_score(y, p1, sample_weight=w)
     assert pr["average_precision"] == pytest.approx(ap, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("y", "pred"),
+    [
+        ([0, 1, 1, 0], [1, 1, 0, 0]),  # 0..k-1, every label found
+        ([3, 7, 7, 3], [3, 3, 9, 7]),  # gaps in the range: codes of the labels found only
+        ([-2, 5, -2, 5], [5, 5, -2, -2]),  # negative labels
+        (np.array([0, 2], dtype=np.uint8), np.array([2, 2], dtype=np.uint8)),
+        ([0, 1, 1], [0, 1, 1000]),  # a range too wide for offsets: np.unique's way
+        ([True, False, True], [True, True, False]),  # booleans: np.unique's way
+        (["b", "a", "b"], ["a", "a", "b"]),  # strings: np.unique's way
+    ],
+)
+def test_confusion_matrix_labels_and_cells_are_sklearns(y: Any, pred: Any) -> None:
+    y, pred = np.asarray(y), np.asarray(pred)
+    found = plots._confusion_matrix(y, pred, None)
+    labels = np.unique(np.concatenate([y, pred]))
+    assert found["labels"] == [plots._label(v) for v in labels]
+    assert found["matrix"] == skm.confusion_matrix(y, pred, labels=labels).tolist()

@@ -260,3 +260,27 @@ def test_labels_are_not_derived_on_a_tie_or_for_an_unknown_classifier() -> None:
     assert m._labels_from_proba(lr, proba, np.array([0, 1])) is None
     assert m._labels_from_proba(lr, proba[1:], np.array([0, 1])).tolist() == [1]
     assert m._labels_from_proba(SVC(probability=True), proba[1:], np.array([0, 1])) is None
+
+
+def test_sklearns_own_estimators_predict_without_a_second_finiteness_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sklearn
+
+    seen: dict[str, bool] = {}
+    original = LogisticRegression.predict_proba
+
+    def recording(self: Any, X: Any) -> Any:
+        seen[type(self).__name__] = sklearn.get_config()["assume_finite"]
+        return original(self, X)
+
+    monkeypatch.setattr(LogisticRegression, "predict_proba", recording)
+
+    class Users(LogisticRegression):  # not scikit-learn's: its checks are its own
+        pass
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    m.training_metrics_now(LogisticRegression().fit(X, y), "classifier", X, y)
+    m.training_metrics_now(Users().fit(X, y), "classifier", X, y)
+    assert seen == {"LogisticRegression": True, "Users": False}
+    assert sklearn.get_config()["assume_finite"] is False  # the user's setting, unchanged
