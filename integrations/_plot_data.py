@@ -44,6 +44,7 @@ __all__ = [
     "PlotInputs",
     "RocPoints",
     "curve_rates",
+    "label_codes",
     "plot_artifacts",
     "roc_area",
     "roc_points",
@@ -177,13 +178,7 @@ def _classifier_plots(inputs: PlotInputs, points: RocPoints) -> dict[str, Any]:
 
 
 def _confusion_matrix(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> Any:
-    found = _small_int_codes(y, pred)
-    if found is None:
-        labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
-        n = y.shape[0]
-        true_codes, pred_codes = codes[:n], codes[n:]
-    else:
-        labels, true_codes, pred_codes = found
+    labels, true_codes, pred_codes = label_codes(y, pred, MAX_LABELS)
     k = labels.shape[0]
     if k > MAX_LABELS:
         return None
@@ -197,24 +192,27 @@ def _confusion_matrix(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> 
     }
 
 
-def _small_int_codes(
-    y: np.ndarray, pred: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """np.unique's (labels, codes of y, codes of pred) for integer labels of a small range
-    (the common case: 0..k-1), by offsets and a count instead of a sort; else None."""
-    if y.dtype.kind not in "iu" or pred.dtype.kind not in "iu" or y.shape[0] == 0:
-        return None
-    low = min(int(y.min()), int(pred.min()))
-    span = max(int(y.max()), int(pred.max())) - low + 1
-    if span > MAX_LABELS:
-        return None  # too many to draw, or sparse: np.unique decides
-    t, p = y.astype(np.int64) - low, pred.astype(np.int64) - low
-    present = (np.bincount(t, minlength=span) + np.bincount(p, minlength=span)) > 0
-    if present.all():
-        return np.arange(low, low + span, dtype=np.result_type(y, pred)), t, p
-    code = np.cumsum(present) - 1
-    labels = np.flatnonzero(present) + low
-    return labels.astype(np.result_type(y, pred)), code[t], code[p]
+def label_codes(
+    y: np.ndarray, pred: np.ndarray, max_span: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique's (labels found in y or pred, codes of y, codes of pred), in sorted label
+    order. Integer or boolean labels within `max_span` consecutive values (the common case:
+    0..k-1) are coded by offsets and a count instead of np.unique's sort."""
+    both = np.concatenate([y, pred])
+    n = y.shape[0]
+    if both.dtype.kind in "iub" and n > 0:
+        low, high = int(both.min()), int(both.max())
+        if high - low < max_span:
+            codes = both.astype(np.int64) - low
+            counts = np.bincount(codes, minlength=high - low + 1)
+            if counts.all():
+                labels = np.arange(low, high + 1).astype(both.dtype)
+                return labels, codes[:n], codes[n:]
+            renumbered = np.cumsum(counts > 0) - 1
+            labels = (np.flatnonzero(counts) + low).astype(both.dtype)
+            return labels, renumbered[codes[:n]], renumbered[codes[n:]]
+    labels, codes = np.unique(both, return_inverse=True)
+    return labels, codes[:n], codes[n:]
 
 
 def roc_points(

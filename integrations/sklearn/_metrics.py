@@ -45,6 +45,7 @@ from autolog._safety import capture_internal_errors
 from autolog.integrations._plot_data import (
     PlotInputs,
     RocPoints,
+    label_codes,
     plot_artifacts,
     roc_area,
     roc_points,
@@ -110,7 +111,10 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
     if yt.ndim != 1 or yp.shape != yt.shape or n == 0:
         raise ValueError(f"expected 1-D labels of one length, got {yt.shape} and {yp.shape}")
     w = _weights(sample_weight, n)
-    t, p, k = _codes(yt, yp)
+    # sklearn averages over the labels found in y or the predictions only, and so do
+    # these codes: the same terms in the same order give the same rounding.
+    labels, t, p = label_codes(yt, yp, 4 * n)
+    k = labels.shape[0]
     hit = t == p
     tp = np.bincount(t[hit], weights=None if w is None else w[hit], minlength=k)
     true_sum = np.bincount(t, weights=w, minlength=k).astype(np.float64)
@@ -120,13 +124,6 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
     recall = np.divide(tp, true_sum, out=zeros.copy(), where=true_sum > 0)
     both = pred_sum + true_sum
     f1 = np.divide(2 * tp, both, out=zeros.copy(), where=both > 0)
-    if k > 2:
-        # sklearn averages over the labels found in y or the predictions only: the
-        # same terms in the same order give the same rounding.
-        found = (np.bincount(t, minlength=k) + np.bincount(p, minlength=k)) > 0
-        if not found.all():
-            tp, true_sum, pred_sum = tp[found], true_sum[found], pred_sum[found]
-            precision, recall, f1 = precision[found], recall[found], f1[found]
     total = float(true_sum.sum())
 
     def weighted(values: np.ndarray) -> float:
@@ -148,18 +145,6 @@ def classification_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) 
 def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float | None:
     """Area under the ROC curve, or None when y has a single class."""
     return roc_area(roc_points(positive, score, w))
-
-
-def _codes(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Labels as codes 0..k-1 (in sorted label order) for y and the predictions."""
-    if yt.dtype.kind in "iub" and yp.dtype.kind in "iub":
-        low = min(int(yt.min()), int(yp.min()))
-        high = max(int(yt.max()), int(yp.max()))
-        if high - low <= 4 * yt.shape[0]:  # small integer labels: the values are the codes
-            return yt.astype(np.int64) - low, yp.astype(np.int64) - low, high - low + 1
-    labels, codes = np.unique(np.concatenate([yt, yp]), return_inverse=True)
-    n = yt.shape[0]
-    return codes[:n], codes[n:], int(labels.shape[0])
 
 
 _EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}

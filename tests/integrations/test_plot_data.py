@@ -228,7 +228,7 @@ def test_zero_weights_on_the_top_scores_keep_metrics_and_plots() -> None:
         ([-2, 5, -2, 5], [5, 5, -2, -2]),  # negative labels
         (np.array([0, 2], dtype=np.uint8), np.array([2, 2], dtype=np.uint8)),
         ([0, 1, 1], [0, 1, 1000]),  # a range too wide for offsets: np.unique's way
-        ([True, False, True], [True, True, False]),  # booleans: np.unique's way
+        ([True, False, True], [True, True, False]),  # booleans: by offsets too
         (["b", "a", "b"], ["a", "a", "b"]),  # strings: np.unique's way
     ],
 )
