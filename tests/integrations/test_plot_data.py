@@ -238,3 +238,19 @@ def test_confusion_matrix_labels_and_cells_are_sklearns(y: Any, pred: Any) -> No
     labels = np.unique(np.concatenate([y, pred]))
     assert found["labels"] == [plots._label(v) for v in labels]
     assert found["matrix"] == skm.confusion_matrix(y, pred, labels=labels).tolist()
+
+
+def test_label_codes_are_np_uniques_for_any_labels_and_span() -> None:
+    rng = np.random.default_rng(1)
+    for i in range(500):
+        values = rng.integers(-5, 20, size=rng.integers(1, 8))
+        y, pred = rng.choice(values, size=12), rng.choice(values, size=12)
+        if i % 3 == 0:
+            y, pred = y.astype(np.uint8), pred.astype(np.int32)
+        if i % 5 == 0:
+            y, pred = y > 3, pred > 5
+        labels, true_codes, pred_codes = plots.label_codes(y, pred, int(rng.integers(1, 40)))
+        expected, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+        assert labels.dtype == expected.dtype and labels.tolist() == expected.tolist()
+        assert true_codes.tolist() == codes[:12].tolist()
+        assert pred_codes.tolist() == codes[12:].tolist()
