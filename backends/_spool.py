@@ -2,7 +2,8 @@
 
 Each process appends to a directory of its own under
 `<root>/<sha256(uri)[:16]>/<pid>-<random>/`, one file per entry, named in append
-order, and holds an exclusive `flock` on its `lock` file for as long as it lives. A
+order, and holds an exclusive `flock` on its `lock` file for as long as it lives (the
+directory is made as `.new-<pid>-<random>` and renamed once its lock is held). A
 directory whose lock can be taken belongs to a process that has exited: any later
 process (or `autolog sync`) takes it over and delivers it. Entries are delivered in
 order; each batch carries a name unique within its run, so an entry delivered twice
@@ -74,16 +75,20 @@ class Spool:
             # First use, or a forked child: the parent's directory and lock are not ours.
             self._pid = os.getpid()
             self.tag = uuid.uuid4().hex[:12]
-            self._dir = self.base / f"{self._pid}-{self.tag}"
-            self._dir.mkdir(parents=True, exist_ok=True)
+            # Made under a hidden name, locked, then renamed: a directory with a visible
+            # name is always locked by its live owner, so no other process's orphans()
+            # can take it (and delete it) before its lock is held.
+            new = self.base / f".new-{self._pid}-{self.tag}"
+            new.mkdir(parents=True, exist_ok=True)
             if not (self.base / "uri").exists():
                 # For `autolog sync` with no URI: which server this spool is for.
                 tmp = self.base / f"uri.{self.tag}"
                 tmp.write_text(self.uri, encoding="utf-8")
                 tmp.replace(self.base / "uri")
-            self._lock_file = open(self._dir / "lock", "wb")  # noqa: SIM115 - held for life
+            self._lock_file = open(new / "lock", "wb")  # noqa: SIM115 - held for life
             if fcntl is not None:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+            self._dir = new.rename(self.base / f"{self._pid}-{self.tag}")
             self._seq = 0
         return self._dir
 
@@ -139,9 +144,13 @@ class Spool:
         taken: list[tuple[Path, Any]] = []
         if fcntl is not None and self.base.is_dir():
             for directory in sorted(self.base.iterdir()):
-                if directory == self._dir or not (directory / "lock").exists():
-                    continue
-                handle = open(directory / "lock", "ab")  # noqa: SIM115 - closed below
+                if directory == self._dir or directory.name.startswith("."):
+                    continue  # ours, or one being made (see _own_dir)
+                try:
+                    # Opened for reading: never creates a lock in a directory being removed.
+                    handle = open(directory / "lock", "rb")  # noqa: SIM115 - closed below
+                except OSError:
+                    continue  # not a spool, or removed by its owner or another process
                 try:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:

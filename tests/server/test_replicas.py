@@ -86,10 +86,12 @@ def _spawn(script: str, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _output(proc: subprocess.Popen[bytes]) -> str:
-    out, err = proc.communicate(timeout=180)
-    assert proc.returncode == 0, err.decode()[-3000:]
-    return out.decode()
+def _outputs(procs: list[subprocess.Popen[bytes]]) -> list[str]:
+    """Every process's output, all waited for (and their pipes closed) before any assert."""
+    results = [proc.communicate(timeout=180) for proc in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err.decode()[-3000:]
+    return [out.decode() for out, _ in results]
 
 
 def test_replicas_share_one_database_and_bucket(
@@ -97,7 +99,7 @@ def test_replicas_share_one_database_and_bucket(
 ) -> None:
     urls = ",".join(s.url for s in replicas)
     clients = [_spawn(_CLIENT, tmp_path, urls, str(i), str(STEPS)) for i in range(8)]
-    assert all("done" in _output(p) for p in clients)
+    assert all("done" in out for out in _outputs(clients))
 
     views = [HttpBackend(s.url) for s in replicas]
     exp = views[0].local_experiment_id("replicas")
@@ -116,7 +118,7 @@ def test_replicas_share_one_database_and_bucket(
     # 8 processes register versions of one model, alternating between the replicas.
     sources = [runs[0][f"c{i}-0"].id for i in range(8)]
     registering = [_spawn(_REGISTER, tmp_path, replicas[i % 2].url, sources[i]) for i in range(8)]
-    numbers = sorted(int(_output(p).strip()) for p in registering)
+    numbers = sorted(int(out.strip()) for out in _outputs(registering))
     assert numbers == list(range(1, 9))
     for view in views:
         stored = view.read_registered_model("shared")
