@@ -22,6 +22,7 @@ import os
 import shutil
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,22 @@ class Spool:
         self._seq = 0
         self._mutex = threading.Lock()
         self.tag = uuid.uuid4().hex[:12]
+        _SPOOLS.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: let go of the parent's directory.
+
+        The child's copy of the lock's descriptor shares the parent's `flock`: kept, it
+        would hold the parent's spool locked after the parent exits, until the child
+        exits too, and no other process could deliver what the parent left. (A mutex held
+        by another thread at the fork would never be released in the child.)
+        """
+        self._mutex = threading.Lock()
+        if self._lock_file is not None and self._pid != os.getpid():
+            with contextlib.suppress(OSError):
+                self._lock_file.close()  # closes the child's descriptor; the parent keeps its own
+            self._lock_file = None
+            self._dir = None
 
     def _own_dir(self) -> Path:
         if self._dir is None or self._pid != os.getpid():
@@ -164,6 +181,18 @@ class Spool:
                 if not any(directory.glob("*.json")):
                     shutil.rmtree(directory, ignore_errors=True)
                 handle.close()
+
+
+_SPOOLS: weakref.WeakSet[Spool] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for spool in list(_SPOOLS):
+        spool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def spooled_uris(root: Path | None = None) -> list[str]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from autolog.backends._spool import Spool
+from autolog.backends._spool import Spool, entries_of
 
 fcntl = pytest.importorskip("fcntl")  # takeover needs flock; without it there is none
 
@@ -67,3 +71,35 @@ def test_an_exited_owners_directory_is_taken_over_with_its_entries(tmp_path: Pat
     for entry in alive.pending():
         entry.remove()
     alive.release_if_empty()  # closes its lock
+
+
+_FORKS = """
+import os, sys, time
+from pathlib import Path
+from autolog.backends._spool import Spool
+spool = Spool("http://127.0.0.1:1", Path(sys.argv[1]))
+spool.append({"n": 1})
+child = os.fork()
+if child == 0:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the test reads the parent's output to its end
+        os.dup2(devnull, fd)
+    time.sleep(60)  # outlives its parent, which exits with its entry undelivered
+    os._exit(0)
+print(child, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_forked_child_does_not_keep_its_parents_spool_locked(tmp_path: Path) -> None:
+    parent = subprocess.run(
+        [sys.executable, "-c", _FORKS, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert parent.returncode == 0, parent.stderr
+    child = int(parent.stdout)
+    try:
+        alive = Spool("http://127.0.0.1:1", tmp_path)
+        with alive.orphans() as directories:  # the parent has exited; its child lives on
+            assert [[e.data for e in entries_of(d)] for d in directories] == [[{"n": 1}]]
+    finally:
+        os.kill(child, signal.SIGKILL)
