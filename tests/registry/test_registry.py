@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from processes import communicate_all
 
 import autolog
 from autolog._registry import api as reg
@@ -613,8 +614,7 @@ def test_processes_registering_at_once_get_versions_1_to_n(
         assert line == "ready\n", proc.stderr.read() if proc.stderr else line
     go.touch()
     results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
+    for proc, (out, err) in zip(procs, communicate_all(procs, 120), strict=True):
         assert proc.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
 

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from processes import communicate_all
 from trackingserver import Postgres, ServerProcess, free_port, migrated_sqlite
 
 from autolog._cli.main import main
@@ -59,11 +60,12 @@ def _client(
     )
 
 
-def _finish(proc: subprocess.Popen[bytes]) -> bytes:
-    """Wait for a client to end well; return what it wrote to stderr."""
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and b"done" in out, (out, err.decode()[-3000:])
-    return err
+def _finish(*procs: subprocess.Popen[bytes]) -> list[bytes]:
+    """Wait for clients to end well; return what each wrote to stderr."""
+    results = communicate_all(procs, 60)
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0 and b"done" in out, (out, err.decode()[-3000:])
+    return [err for _, err in results]
 
 
 def _check_arrived(url: str, prefixes: list[str], tmp_path: Path, runs: int = RUNS) -> None:
@@ -103,7 +105,7 @@ def test_a_server_killed_while_four_clients_log_loses_and_repeats_nothing(
         server.stop(signal.SIGKILL)
         time.sleep(1.0)  # ... and keep logging while it is gone
         server.start()
-        errors = [_finish(proc) for proc in clients]
+        errors = _finish(*clients)
         assert any(b"could not deliver" in err for err in errors)  # they saw it go
         # Whatever an exiting client could not deliver in time is delivered now.
         assert main(["sync", "--tracking-uri", server.url]) == 0

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import communicate_all
 from s3server import S3Server
 from trackingserver import Postgres, ServerProcess
 
@@ -87,8 +88,7 @@ def _spawn(script: str, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def _outputs(procs: list[subprocess.Popen[bytes]]) -> list[str]:
-    """Every process's output, all waited for (and their pipes closed) before any assert."""
-    results = [proc.communicate(timeout=180) for proc in procs]
+    results = communicate_all(procs, 180)
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode()[-3000:]
     return [out.decode() for out, _ in results]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from children import start_child
+from processes import communicate_all
 
 import autolog
 from autolog._entities import RunStatus
@@ -85,8 +86,7 @@ def spawned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[s
         for p in range(PROCESSES)
     ]
     own_ids = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
+    for proc, (out, err) in zip(procs, communicate_all(procs, 240), strict=True):
         assert proc.returncode == 0, err
         assert "could not write" not in err, err
         own_ids.append(out.strip())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from children import start_child
+from processes import communicate_all
 
 import autolog
 from autolog._cli.main import main
@@ -107,8 +108,7 @@ def test_many_writers_and_a_reader_in_a_loop(tmp_path: Path) -> None:
         start_child(WRITER, store, tmp_path, args=[str(p)], text=True) for p in range(PROCESSES)
     ]
     try:
-        for proc in writers:
-            _, err = proc.communicate(timeout=300)
+        for proc, (_, err) in zip(writers, communicate_all(writers, 300), strict=True):
             assert proc.returncode == 0, err
             assert "could not write" not in err, err
     finally:
