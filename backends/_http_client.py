@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -43,12 +44,8 @@ class Client:
     def __init__(self, base: str, prefix: str = wire.API_PREFIX) -> None:
         self.base = base.rstrip("/")
         self.prefix = prefix
-        self.session = requests.Session()
-        # Connections the server closed while idle are opened again, never reported.
-        retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.05)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = _new_session()
+        self._pid = os.getpid()
         self.decode_error: ErrorDecoder = wire.error_from_json
         # Sent in a header only: never in a URL, a log line or an error message.
         self._token = token_for(self.base)
@@ -87,6 +84,10 @@ class Client:
                 data = gzip.compress(data, compresslevel=1)
                 extra["Content-Encoding"] = "gzip"
         url = self.base + (path if absolute else self.prefix + path)
+        if self._pid != os.getpid():
+            # A forked child: the pooled connections are its parent's (two processes on one
+            # socket would read each other's replies). Left to the parent, not closed.
+            self.session, self._pid = _new_session(), os.getpid()
         try:
             resp = self.session.request(
                 method,
@@ -119,3 +120,13 @@ class Client:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    # Connections the server closed while idle are opened again, never reported.
+    retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.05)
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -192,6 +192,21 @@ def outbox_for(uri: str, transport: Transport) -> Outbox:
         return box
 
 
+def _after_fork_in_child() -> None:
+    # Locks and events held by a thread of the parent at the fork would never be released
+    # here; the parent's sender thread does not run here (the first add starts ours).
+    global _outboxes_lock
+    _outboxes_lock = threading.Lock()
+    for box in _outboxes.values():
+        box._deliver_lock = threading.Lock()
+        box._wake = threading.Event()
+        box._thread = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @atexit.register
 def _deliver_at_exit() -> None:
     # Best effort within the exit timeout: what is not delivered stays on disk.

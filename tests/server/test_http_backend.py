@@ -268,3 +268,50 @@ def test_reads_fail_clearly_while_the_server_is_down(spool_dir: Path) -> None:
         backend.get_run("r1")
     for entry in backend.outbox.spool.pending():  # nothing for the exit to report
         entry.remove()
+
+
+_FORKS = """
+import os, sys
+from autolog.backends.base import Batch
+from autolog.backends.http import HttpBackend
+url, first, second = sys.argv[1:4]
+backend = HttpBackend(url)
+assert backend.get_run(first).id == first  # the parent now holds a pooled connection
+backend.outbox._deliver_lock.acquire()  # as the sender thread does while it delivers
+pid = os.fork()
+if pid:
+    backend.outbox._deliver_lock.release()  # the parent's sender is done
+mine, who = (first, "parent") if pid else (second, "child")
+ok = True
+try:
+    for _ in range(300):  # both processes read at once, each its own run
+        ok = ok and backend.get_run(mine).id == mine
+    backend.write_batch(mine, Batch(params={who: "1"}))
+    backend.flush()  # in the child, waits for nobody's delivery
+except Exception as exc:
+    print(who, type(exc).__name__, exc, file=sys.stderr, flush=True)
+    ok = False
+if not pid:
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), ok, flush=True)
+"""
+
+
+def test_a_forked_child_has_its_own_connection_and_sender(
+    server: ServerProcess, spool_dir: Path
+) -> None:
+    """A child forked while the parent holds a connection and its sender is delivering."""
+    backend = HttpBackend(server.url)
+    first, second = _uid("fork-a"), _uid("fork-b")
+    for rid in (first, second):
+        backend.create_run(_meta(backend, rid))
+    backend.flush()
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORKS, server.url, first, second],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout.split()) == (0, ["0", "True"]), proc.stderr[-3000:]
+    assert backend.get_run(first).params == {"parent": "1"}
+    assert backend.get_run(second).params == {"child": "1"}
+    backend.close()
