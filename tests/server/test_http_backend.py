@@ -271,7 +271,7 @@ def test_reads_fail_clearly_while_the_server_is_down(spool_dir: Path) -> None:
 
 
 _FORKS = """
-import os, sys
+import os, signal, sys
 from autolog.backends.base import Batch
 from autolog.backends.http import HttpBackend
 url, first, second = sys.argv[1:4]
@@ -279,6 +279,7 @@ backend = HttpBackend(url)
 assert backend.get_run(first).id == first  # the parent now holds a pooled connection
 backend.outbox._deliver_lock.acquire()  # as the sender thread does while it delivers
 pid = os.fork()
+signal.alarm(50)  # in both: a process that hangs here must not outlive the test
 if pid:
     backend.outbox._deliver_lock.release()  # the parent's sender is done
 mine, who = (first, "parent") if pid else (second, "child")
